@@ -1,0 +1,3 @@
+from spectragram_bench.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""`spectragram-bench list`: benchmarks and their job runs with status."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from spectragram_bench.app import add_db_option
+from spectragram_bench.core.models import Benchmark, JobRun, Prediction
+from spectragram_bench.core.persistence import open_database, resolve_db_url
+
+
+def add_parser(sub):
+    p = sub.add_parser("list", help="list benchmarks and job runs")
+    p.add_argument("--limit", type=int, default=20, help="newest N benchmarks")
+    add_db_option(p)
+    return p
+
+
+def run(args) -> int:
+    db = open_database(resolve_db_url(args.db, None))
+    table = Table(title=f"benchmarks in {db.location}")
+    for col in ("benchmark", "created", "name", "job run", "system", "status", "ok", "failed", "ended"):
+        table.add_column(col)
+    with db.session() as s:
+        benches = s.execute(select(Benchmark).order_by(Benchmark.benchmark_id.desc()).limit(args.limit)).scalars()
+        for b in benches:
+            runs = s.execute(select(JobRun).where(JobRun.benchmark_id == b.benchmark_id).order_by(JobRun.job_run_id)).scalars().all()
+            counts = dict(
+                s.execute(
+                    select(func.concat(Prediction.job_run_id, ":", Prediction.status), func.count())
+                    .where(Prediction.job_run_id.in_([r.job_run_id for r in runs]))
+                    .group_by(Prediction.job_run_id, Prediction.status)
+                ).all()
+            )
+            if not runs:
+                table.add_row(str(b.benchmark_id), f"{b.created_at:%Y-%m-%d %H:%M}", b.name or "", "", "", "", "", "", "")
+            for i, r in enumerate(runs):
+                table.add_row(
+                    str(b.benchmark_id) if i == 0 else "",
+                    f"{b.created_at:%Y-%m-%d %H:%M}" if i == 0 else "",
+                    (b.name or "") if i == 0 else "",
+                    str(r.job_run_id), r.label or "", r.status,
+                    str(counts.get(f"{r.job_run_id}:ok", 0)), str(counts.get(f"{r.job_run_id}:failed", 0)),
+                    f"{r.ended_at:%H:%M:%S}" if r.ended_at else "",
+                )
+    Console().print(table)
+    db.dispose()
+    return 0

@@ -1,0 +1,289 @@
+"""Database access: URL resolution, engine set-up and migration, and the single-writer queue.
+
+Inference runs concurrently, but only one thread writes: workers `submit` results to a
+queue, and the writer thread owns its session and commits in batches. On SQLite (WAL mode)
+this avoids lock contention; on PostgreSQL it keeps round trips per utterance low. Writes are
+upserts keyed on the seed's unique keys, so a duplicate is absorbed, never a second row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from spectragram_bench.core.config import DB_URL_ENV, DEFAULT_DB_DIR, DEFAULT_DB_FILE, redact_url
+from spectragram_bench.core.errors import DatabaseError
+from spectragram_bench.core.models import LatencySample, Prediction
+from spectragram_bench.core.records import PredictionResult
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def resolve_db_url(cli_url: str | None, config_url: str | None) -> str:
+    """--db, then $SPECTRAGRAM_DB_URL, then the job file's database_url, then ./runs/spectragram.db."""
+    for candidate in (cli_url, os.environ.get(DB_URL_ENV), config_url):
+        if candidate:
+            return candidate
+    return f"sqlite:///{Path(DEFAULT_DB_DIR) / DEFAULT_DB_FILE}"
+
+
+def normalise_url(url: str) -> str:
+    """Validate a database URL and pick the driver we ship (psycopg 3 for PostgreSQL)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise DatabaseError(f"invalid database URL {redact_url(url)!r}: expected e.g. sqlite:///runs/x.db or postgresql://user@host/db") from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise DatabaseError(f"unsupported database {backend!r} in URL {redact_url(url)!r}: use sqlite or postgresql")
+    if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+@dataclass
+class Database:
+    url: str
+    engine: Engine
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def location(self) -> str:
+        """A file path for SQLite, the redacted URL otherwise."""
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            return str(Path(parsed.database).resolve())
+        return self.display_url
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.session() as s, s.begin():
+            yield s
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str, *, upgrade: bool = True) -> Database:
+    """Connect, check the connection, and migrate; any failure is one DatabaseError line."""
+    full = normalise_url(url)
+    kwargs = {"future": True}
+    if full.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(full, **kwargs)
+    if full.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        if upgrade:
+            migrate(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(f"cannot open database {redact_url(full)}: {reason}") from None
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseError(f"cannot use database {redact_url(full)}: {exc}") from None
+    return Database(full, engine)
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def write_results(session: Session, results: list[PredictionResult]) -> None:
+    """Upsert a batch: a success replaces an earlier failure; nothing replaces a success."""
+    if not results:
+        return
+    insert = _insert(session.bind.dialect.name)
+    pred_rows = [
+        {
+            "job_run_id": r.job_run_id,
+            "utt_id": r.utt_id,
+            "status": "ok" if r.ok else "failed",
+            "hyp_text": r.hyp_text,
+            "words_json": r.words,
+            "usage_json": r.usage,
+            "error_kind": r.error_kind,
+            "error_text": r.error_text,
+            "attempts": r.attempts,
+        }
+        for r in results
+    ]
+    stmt = insert(Prediction).values(pred_rows)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["job_run_id", "utt_id"],
+        set_={
+            "status": excluded.status,
+            "hyp_text": excluded.hyp_text,
+            "words_json": excluded.words_json,
+            "usage_json": excluded.usage_json,
+            "error_kind": excluded.error_kind,
+            "error_text": excluded.error_text,
+            "attempts": Prediction.attempts + excluded.attempts,
+        },
+        where=Prediction.status != "ok",
+    )
+    session.execute(stmt)
+    lat_rows = [
+        {
+            "job_run_id": r.job_run_id,
+            "utt_id": r.utt_id,
+            "api_time_ms": r.api_time_ms,
+            "total_time_ms": r.total_time_ms,
+            "rtf": r.rtf,
+            "meta_json": {**r.latency_meta, "attempts": r.attempts, **({"billed_seconds": r.billed_seconds} if r.billed_seconds is not None else {})},
+        }
+        for r in results
+        if r.ok
+    ]
+    if lat_rows:
+        lat = insert(LatencySample).values(lat_rows)
+        session.execute(lat.on_conflict_do_nothing(index_elements=["job_run_id", "utt_id"]))
+
+
+_STOP = object()
+
+
+class ResultWriter:
+    """The single writer: one thread, one session, batched commits.
+
+    `submit` never blocks on the database. `close` (also on Ctrl-C, via the runner's
+    finally) drains the queue, so every result that was handed over is committed.
+    """
+
+    def __init__(self, db: Database, batch_size: int = 200, max_delay_s: float = 0.5) -> None:
+        self.db = db
+        self.batch_size = batch_size
+        self.max_delay_s = max_delay_s
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self.written = 0
+        self._thread = threading.Thread(target=self._loop, name="spectragram-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, result: PredictionResult) -> None:
+        if self._error is not None:
+            raise DatabaseError(f"database writer stopped: {self._error}")
+        self._queue.put(result)
+
+    def flush(self) -> None:
+        """Block until everything submitted so far is committed."""
+        done = threading.Event()
+        self._queue.put(done)
+        while not done.wait(0.1):
+            if not self._thread.is_alive():
+                break
+        if self._error is not None:
+            raise DatabaseError(f"database writer failed: {self._error}")
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        if self._error is not None:
+            raise DatabaseError(f"database writer failed: {self._error}")
+
+    def _loop(self) -> None:
+        pending: list[PredictionResult] = []
+        waiters: list[threading.Event] = []
+        stop = False
+        while not stop:
+            deadline = time.monotonic() + self.max_delay_s
+            while len(pending) < self.batch_size:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                if isinstance(item, threading.Event):
+                    waiters.append(item)
+                    break
+                pending.append(item)
+            if pending:
+                try:
+                    with self.db.transaction() as session:
+                        write_results(session, pending)
+                    self.written += len(pending)
+                except BaseException as exc:  # keep the reason; submit/flush/close re-raise it
+                    log.error("database write failed for %d results: %s", len(pending), exc)
+                    self._error = exc
+                    stop = True
+                pending = []
+            for w in waiters:
+                w.set()
+            waiters = []
+        # drain anything left (stop requested after an error): nothing blocks on the queue forever
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, threading.Event):
+                item.set()
+
+
+def existing_predictions(session: Session, job_run_id: int) -> set[int]:
+    """utt_ids that already have a successful prediction in this job run (skipped on resume)."""
+    rows = session.execute(
+        select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status == "ok")
+    )
+    return {r[0] for r in rows}

@@ -1,0 +1,68 @@
+"""Name -> implementation registries for providers, datasets and normalisers.
+
+Built-ins are listed as import paths so that an optional dependency (faster-whisper, say)
+is imported only when a config names it; plugins may add entries with `register`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from spectragram_bench.core.errors import ConfigError
+
+
+class Registry:
+    def __init__(self, kind: str, builtins: dict[str, str]) -> None:
+        self.kind = kind
+        self._entries: dict[str, Any] = dict(builtins)
+
+    def register(self, name: str, target: Any) -> None:
+        """Add `target` (an object or a "module:attr" path) under `name`."""
+        self._entries[name] = target
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def get(self, name: str) -> Any:
+        if name not in self._entries:
+            known = ", ".join(self.names())
+            raise ConfigError(f"unknown {self.kind} {name!r}; known: {known}")
+        target = self._entries[name]
+        if isinstance(target, str):
+            module_name, _, attr = target.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                raise ConfigError(f"{self.kind} {name!r} needs a package that is not installed: {exc}") from exc
+            target = getattr(module, attr)
+            self._entries[name] = target
+        return target
+
+
+PROVIDERS = Registry(
+    "provider",
+    {
+        "mock": "spectragram_bench.providers.mock_provider:MockProvider",
+        "pocketsphinx": "spectragram_bench.providers.pocketsphinx_provider:PocketSphinxProvider",
+    },
+)
+
+DATASETS = Registry(
+    "dataset",
+    {
+        "librispeech": "spectragram_bench.datasets.librispeech:LibriSpeech",
+    },
+)
+
+NORMALIZERS = Registry(
+    "normalizer",
+    {
+        "basic": "spectragram_bench.core.normalize:BASIC",
+        "whisper_english": "spectragram_bench.core.normalize:WHISPER_ENGLISH",
+        "none": "spectragram_bench.core.normalize:NONE",
+    },
+)

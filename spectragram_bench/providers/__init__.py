@@ -1,0 +1,1 @@
+"""Speech-to-text provider adapters, registered by name in core.registry."""

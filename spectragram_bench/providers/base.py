@@ -1,0 +1,102 @@
+"""The provider adapter contract.
+
+An adapter makes exactly one attempt per call and classifies its own failures; it never
+sleeps, retries, times itself or holds a concurrency slot. The executor around it does that
+(see worker/exec_infer.py), as in inspect_ai's ModelAPI / retry split.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from spectragram_bench.core.audio import AudioClip
+from spectragram_bench.core.config import ProviderConfig
+from spectragram_bench.core.records import WorkItem
+
+
+class ErrorKind(enum.StrEnum):
+    """How the executor must react to a failed attempt."""
+
+    RETRYABLE = "retryable"  # transient: 408/409/5xx, timeouts, connection resets
+    RATE_LIMITED = "rate_limited"  # 429: retry after the hinted delay and lower concurrency
+    UTTERANCE = "utterance"  # this utterance can never succeed (corrupt audio, too large)
+    FATAL = "fatal"  # the whole job run cannot succeed (bad key, no credit, unknown model)
+
+
+class ProviderError(Exception):
+    """A classified failure of one attempt."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        code = f"HTTP {self.status}: " if self.status is not None else ""
+        return f"{code}{self.message}"
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What one successful attempt returns. Timing is the runner's job, not the adapter's."""
+
+    text: str
+    words: list[dict[str, Any]] | None = None  # [{word, start, end, confidence?, ...}] in seconds
+    usage: dict[str, Any] | None = None  # the provider's own usage record, as returned
+    model_revision: str | None = None  # e.g. Deepgram model_info name/version
+    billed_seconds: float | None = None  # from the provider's usage where it says so
+    meta: dict[str, Any] = field(default_factory=dict)  # request ids, ttft_ms for streaming, ...
+
+
+class Provider(ABC):
+    """Base for every speech-to-text adapter.
+
+    Subclasses set `name` and implement either `transcribe` (async, network providers) or
+    `transcribe_blocking` with `blocking = True` (local engines, run in a worker thread).
+    """
+
+    name: ClassVar[str]
+    blocking: ClassVar[bool] = False
+    #: params that are credentials or otherwise must never be stored
+    secret_params: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.model = config.model
+        self.params = dict(config.params)
+
+    def check_ready(self) -> None:
+        """Fail fast (ConfigError naming what is missing) before any work starts."""
+
+    async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
+        """One attempt at `audio` (the audio of `item`, variant applied). Raises ProviderError."""
+        raise NotImplementedError(f"{type(self).__name__} implements transcribe_blocking only")
+
+    def transcribe_blocking(self, audio: AudioClip, item: WorkItem) -> Transcript:
+        """The same for a blocking engine; the executor calls it in a worker thread."""
+        raise NotImplementedError(f"{type(self).__name__} implements transcribe only")
+
+    def sdk_info(self) -> tuple[str, str | None]:
+        """(sdk name, version) for the provider table."""
+        return ("http", None)
+
+    def model_params(self) -> dict[str, Any]:
+        """Everything that changes the output, stored in model.params_json."""
+        return dict(self.params)
+
+    async def aclose(self) -> None:
+        """Release connections; called once per job run."""

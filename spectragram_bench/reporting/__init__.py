@@ -1,0 +1,1 @@
+"""Turning stored metrics into tables and reports."""

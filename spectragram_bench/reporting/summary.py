@@ -1,0 +1,109 @@
+"""The benchmark summary: one row per job run x dataset x variant, from metric_summary."""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spectragram_bench.core.models import Dataset, DatasetVariant, JobRun, MetricSummary, Model
+from spectragram_bench.core.models import Provider as ProviderRow
+from spectragram_bench.core.persistence import Database
+from spectragram_bench.datasets.variants import variant_label
+
+
+@dataclass
+class SummaryRow:
+    job_run_id: int
+    system: str
+    provider: str
+    model: str
+    dataset: str
+    split: str
+    variant: str
+    eval_version: str
+    status: str
+    metrics: dict[str, float | None] = field(default_factory=dict)
+
+
+def summary_rows(session: Session, benchmark_id: int, eval_version: str | None = None) -> list[SummaryRow]:
+    """Metrics of each job run's current eval version (or `eval_version`), grouped per dataset split/variant."""
+    q = (
+        select(MetricSummary, JobRun, ProviderRow.name, Model.name, Dataset.name, DatasetVariant)
+        .join(JobRun, JobRun.job_run_id == MetricSummary.job_run_id)
+        .join(ProviderRow, ProviderRow.provider_id == JobRun.provider_id)
+        .join(Model, Model.model_id == JobRun.model_id)
+        .join(Dataset, Dataset.dataset_id == MetricSummary.dataset_id)
+        .join(DatasetVariant, DatasetVariant.variant_id == MetricSummary.variant_id)
+        .where(JobRun.benchmark_id == benchmark_id)
+        .order_by(JobRun.job_run_id, MetricSummary.dataset_id, MetricSummary.variant_id)
+    )
+    if eval_version is None:
+        q = q.where(MetricSummary.eval_version == JobRun.eval_version)
+    else:
+        q = q.where(MetricSummary.eval_version == eval_version)
+    rows: dict[tuple[int, int, int], SummaryRow] = {}
+    for ms, jr, pname, mname, dname, var in session.execute(q):
+        key = (jr.job_run_id, ms.dataset_id, ms.variant_id)
+        if key not in rows:
+            rows[key] = SummaryRow(
+                jr.job_run_id, jr.label or f"{pname}/{mname}", pname, mname, dname, var.split,
+                variant_label(var.variant_json), ms.eval_version, jr.status,
+            )
+        rows[key].metrics[ms.metric] = ms.value
+    return list(rows.values())
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def _int(v: float | None) -> str:
+    return "-" if v is None else f"{int(v)}"
+
+
+def summary_table(rows: list[SummaryRow], title: str) -> Table:
+    table = Table(title=title)
+    for col, justify in (
+        ("system", "left"), ("dataset", "left"), ("split", "left"), ("variant", "left"), ("status", "left"),
+        ("N", "right"), ("failed", "right"), ("WER", "right"), ("CER", "right"), ("S/D/I", "right"),
+        ("p50 ms", "right"), ("p95 ms", "right"), ("RTF", "right"),
+    ):
+        table.add_column(col, justify=justify)
+    grouped = defaultdict(list)
+    for r in rows:
+        grouped[r.job_run_id].append(r)
+    for r in rows:
+        m = r.metrics
+        table.add_row(
+            r.system, r.dataset, r.split, r.variant, r.status,
+            _int(m.get("n_utterances")), _int(m.get("n_failed")),
+            _pct(m.get("wer")), _pct(m.get("cer")),
+            f"{_int(m.get('substitutions'))}/{_int(m.get('deletions'))}/{_int(m.get('insertions'))}",
+            _ms(m.get("latency_api_ms_p50")), _ms(m.get("latency_api_ms_p95")),
+            "-" if m.get("rtf_mean") is None else f"{m['rtf_mean']:.3f}",
+        )
+    return table
+
+
+def wide_console() -> Console:
+    """A terminal's own width; 180 columns when piped, so logs keep whole numbers."""
+    return Console() if sys.stdout.isatty() else Console(width=180)
+
+
+def print_summary(db: Database, benchmark_id: int, console: Console | None = None) -> list[SummaryRow]:
+    with db.session() as s:
+        rows = summary_rows(s, benchmark_id)
+    normalizers = sorted({r.eval_version for r in rows})
+    title = f"benchmark {benchmark_id}  (eval {', '.join(normalizers) or '-'})"
+    (console or wide_console()).print(summary_table(rows, title))
+    return rows
