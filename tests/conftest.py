@@ -53,8 +53,8 @@ def db_url(request, tmp_path: Path) -> str:
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600):
     """Run the real CLI (`python app.py ...`) in a subprocess; returns CompletedProcess."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("SPECTRAGRAM_DB_URL", None) if env is None or "SPECTRAGRAM_DB_URL" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "SPECTRAGRAM_DB_URL"}
+    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, str(REPO / "app.py"), *args],
         cwd=str(cwd or REPO),

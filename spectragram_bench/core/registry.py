@@ -62,7 +62,6 @@ NORMALIZERS = Registry(
     "normalizer",
     {
         "basic": "spectragram_bench.core.normalize:BASIC",
-        "whisper_english": "spectragram_bench.core.normalize:WHISPER_ENGLISH",
         "none": "spectragram_bench.core.normalize:NONE",
     },
 )

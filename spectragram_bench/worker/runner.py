@@ -338,9 +338,9 @@ def run_benchmark(
 ) -> BenchmarkOutcome:
     max_utt = max_utt if max_utt is not None else config.max_utt
     max_per_subset = max_per_subset if max_per_subset is not None else config.max_per_subset
-    normalizer = NORMALIZERS.get(config.evaluation.normalizer)
     providers = build_providers(config)
     datasets = load_datasets(config)
+    normalizer = NORMALIZERS.get(config.evaluation.normalizer)
     with db.transaction() as s:
         prepared = prepare_utterances(s, config, datasets, max_utt, max_per_subset)
         stored = redact(config.model_dump(mode="json"))
