@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+#: fake provider servers (tests/fakes): fixtures fake_deepgram, fake_openai
+pytest_plugins = ["fakes.fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ROOT = REPO / "data" / "demo_librispeech" / "LibriSpeech"
 PG_ADMIN_URL = os.environ.get("SPECTRAGRAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

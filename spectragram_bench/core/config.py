@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -162,6 +163,8 @@ def json_schema() -> dict[str, Any]:
 
 
 SECRET_MARKERS = ("key", "token", "secret", "password", "authorization")
+#: a marker as a whole word of a field name: api_key, x-api-key, access_token, but not keyterm
+_SECRET_FIELD = re.compile(r"(?:^|[_\-.])(?:api)?(?:" + "|".join(SECRET_MARKERS) + r")(?:$|[_\-.])")
 REDACTED = "***REDACTED***"
 
 
@@ -171,7 +174,7 @@ def redact(value: Any) -> Any:
         out = {}
         for k, v in value.items():
             lowered = str(k).lower()
-            secret = any(m in lowered for m in SECRET_MARKERS) and lowered != "api_key_env"
+            secret = bool(_SECRET_FIELD.search(lowered)) and lowered != "api_key_env"
             out[k] = REDACTED if secret and v not in (None, "") else redact(v)
         return out
     if isinstance(value, list):

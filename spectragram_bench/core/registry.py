@@ -48,6 +48,10 @@ PROVIDERS = Registry(
     {
         "mock": "spectragram_bench.providers.mock_provider:MockProvider",
         "pocketsphinx": "spectragram_bench.providers.pocketsphinx_provider:PocketSphinxProvider",
+        "deepgram": "spectragram_bench.providers.deepgram:DeepgramProvider",
+        "openai": "spectragram_bench.providers.openai_whisper:OpenAIProvider",
+        "openai_compatible": "spectragram_bench.providers.openai_whisper:OpenAICompatibleProvider",
+        "faster_whisper": "spectragram_bench.providers.faster_whisper_provider:FasterWhisperProvider",
     },
 )
 

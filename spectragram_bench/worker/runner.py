@@ -30,6 +30,7 @@ from spectragram_bench.core.models import DatasetVariant as VariantRow
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import Normalizer
 from spectragram_bench.core.persistence import Database, ResultWriter, _insert, existing_predictions
+from spectragram_bench.core.pricing import write_cost_summary
 from spectragram_bench.core.records import PredictionResult, UtteranceRecord, WorkItem
 from spectragram_bench.core.registry import DATASETS, NORMALIZERS, PROVIDERS
 from spectragram_bench.datasets.base import Dataset
@@ -288,6 +289,14 @@ async def execute_with_signals(executor: Executor, items: list[WorkItem]) -> Exe
             loop.remove_signal_handler(sig)
 
 
+async def execute_then_close(executor: Executor, items: list[WorkItem], provider: Provider) -> ExecStats:
+    """Run the items, then release the provider's connections in the same event loop that opened them."""
+    try:
+        return await execute_with_signals(executor, items)
+    finally:
+        await provider.aclose()
+
+
 def run_job_run(
     db: Database, benchmark_id: int, provider: Provider, prepared: Sequence[PreparedUtterance],
     normalizer: Normalizer, seed: int,
@@ -306,7 +315,7 @@ def run_job_run(
     status, error_text = "failed", None
     try:
         items = record_input_errors(work_items(job_run_id, prepared, done), prepared, writer)
-        stats = asyncio.run(execute_with_signals(executor, items))
+        stats = asyncio.run(execute_then_close(executor, items, provider))
         stats.failed += len(prepared) - len(done) - len(items)
         if stats.fatal_error:
             status, error_text = "failed", stats.fatal_error
@@ -327,6 +336,9 @@ def run_job_run(
             run = s.get(JobRun, job_run_id)
             run.status, run.ended_at, run.error_text = status, utcnow(), error_text
             run.model_revision = executor.model_revision
+            if executor.model_revision:
+                s.get(Model, run.model_id).revision = executor.model_revision  # the newest revision seen
+            write_cost_summary(s, job_run_id, pc)
             if status != "interrupted":
                 evaluate_job_run(s, job_run_id, normalizer)
     return JobRunOutcome(job_run_id, pc.display, status, executor.stats, error_text)

@@ -1,0 +1,104 @@
+"""What every cloud (or self-hosted HTTP) adapter shares: the base URL, the API key read from
+the environment before any work starts, and one httpx.AsyncClient per provider instance.
+
+The key lives only in this object and in request headers: it is never a config value, never
+part of model_params(), and http_errors.scrub() removes it from any error text a server echoes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from spectragram_bench import __version__
+from spectragram_bench.core.config import ProviderConfig
+from spectragram_bench.core.errors import ConfigError
+from spectragram_bench.providers.base import Provider
+
+USER_AGENT = f"spectragram-bench/{__version__}"
+
+
+class CloudProvider(Provider):
+    default_base_url: ClassVar[str]
+    default_key_env: ClassVar[str | None]
+    #: False for servers that may run without authentication (self-hosted OpenAI-compatible)
+    key_required: ClassVar[bool] = True
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self.where = f"provider {config.display!r}"
+        base = config.base_url or self.default_base_url
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{self.where}: base_url {base!r} must be an http:// or https:// URL")
+        self.base_url = base.rstrip("/")
+        self.key_env = config.api_key_env or self.default_key_env
+        if self.model == "default":
+            raise ConfigError(f"{self.where}: set \"model\" to the provider's model name (e.g. {self.example_model!r})")
+        self._api_key: str | None = None
+        self._key_checked = False
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    example_model: ClassVar[str] = ""
+
+    def check_ready(self) -> None:
+        key = os.environ.get(self.key_env, "").strip() if self.key_env else ""
+        if not key and self.key_required:
+            raise ConfigError(
+                f"{self.where}: the API key variable {self.key_env} is not set; "
+                f"export {self.key_env}=... (or name another variable in api_key_env)"
+            )
+        self._api_key = key or None
+        self._key_checked = True
+
+    @property
+    def api_key(self) -> str | None:
+        if not self._key_checked:
+            self.check_ready()
+        return self._api_key
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """What error texts must never contain."""
+        return (self._api_key,)
+
+    def client(self) -> httpx.AsyncClient:
+        """The instance's client, created in the running event loop on first use."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.config.timeout_s, connect=min(30.0, self.config.timeout_s)),
+                limits=httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency),
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
+            self._client_loop = loop
+        return self._client
+
+    def sdk_info(self) -> tuple[str, str | None]:
+        return ("httpx", httpx.__version__)
+
+    def endpoint_params(self) -> dict[str, Any]:
+        """The server is part of what produced the output (a self-hosted model differs)."""
+        return {"base_url": self.base_url}
+
+    async def aclose(self) -> None:
+        client, loop = self._client, self._client_loop
+        self._client, self._client_loop = None, None
+        if client is None:
+            return
+        if loop is asyncio.get_running_loop():
+            await client.aclose()
+        # else: its event loop has ended and took the connections with it; nothing left to close
+
+
+def elapsed_ms(start: float | None, end: float | None) -> float | None:
+    """Milliseconds between two perf_counter() readings; None if either event never happened."""
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000.0, 3)

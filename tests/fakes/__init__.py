@@ -1,0 +1,17 @@
+"""Fake provider servers for tests: real HTTP, websocket and SSE on 127.0.0.1, no mocks.
+
+- server.FakeServer: the generic base (background thread, ephemeral port, request log,
+  a FIFO of scripted `Fault`s: error status + headers, slow reply, malformed JSON, dropped
+  connection, websocket close codes). Reuse it for any fault-injecting provider server.
+- fake_deepgram.FakeDeepgram: Deepgram pre-recorded and live (websocket) /v1/listen.
+- fake_openai.FakeOpenAI: OpenAI /v1/audio/transcriptions (multipart, JSON, SSE).
+- fixtures: pytest fixtures `fake_deepgram` and `fake_openai` (started and stopped per test),
+  loaded for every test by tests/conftest.py.
+- serve.py: run one in the foreground to point the CLI at it by hand.
+"""
+
+from .fake_deepgram import FakeDeepgram
+from .fake_openai import FakeOpenAI
+from .server import FakeServer, Fault, RecordedRequest, audio_key
+
+__all__ = ["FakeDeepgram", "FakeOpenAI", "FakeServer", "Fault", "RecordedRequest", "audio_key"]

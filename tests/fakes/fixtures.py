@@ -1,0 +1,20 @@
+"""pytest fixtures: one fresh fake server per test, stopped afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from .fake_deepgram import FakeDeepgram
+from .fake_openai import FakeOpenAI
+
+
+@pytest.fixture
+def fake_deepgram():
+    with FakeDeepgram() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai():
+    with FakeOpenAI() as server:
+        yield server

@@ -1,0 +1,248 @@
+"""The generic part of every fake provider server: a real aiohttp server on 127.0.0.1 (an
+ephemeral port) running in a background thread, a FIFO queue of scripted faults, a log of the
+requests it saw, and the key it accepts.
+
+A subclass adds the routes and the provider's own shapes (error bodies, headers). Tests talk to
+it from the main thread: `server.inject(Fault.http(429, retry_after="1"))`, run the harness
+against `server.base_url`, then inspect `server.requests`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import socket
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from aiohttp import web
+
+DEFAULT_TEXT = "the quick brown fox jumps over the lazy dog"
+#: a little over OpenAI's 25 MiB limit, so the fake can read an oversized body and answer 413 itself
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour, consumed by the next request (HTTP request or websocket handshake).
+
+    status      answer with this status and the provider's documented error body
+    headers     extra reply headers (Retry-After, retry-after-ms, x-ratelimit-reset-*, ...)
+    message     the error message inside that body (a provider-typical one by default)
+    body        a raw body replacing the documented one (bytes/str sent as-is, dict as JSON)
+    delay_s     wait this long first (with no status: a slow but correct reply)
+    malformed   answer 200 with truncated JSON
+    reset       drop the connection without any reply
+    ws_close    websocket only: accept, read the first audio frame, then close with this code
+    """
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    body: bytes | str | dict | None = None
+    delay_s: float = 0.0
+    malformed: bool = False
+    reset: bool = False
+    ws_close: int | None = None
+    ws_reason: str = ""
+
+    @classmethod
+    def http(cls, status: int, message: str | None = None, **headers: str) -> Fault:
+        """An error reply; header names use underscores: Fault.http(429, retry_after="2")."""
+        return cls(status=status, message=message, headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+    @classmethod
+    def malformed_json(cls) -> Fault:
+        return cls(malformed=True)
+
+    @classmethod
+    def connection_reset(cls) -> Fault:
+        return cls(reset=True)
+
+    @classmethod
+    def slow(cls, delay_s: float) -> Fault:
+        return cls(delay_s=delay_s)
+
+    @classmethod
+    def close_stream(cls, code: int, reason: str = "") -> Fault:
+        return cls(ws_close=code, ws_reason=reason)
+
+
+@dataclass
+class RecordedRequest:
+    """What the server saw of one request (the Authorization header included, for assertions)."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body_bytes: int = 0
+    content_type: str = ""
+    fields: dict[str, list[str]] = field(default_factory=dict)  # multipart form fields
+    file_name: str | None = None
+    file_type: str | None = None
+    status: int | None = None  # what the fake answered (101 for an accepted websocket)
+    fault: Fault | None = None
+    # websocket streams only
+    frames: int = 0
+    audio_bytes: int = 0
+    keepalives: int = 0
+    control: list[str] = field(default_factory=list)  # text messages' types, in order
+
+    def query_dict(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for k, v in self.query:
+            out.setdefault(k, []).append(v)
+        return out
+
+
+def audio_key(data: bytes) -> str:
+    """How tests name a piece of audio for `transcripts`: the SHA-256 of the bytes sent."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_duration(data: bytes) -> float | None:
+    """Duration of an uploaded audio file, None if it cannot be decoded (as a real server would)."""
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return None
+    if info.frames <= 0:
+        return None
+    return info.frames / float(info.samplerate)
+
+
+def spread_words(text: str, duration: float) -> list[tuple[str, float, float]]:
+    """(word, start, end) spread evenly over `duration`: plausible timings for a fake."""
+    words = text.split()
+    if not words:
+        return []
+    step = max(duration, 0.01) / len(words)
+    return [(w, round(i * step, 3), round((i + 1) * step * 0.95, 3)) for i, w in enumerate(words)]
+
+
+class FakeServer:
+    """Base of the fake servers. Subclasses implement `routes(app)` and `error_body(...)`."""
+
+    auth_scheme = "Bearer"
+
+    def __init__(self, api_key: str = "test-key-0123456789abcdef") -> None:
+        self.api_key = api_key
+        self.requests: list[RecordedRequest] = []
+        self.transcripts: dict[str, str] = {}  # audio_key(bytes) -> transcript
+        self.default_text = DEFAULT_TEXT
+        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    # -- scripting ------------------------------------------------------------------------------
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults; each request takes the next one (none left: normal behaviour)."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+    def transcript_for(self, audio: bytes) -> str:
+        return self.transcripts.get(audio_key(audio), self.default_text)
+
+    def record(self, request: web.Request, **kw: Any) -> RecordedRequest:
+        rec = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=list(request.query.items()),
+            headers=dict(request.headers),
+            content_type=request.headers.get("Content-Type", ""),
+            **kw,
+        )
+        with self._lock:
+            self.requests.append(rec)
+        return rec
+
+    def authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization", "") == f"{self.auth_scheme} {self.api_key}"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    def start(self) -> FakeServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+
+            async def boot() -> None:
+                app = web.Application(client_max_size=MAX_BODY_BYTES)
+                self.routes(app)
+                self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+                await self._runner.setup()
+                await web.SockSite(self._runner, sock).start()
+
+            try:
+                loop.run_until_complete(boot())
+            except BaseException as exc:  # report start-up failures to the caller
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name=f"fake-{type(self).__name__}", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def pcm_duration(pcm_bytes: int, sample_rate: int, channels: int = 1) -> float:
+    return pcm_bytes / float(2 * sample_rate * channels)
+
+
+def tone(seconds: float, sample_rate: int = 16000, freq: float = 440.0) -> np.ndarray:
+    """A float32 sine for tests that need audio of a known length."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
