@@ -54,6 +54,14 @@ def test_parse_retry_after(headers, seconds):
     assert got == (pytest.approx(seconds) if seconds is not None else None)
 
 
+def test_rate_limit_resets_count_for_a_429_only():
+    headers = httpx.Headers({"x-ratelimit-reset-requests": "120ms"})
+    assert parse_retry_after(headers, rate_limit_resets=False) is None
+    assert error_for_status(429, headers=headers).retry_after_s == pytest.approx(0.12)
+    assert error_for_status(503, headers=headers).retry_after_s is None
+    assert error_for_status(503, headers=httpx.Headers({"retry-after": "2", **headers})).retry_after_s == 2.0
+
+
 def test_parse_retry_after_http_date():
     now = datetime(2026, 11, 3, 12, 0, 0, tzinfo=UTC)
     later = format_datetime(datetime(2026, 11, 3, 12, 0, 30, tzinfo=UTC), usegmt=True)

@@ -50,11 +50,14 @@ def parse_duration(text: str) -> float | None:
     return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+def parse_retry_after(
+    headers: Mapping[str, str] | None, now: float | None = None, *, rate_limit_resets: bool = True
+) -> float | None:
     """The delay in seconds a server asks for before the next attempt, or None.
 
-    Precedence: retry-after-ms, then Retry-After (seconds or an HTTP date), then the largest of
-    x-ratelimit-reset-requests / x-ratelimit-reset-tokens (durations such as "6m0s").
+    Precedence: retry-after-ms, then Retry-After (seconds or an HTTP date), then (unless
+    `rate_limit_resets` is False: they say when a rate-limit window reopens, which matters for a
+    429 only) the largest of x-ratelimit-reset-requests / -tokens (durations such as "6m0s").
     `headers` must look keys up case-insensitively (httpx.Headers, websockets' Headers).
     """
     if not headers:
@@ -77,6 +80,8 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
                 when = None
             if when is not None and when.tzinfo is not None:
                 return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if not rate_limit_resets:
+        return None
     resets = [
         parse_duration(v)
         for v in (headers.get("x-ratelimit-reset-requests"), headers.get("x-ratelimit-reset-tokens"))
@@ -165,7 +170,9 @@ def error_for_status(
     if request_id:
         message = f"{message} [request {request_id}]"
     kind = _should_retry_override(headers, kind_for_status(status))
-    retry_after = parse_retry_after(headers) if kind in (ErrorKind.RATE_LIMITED, ErrorKind.RETRYABLE) else None
+    retry_after = None
+    if kind in (ErrorKind.RATE_LIMITED, ErrorKind.RETRYABLE):
+        retry_after = parse_retry_after(headers, rate_limit_resets=kind == ErrorKind.RATE_LIMITED)
     return ProviderError(kind, message, status=status, retry_after_s=retry_after, request_id=request_id)
 
 

@@ -113,6 +113,7 @@ class OpenAIProvider(CloudProvider):
             raise ConfigError(f"{self.where}: params.max_upload_mb must be a number") from None
         if limit_mb <= 0:
             raise ConfigError(f"{self.where}: params.max_upload_mb must be > 0")
+        self.max_upload_mb = limit_mb
         self.max_upload_bytes = int(limit_mb * 2**20)
         self.streaming = config.mode == "streaming"
         default_format = "verbose_json" if self.model in WORD_TIMESTAMP_MODELS and not self.streaming else "json"
@@ -138,7 +139,7 @@ class OpenAIProvider(CloudProvider):
         return {
             **self.fields,
             "stream": self.streaming,
-            "max_upload_mb": round(self.max_upload_bytes / 2**20, 3),
+            "max_upload_mb": self.max_upload_mb,
             **self.endpoint_params(),
         }
 
@@ -154,11 +155,10 @@ class OpenAIProvider(CloudProvider):
         flac = audio.encode("FLAC")
         if len(flac) <= self.max_upload_bytes:
             return flac, "audio/flac", f"{PurePath(name).stem}.flac"
-        limit = self.max_upload_bytes / 2**20
         raise ProviderError(
             ErrorKind.UTTERANCE,
-            f"audio is {len(body) / 2**20:.2f} MiB ({len(flac) / 2**20:.2f} MiB as FLAC), over the "
-            f"{limit:g} MiB upload limit; not sent (split the recording into shorter segments)",
+            f"audio is {len(body) / 2**20:.3g} MiB ({len(flac) / 2**20:.3g} MiB as FLAC), over the "
+            f"{self.max_upload_mb:g} MiB upload limit; not sent (split the recording into shorter segments)",
         )
 
     def request_parts(self, audio: AudioClip) -> dict[str, Any]:

@@ -148,15 +148,16 @@ class FakeOpenAI(FakeServer):
         if (request.content_length or 0) > MAX_FILE_BYTES:
             raise BadRequest(413, f"Maximum content size limit ({MAX_FILE_BYTES}) exceeded "
                              f"({request.content_length} bytes read)", code="request_too_large")
-        reader = await request.multipart()
         form: dict[str, list[str]] = {}
         audio: bytes | None = None
-        async for part in reader:
-            if part.name == "file":
-                audio = await part.read()
-                rec.file_name, rec.file_type = part.filename, part.headers.get("Content-Type")
+        for name, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                if name != "file":
+                    raise BadRequest(400, f"Unrecognized file field: {name}", param=name)
+                audio = value.file.read()
+                rec.file_name, rec.file_type = value.filename, value.content_type
             else:
-                form.setdefault(part.name or "", []).append((await part.read()).decode())
+                form.setdefault(name, []).append(str(value))
         rec.fields = form
         if audio is None:
             raise BadRequest(400, "you must provide a file", param="file")

@@ -131,7 +131,7 @@ class FakeServer:
 
     auth_scheme = "Bearer"
 
-    def __init__(self, api_key: str = "test-key-0123456789abcdef") -> None:
+    def __init__(self, api_key: str | None = "test-key-0123456789abcdef") -> None:
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
         self.transcripts: dict[str, str] = {}  # audio_key(bytes) -> transcript
@@ -176,6 +176,9 @@ class FakeServer:
         return rec
 
     def authorized(self, request: web.Request) -> bool:
+        """The key matches; with `api_key = None` the server is open, like many self-hosted ones."""
+        if self.api_key is None:
+            return True
         return request.headers.get("Authorization", "") == f"{self.auth_scheme} {self.api_key}"
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -216,6 +219,10 @@ class FakeServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())
+            pending = asyncio.all_tasks(loop)  # handlers still sleeping on a scripted delay
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=serve, name=f"fake-{type(self).__name__}", daemon=True)
