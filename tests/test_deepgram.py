@@ -68,6 +68,8 @@ def test_query_string_spells_booleans_and_repeats_lists():
         ("batch", "nova-3", {"encoding": "linear16"}, "params.encoding is for streaming"),
         ("streaming", "nova-3", {"encoding": "mulaw"}, "linear16"),
         ("streaming", "nova-3", {"pace": -1}, "pace >= 0"),
+        ("streaming", "nova-3", {"sample_rate": "16k"}, "sample_rate must be an integer"),
+        ("streaming", "nova-3", {"channels": 2}, "channels must be 1"),
         ("streaming", "nova-3", {"frame_ms": "fast"}, "must be numbers"),
         ("batch", "nova-3", {"redact": {"pci": True}}, "not an object"),
     ],
@@ -323,6 +325,7 @@ def test_cli_wrong_key_stops_the_job_run_after_the_first_replies(fake_deepgram, 
     assert files_containing(tmp_path, wrong) == [] and wrong not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_cli_missing_key_fails_before_any_work(fake_deepgram, tmp_path):
     job = write_job(tmp_path / "job.json", [{"name": "deepgram", "model": "nova-3", "base_url": fake_deepgram.base_url}], DEMO_ROOT)
     db = tmp_path / "bench.db"

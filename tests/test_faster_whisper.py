@@ -52,6 +52,7 @@ def test_not_installed_is_one_line_with_the_install_command(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(INSTALLED, reason="faster-whisper is installed here")
 def test_cli_says_so_before_any_work(tmp_path):
     model = tmp_path / "model"

@@ -60,10 +60,10 @@ def error_of(p: OpenAIProvider, clip: AudioClip | None = None) -> ProviderError:
 
 def test_form_fields_use_brackets_and_true_false():
     assert form_fields({"model": "m", "timestamp_granularities": ["word", "segment"], "stream": True,
-                        "temperature": 0, "prompt": None, "chunking_strategy": {"type": "server_vad"}}) == [
-        ("model", "m"), ("timestamp_granularities[]", "word"), ("timestamp_granularities[]", "segment"),
-        ("stream", "true"), ("temperature", "0"), ("chunking_strategy", '{"type":"server_vad"}'),
-    ]
+                        "temperature": 0, "prompt": None, "chunking_strategy": {"type": "server_vad"}}) == {
+        "model": "m", "timestamp_granularities[]": ["word", "segment"], "stream": "true", "temperature": "0",
+        "chunking_strategy": '{"type":"server_vad"}',
+    }
 
 
 @pytest.mark.parametrize(
@@ -75,6 +75,7 @@ def test_form_fields_use_brackets_and_true_false():
         ("whisper-1", "batch", {"response_format": "srt"}, "must be one of"),
         ("gpt-4o-transcribe", "batch", {"timestamp_granularities": ["word"]}, "needs response_format verbose_json"),
         ("whisper-1", "batch", {"max_upload_mb": 0}, "max_upload_mb must be > 0"),
+        ("gpt-4o-transcribe", "batch", {"response_format": "verbose_json"}, "json or text only"),
         ("whisper-1", "batch", {"model": "x"}, "remove them from params"),
     ],
 )
@@ -339,6 +340,7 @@ def test_cli_wrong_key_stops_the_job_run_and_never_leaks(fake_openai, tmp_path):
     assert files_containing(tmp_path, wrong) == [] and wrong not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_cli_missing_key_fails_before_any_work(fake_openai, tmp_path):
     job = write_job(tmp_path / "job.json", [{"name": "openai", "model": "whisper-1", "base_url": fake_openai.base_url}], DEMO_ROOT)
     result = run_cli("--config", str(job), "--db", f"sqlite:///{tmp_path / 'b.db'}", env={"OPENAI_API_KEY": " "})

@@ -113,8 +113,11 @@ class DeepgramProvider(CloudProvider):
             self.query = {"model": self.model, **STREAM_DEFAULTS, **params}
             if self.query["encoding"] != "linear16":
                 raise ConfigError(f"{self.where}: params.encoding must be linear16 (the adapter streams 16-bit PCM)")
-            if int(self.query["channels"]) != 1:
+            if str(self.query["channels"]) != "1":
                 raise ConfigError(f"{self.where}: params.channels must be 1 (the adapter streams mono)")
+            rate = self.query["sample_rate"]
+            if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
+                raise ConfigError(f"{self.where}: params.sample_rate must be an integer from 8000 to 48000 (Hz)")
         else:
             if settings:
                 raise ConfigError(f"{self.where}: params {sorted(settings)} apply to \"mode\": \"streaming\" only")
@@ -195,12 +198,12 @@ class DeepgramProvider(CloudProvider):
         return urlunsplit((scheme, parts.netloc, parts.path + LISTEN_PATH, query_string(self.query), ""))
 
     async def transcribe_streaming(self, audio: AudioClip) -> Transcript:
-        sample_rate = int(self.query["sample_rate"])
+        sample_rate = self.query["sample_rate"]
         pcm = audio.resampled(sample_rate).pcm16()
         session = StreamSession(
             pcm,
-            bytes_per_frame=2 * sample_rate * self.settings["frame_ms"] // 1000,
-            frame_s=self.settings["frame_ms"] / 1000.0,
+            bytes_per_second=2 * sample_rate,
+            frame_ms=self.settings["frame_ms"],
             pace=self.settings["pace"],
             keepalive_s=self.settings["keepalive_s"],
         )
@@ -223,9 +226,11 @@ class StreamSession:
     """One utterance over one websocket: a sender (paced audio, KeepAlive, CloseStream) and a
     receiver (Results, Metadata) running together, with the timestamps TTFT needs."""
 
-    def __init__(self, pcm: bytes, *, bytes_per_frame: int, frame_s: float, pace: float, keepalive_s: float) -> None:
-        self.frames = [pcm[i : i + bytes_per_frame] for i in range(0, len(pcm), bytes_per_frame)] or [b""]
-        self.frame_s = frame_s
+    def __init__(self, pcm: bytes, *, bytes_per_second: int, frame_ms: int, pace: float, keepalive_s: float) -> None:
+        step = bytes_per_second * frame_ms // 1000
+        step -= step % 2  # whole 16-bit samples
+        self.frames = [pcm[i : i + step] for i in range(0, len(pcm), step)] or [b""]
+        self.bytes_per_second = bytes_per_second
         self.pace = pace
         self.keepalive_s = keepalive_s
         self.first_frame_at: float | None = None
@@ -245,10 +250,14 @@ class StreamSession:
         self.last_send_at = time.perf_counter()
 
     async def sender(self, ws) -> None:
+        """Like a live microphone: each frame goes out once its last sample has been "recorded"
+        (at `pace` x real time), so the server never has audio ahead of the clock."""
         start = time.perf_counter()
-        for index, frame in enumerate(self.frames):
+        recorded = 0
+        for frame in self.frames:
+            recorded += len(frame)
             if self.pace > 0:
-                due = start + index * self.frame_s / self.pace
+                due = start + recorded / self.bytes_per_second / self.pace
                 while (wait := due - time.perf_counter()) > 0:
                     idle = time.perf_counter() - self.last_send_at
                     if idle >= self.keepalive_s:

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import websockets.exceptions as wse
 
 from spectragram_bench.providers.base import ErrorKind, ProviderError
 
@@ -190,8 +191,6 @@ def error_for_response(response: httpx.Response, *, request_id_header: str, secr
 def error_for_exception(exc: BaseException, *, secrets: Iterable[str | None] = ()) -> ProviderError:
     """A ProviderError for a failure that produced no HTTP status: timeouts, refused or reset
     connections, protocol errors, websocket handshakes refused with a status, abnormal closes."""
-    import websockets.exceptions as wse
-
     detail = scrub(f"{type(exc).__name__}: {exc}".strip(), secrets)[:MAX_MESSAGE_CHARS]
     if isinstance(exc, wse.InvalidStatus):
         response = exc.response

@@ -60,18 +60,18 @@ def form_value(value: Any) -> str:
     return str(value)
 
 
-def form_fields(fields: dict[str, Any]) -> list[tuple[str, str]]:
-    """Multipart fields in OpenAI's spelling: lists repeat `name[]`, None is left out."""
-    pairs: list[tuple[str, str]] = []
+def form_fields(fields: dict[str, Any]) -> dict[str, str | list[str]]:
+    """Multipart fields in OpenAI's spelling: a list becomes repeated `name[]` fields,
+    booleans true/false, None is left out (httpx sends a list value as repeated fields)."""
+    out: dict[str, str | list[str]] = {}
     for name, value in fields.items():
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            key = name if name.endswith("[]") else f"{name}[]"
-            pairs.extend((key, form_value(v)) for v in value)
+            out[name if name.endswith("[]") else f"{name}[]"] = [form_value(v) for v in value]
         else:
-            pairs.append((name, form_value(value)))
-    return pairs
+            out[name] = form_value(value)
+    return out
 
 
 async def sse_events(lines: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -130,6 +130,8 @@ class OpenAIProvider(CloudProvider):
                     f"{self.where}: {self.model} does not stream (it ignores stream=true); "
                     "use gpt-4o-transcribe or gpt-4o-mini-transcribe, or \"mode\": \"batch\""
                 )
+            if self.model.startswith("gpt-4o") and fields["response_format"] not in ("json", "text"):
+                raise ConfigError(f"{self.where}: {self.model} answers response_format json or text only")
             unknown = sorted(set(fields) - KNOWN_FIELDS)
             if unknown:
                 log.warning("%s: params %s are not documented transcription fields; sent as given", self.where, unknown)
@@ -177,7 +179,7 @@ class OpenAIProvider(CloudProvider):
         try:
             if self.streaming:
                 return await self._transcribe_streaming(parts, started)
-            response = await self.client().post(parts["url"], data=_multidict(parts["data"]), files=parts["files"], headers=parts["headers"])
+            response = await self.client().post(parts["url"], data=parts["data"], files=parts["files"], headers=parts["headers"])
         except ProviderError:
             raise
         except Exception as exc:
@@ -223,7 +225,7 @@ class OpenAIProvider(CloudProvider):
 
     async def _transcribe_streaming(self, parts: dict[str, Any], started: float) -> Transcript:
         client = self.client()
-        request = client.build_request("POST", parts["url"], data=_multidict(parts["data"]), files=parts["files"], headers=parts["headers"])
+        request = client.build_request("POST", parts["url"], data=parts["data"], files=parts["files"], headers=parts["headers"])
         response = await client.send(request, stream=True)
         try:
             headers_at = time.perf_counter()
@@ -309,16 +311,3 @@ def billed_seconds(usage: dict[str, Any] | None, duration: Any) -> float | None:
     if usage is None and isinstance(duration, (int, float)):
         return float(duration)
     return None
-
-
-def _multidict(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
-    """httpx form data: repeated names as a list (sent as repeated multipart fields)."""
-    out: dict[str, str | list[str]] = {}
-    for key, value in pairs:
-        if key in out:
-            prev = out[key]
-            out[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
-        else:
-            out[key] = [value] if key.endswith("[]") else value
-    return out
-
