@@ -209,19 +209,22 @@ def _short_tone(seconds: float) -> AudioClip:
     return AudioClip((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000, None)
 
 
+# One 50 ms frame paced at 0.025 x real time goes out 2 s after connecting; the fake closes an
+# idle socket after 0.8 s (the real service: 10 s). Wide margins, as the machine may be loaded.
+SPARSE = {"pace": 0.025, "frame_ms": 50}
+
+
 def test_keepalive_holds_the_socket_open_while_audio_is_sparse(fake_deepgram):
-    fake_deepgram.idle_timeout_s = 0.3  # the real service allows 10 s
-    params = {"pace": 0.1, "frame_ms": 50, "keepalive_s": 0.1}  # a frame every 0.5 s
-    t = transcribe(provider(fake_deepgram, "streaming", params=params), _short_tone(0.15))
+    fake_deepgram.idle_timeout_s = 0.8
+    t = transcribe(provider(fake_deepgram, "streaming", params={**SPARSE, "keepalive_s": 0.1}), _short_tone(0.05))
     req = fake_deepgram.requests[0]
-    assert req.keepalives >= 2 and t.meta["keepalives_sent"] == req.keepalives
+    assert req.frames == 1 and req.keepalives >= 5 and t.meta["keepalives_sent"] == req.keepalives
     assert req.control[-1] == "CloseStream" and set(req.control[:-1]) == {"KeepAlive"}
 
 
 def test_without_keepalive_the_idle_socket_is_closed_and_retryable(fake_deepgram):
-    fake_deepgram.idle_timeout_s = 0.3
-    params = {"pace": 0.1, "frame_ms": 50, "keepalive_s": 10}
-    err = error_of(provider(fake_deepgram, "streaming", params=params), _short_tone(0.15))
+    fake_deepgram.idle_timeout_s = 0.8
+    err = error_of(provider(fake_deepgram, "streaming", params={**SPARSE, "keepalive_s": 30}), _short_tone(0.05))
     assert err.kind == ErrorKind.RETRYABLE and "1011" in str(err) and "NET-0001" in str(err)
 
 

@@ -9,7 +9,7 @@ booleans other than true/false, response formats the gpt-4o models refuse, bodie
 
 Replies carry the documented shapes and headers: x-request-id, openai-processing-ms and the
 x-ratelimit-* family. With stream=true the gpt-4o models answer text/event-stream: headers at
-once, the first delta after `first_partial_delay_s`, then transcript.text.done and, when
+once, the first delta `first_partial_delay_s` later, then transcript.text.done and, when
 `trailing_done`, `data: [DONE]`. whisper-1 ignores stream=true, as documented.
 """
 
@@ -61,7 +61,7 @@ class FakeOpenAI(FakeServer):
         super().__init__(api_key)
         self.models = set(MODELS)
         self.echo_key = False  # True: the 401 message contains the presented key unmasked
-        self.first_partial_delay_s = 0.0  # streaming: delay from request receipt to the first delta
+        self.first_partial_delay_s = 0.0  # streaming: delay from sending the headers to the first delta
         self.delta_gap_s = 0.0  # streaming: pause between deltas
         self.trailing_done = True  # streaming: end with `data: [DONE]`
         self.ratelimit_requests = 500
@@ -112,7 +112,6 @@ class FakeOpenAI(FakeServer):
                                    "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
     async def transcriptions(self, request: web.Request) -> web.StreamResponse:
-        received_at = asyncio.get_running_loop().time()
         rec = self.record(request, body_bytes=request.content_length or 0)
         fault = self.next_fault()
         if fault is not None:
@@ -138,7 +137,7 @@ class FakeOpenAI(FakeServer):
             return self.error_response(exc.status, exc.message, param=exc.param, code=exc.code)
         rec.status = 200
         if reply["stream"]:
-            return await self.stream(request, reply, received_at, fault)
+            return await self.stream(request, reply, fault)
         return self.reply(reply, fault)
 
     async def read_form(self, request: web.Request, rec: RecordedRequest) -> tuple[dict[str, list[str]], bytes]:
@@ -244,12 +243,11 @@ class FakeOpenAI(FakeServer):
             return web.Response(body=json.dumps(body)[:25].encode(), content_type="application/json", headers=headers)
         return web.json_response(body, headers=headers)
 
-    async def stream(self, request: web.Request, r: dict[str, Any], received_at: float, fault: Fault | None) -> web.StreamResponse:
+    async def stream(self, request: web.Request, r: dict[str, Any], fault: Fault | None) -> web.StreamResponse:
         response = web.StreamResponse(headers={**self.rate_headers(), "Content-Type": "text/event-stream",
                                                "Cache-Control": "no-cache"})
         await response.prepare(request)  # headers go out now; the first delta only after the delay
-        loop = asyncio.get_running_loop()
-        await asyncio.sleep(max(0.0, received_at + self.first_partial_delay_s - loop.time()))
+        await asyncio.sleep(self.first_partial_delay_s)
         words = r["text"].split()
         for i, word in enumerate(words):
             delta = word if i == 0 else " " + word
