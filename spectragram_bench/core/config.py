@@ -75,6 +75,9 @@ class DatasetConfig(Strict):
 
 class EvaluationConfig(Strict):
     normalizer: str = Field("whisper_english", description="registry name of the text normaliser")
+    normalizer_steps: list[str] | None = Field(
+        None, description="compose the normaliser from these step names instead (see core/normalize.py STEPS)"
+    )
     bootstrap_iterations: int = Field(1000, ge=0, le=1_000_000)
     bootstrap_seed: int = 0
 

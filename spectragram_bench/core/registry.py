@@ -66,6 +66,9 @@ NORMALIZERS = Registry(
     "normalizer",
     {
         "basic": "spectragram_bench.core.normalize:BASIC",
+        "whisper_english": "spectragram_bench.core.normalize:WHISPER_ENGLISH",
+        "whisper_basic": "spectragram_bench.core.normalize:WHISPER_BASIC",
+        "librispeech": "spectragram_bench.core.normalize:LIBRISPEECH",
         "none": "spectragram_bench.core.normalize:NONE",
     },
 )

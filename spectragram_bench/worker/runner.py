@@ -29,10 +29,11 @@ from spectragram_bench.core.models import Dataset as DatasetRow
 from spectragram_bench.core.models import DatasetVariant as VariantRow
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import Normalizer
+from spectragram_bench.core.normalize import resolve as resolve_normalizer
 from spectragram_bench.core.persistence import Database, ResultWriter, _insert, existing_predictions
 from spectragram_bench.core.pricing import write_cost_summary
 from spectragram_bench.core.records import PredictionResult, UtteranceRecord, WorkItem
-from spectragram_bench.core.registry import DATASETS, NORMALIZERS, PROVIDERS
+from spectragram_bench.core.registry import DATASETS, PROVIDERS
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import select as select_utterances
 from spectragram_bench.datasets.variants import variant_key
@@ -352,7 +353,7 @@ def run_benchmark(
     max_per_subset = max_per_subset if max_per_subset is not None else config.max_per_subset
     providers = build_providers(config)
     datasets = load_datasets(config)
-    normalizer = NORMALIZERS.get(config.evaluation.normalizer)
+    normalizer = resolve_normalizer(config.evaluation.normalizer, config.evaluation.normalizer_steps)
     with db.transaction() as s:
         prepared = prepare_utterances(s, config, datasets, max_utt, max_per_subset)
         stored = redact(config.model_dump(mode="json"))
