@@ -217,6 +217,13 @@ def word_alignment(ref: Sequence[int], hyp: Sequence[int]) -> WordAlignment:
     return WordAlignment(word_errors, insertions)
 
 
+def word_alignments(refs: Sequence[str], hyps: Sequence[str]) -> list[WordAlignment]:
+    """Per-utterance word alignments of already-normalised texts (what MAPSSWE needs)."""
+    _check(refs, hyps)
+    vocab = Vocabulary()
+    return [word_alignment(vocab.encode(r), vocab.encode(h)) for r, h in zip(refs, hyps, strict=True)]
+
+
 # --- latency -------------------------------------------------------------------------------
 
 PERCENTILES = (50, 90, 95, 99)

@@ -170,6 +170,32 @@ class BootstrapResult(Base):
     extra_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class UtteranceScore(Base):
+    """Per-utterance word and character edit counts of one evaluation (migration 0002).
+
+    Every corpus number of that evaluation is a sum of these rows; the `speaker_score` view
+    (same migration) sums them per speaker.
+    """
+
+    __tablename__ = "utterance_score"
+    __table_args__ = (
+        UniqueConstraint("job_run_id", "utt_id", "eval_version", name="uq_utterance_score_identity"),
+        Index("ix_utterance_score_lookup", "job_run_id", "eval_version"),
+    )
+    score_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"))
+    utt_id: Mapped[int] = mapped_column(ForeignKey("utterance.utt_id"), index=True)
+    eval_version: Mapped[str] = mapped_column(String(100))
+    hits: Mapped[int] = mapped_column(Integer)
+    substitutions: Mapped[int] = mapped_column(Integer)
+    deletions: Mapped[int] = mapped_column(Integer)
+    insertions: Mapped[int] = mapped_column(Integer)
+    char_hits: Mapped[int] = mapped_column(Integer)
+    char_substitutions: Mapped[int] = mapped_column(Integer)
+    char_deletions: Mapped[int] = mapped_column(Integer)
+    char_insertions: Mapped[int] = mapped_column(Integer)
+
+
 class CostSummary(Base):
     __tablename__ = "cost_summary"
     cost_id: Mapped[int] = mapped_column(Integer, primary_key=True)

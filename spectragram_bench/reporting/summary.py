@@ -11,7 +11,15 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spectragram_bench.core.models import Dataset, DatasetVariant, JobRun, MetricSummary, Model
+from spectragram_bench.core.bootstrap import UTTERANCE
+from spectragram_bench.core.models import (
+    BootstrapResult,
+    Dataset,
+    DatasetVariant,
+    JobRun,
+    MetricSummary,
+    Model,
+)
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.datasets.variants import variant_label
@@ -56,11 +64,31 @@ def summary_rows(session: Session, benchmark_id: int, eval_version: str | None =
                 variant_label(var.variant_json), ms.eval_version, jr.status,
             )
         rows[key].metrics[ms.metric] = ms.value
+    add_wer_intervals(session, rows)
     return list(rows.values())
+
+
+def add_wer_intervals(session: Session, rows: dict[tuple[int, int, int], SummaryRow]) -> None:
+    """The utterance-level 95% bootstrap interval of WER as metrics wer_ci_low / wer_ci_high."""
+    if not rows:
+        return
+    q = select(BootstrapResult).where(
+        BootstrapResult.job_run_id.in_({k[0] for k in rows}),
+        BootstrapResult.metric == "wer",
+        BootstrapResult.method == UTTERANCE,
+    )
+    for b in session.execute(q).scalars():
+        row = rows.get((b.job_run_id, b.dataset_id, b.variant_id))
+        if row is not None and b.eval_version == row.eval_version:
+            row.metrics["wer_ci_low"], row.metrics["wer_ci_high"] = b.ci_low, b.ci_high
 
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"{100 * low:.2f}-{100 * high:.2f}%"
 
 
 def _ms(v: float | None) -> str:
@@ -75,7 +103,8 @@ def summary_table(rows: list[SummaryRow], title: str) -> Table:
     table = Table(title=title)
     for col, justify in (
         ("system", "left"), ("dataset", "left"), ("split", "left"), ("variant", "left"), ("status", "left"),
-        ("N", "right"), ("failed", "right"), ("WER", "right"), ("CER", "right"), ("S/D/I", "right"),
+        ("N", "right"), ("failed", "right"), ("WER", "right"), ("WER 95% CI", "right"), ("CER", "right"),
+        ("S/D/I", "right"),
         ("p50 ms", "right"), ("p95 ms", "right"), ("RTF", "right"),
     ):
         table.add_column(col, justify=justify)
@@ -87,7 +116,7 @@ def summary_table(rows: list[SummaryRow], title: str) -> Table:
         table.add_row(
             r.system, r.dataset, r.split, r.variant, r.status,
             _int(m.get("n_utterances")), _int(m.get("n_failed")),
-            _pct(m.get("wer")), _pct(m.get("cer")),
+            _pct(m.get("wer")), _ci(m.get("wer_ci_low"), m.get("wer_ci_high")), _pct(m.get("cer")),
             f"{_int(m.get('substitutions'))}/{_int(m.get('deletions'))}/{_int(m.get('insertions'))}",
             _ms(m.get("latency_api_ms_p50")), _ms(m.get("latency_api_ms_p95")),
             "-" if m.get("rtf_mean") is None else f"{m['rtf_mean']:.3f}",
