@@ -77,9 +77,10 @@ def resample_totals(values: np.ndarray, iterations: int, seed: int) -> np.ndarra
         n=n,
         lam=counts[frequent] * scale,
         frequent_values=distinct[frequent].astype(np.float64),
-        pool_columns=np.ascontiguousarray(values[~frequent[inverse]].T),
+        m=m,
+        pool=_pack(values[~frequent[inverse]].T),
         pool_lam=float(np.count_nonzero(~frequent[inverse])) * scale,
-        all_columns=np.ascontiguousarray(values.T),
+        everything=_pack(values.T),
     )
     streams = np.random.SeedSequence(seed).spawn(-(-iterations // CHUNK))
     sizes = [min(CHUNK, iterations - k * CHUNK) for k in range(len(streams))]
@@ -97,9 +98,10 @@ class _Plan:
     n: int
     lam: np.ndarray  # Poisson means of the frequent categories
     frequent_values: np.ndarray  # (categories, m)
-    pool_columns: np.ndarray  # (m, pooled rows)
+    m: int
+    pool: list[np.ndarray]  # rows of the small categories, packed by _pack
     pool_lam: float
-    all_columns: np.ndarray  # (m, n)
+    everything: list[np.ndarray]  # all rows, packed
 
     def draw(self, stream: np.random.SeedSequence, b: int) -> np.ndarray:
         rng = np.random.default_rng(stream)
@@ -113,24 +115,36 @@ class _Plan:
             taken[over] = counts[over].sum(axis=1) + pooled[over]
             over = over[taken[over] > self.n]
         totals = counts.astype(np.float64) @ self.frequent_values
-        totals += _index_draw_sums(rng, self.pool_columns, pooled)
-        totals += _index_draw_sums(rng, self.all_columns, self.n - taken)
+        totals += _index_draw_sums(rng, self.pool, self.m, pooled)
+        totals += _index_draw_sums(rng, self.everything, self.m, self.n - taken)
         return totals
 
 
-def _index_draw_sums(rng: np.random.Generator, columns: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """Row i: column sums of draws[i] rows picked uniformly (with replacement) from `columns`."""
-    m, rows = columns.shape
+def _pack(columns: np.ndarray) -> list[np.ndarray]:
+    """Columns in pairs as one complex array each (real, imaginary): one gather fetches both."""
+    m = len(columns)
+    return [
+        columns[c].astype(np.float64) + 1j * (columns[c + 1] if c + 1 < m else 0)
+        for c in range(0, m, 2)
+    ]
+
+
+def _index_draw_sums(rng: np.random.Generator, packed: list[np.ndarray], m: int, draws: np.ndarray) -> np.ndarray:
+    """Row i: column sums of draws[i] rows picked uniformly (with replacement) from `packed`."""
     out = np.zeros((len(draws), m))
+    rows = len(packed[0]) if packed else 0
     total = int(draws.sum())
     if total == 0 or rows == 0:
         return out
     picked = rng.integers(0, rows, size=total, dtype=np.uint32)
     starts = np.concatenate([[0], np.cumsum(draws)[:-1]])
     nonempty = draws > 0
-    for c in range(m):
+    for k, pair in enumerate(packed):
         # reduceat sums each row's slice; rows with no draws are left at 0
-        out[nonempty, c] = np.add.reduceat(columns[c][picked], starts[nonempty])
+        sums = np.add.reduceat(pair[picked], starts[nonempty])
+        out[nonempty, 2 * k] = sums.real
+        if 2 * k + 1 < m:
+            out[nonempty, 2 * k + 1] = sums.imag
     return out
 
 
