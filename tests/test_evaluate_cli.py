@@ -131,3 +131,74 @@ def test_compare_prints_paired_bootstrap_and_mapsswe(db_url, tmp_path):
     assert "no significant difference" in same.stdout
     unknown = run_cli("compare", "1", "2", "--normalizer", "klingon", "--db", db_url)
     assert unknown.returncode == 2 and "unknown normalizer 'klingon'" in unknown.stderr
+
+
+def _seed_job_run(db) -> None:
+    """One job run over 4 utterances, hand-made: 2 scored with timings, 1 empty reference, 1 failed."""
+    from spectragram_bench.core.models import (
+        Benchmark,
+        CostSummary,
+        Dataset,
+        DatasetVariant,
+        LatencySample,
+        Model,
+        Provider,
+        Utterance,
+    )
+
+    with db.transaction() as s:
+        for parent in (  # flushed one by one: the schema has foreign keys but no ORM relationships
+            Provider(provider_id=1, name="hand"),
+            Model(model_id=1, provider_id=1, name="m", params_hash="x"),
+            Benchmark(benchmark_id=1, config_json={"evaluation": {
+                "normalizer": "basic", "bootstrap_iterations": 200, "bootstrap_seed": 5}}),
+            Dataset(dataset_id=1, name="d", source="s"),
+            DatasetVariant(variant_id=1, dataset_id=1, split="t", variant_key="k", variant_json={"kind": "clean"}),
+            JobRun(job_run_id=1, benchmark_id=1, provider_id=1, model_id=1, status="partial"),
+        ):
+            s.add(parent)
+            s.flush()
+        texts = [("THE CAT SAT", "the cat sat", 2.0, 100.0, 50.0), ("A B C D", "a x c", 3.0, 200.0, 80.0),
+                 ("", "uh huh", 1.0, 300.0, None), ("LOST", None, 4.0, None, None)]
+        for i, (ref, hyp, dur, api, ttft) in enumerate(texts, start=1):
+            s.add(Utterance(utt_id=i, dataset_id=1, variant_id=1, external_id=str(i), audio_path="-",
+                            ref_text=ref, duration_s=dur, speaker=["s1", "s1", "s2", "s3"][i - 1]))
+            s.flush()
+            s.add(Prediction(job_run_id=1, utt_id=i, status="ok" if hyp is not None else "failed", hyp_text=hyp))
+            if api is not None:
+                meta = {"audio_s": dur, **({"time_to_first_token_ms": ttft} if ttft is not None else {})}
+                s.add(LatencySample(job_run_id=1, utt_id=i, api_time_ms=api, total_time_ms=api + 10,
+                                    rtf=api / 1000 / dur, meta_json=meta))
+        s.add(CostSummary(job_run_id=1, seconds_billed=6.0, price_usd=0.012))
+
+
+def test_pipeline_hand_computed_rows(db_url):
+    from spectragram_bench.core.normalize import BASIC
+    from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
+
+    db = open_database(db_url)
+    try:
+        _seed_job_run(db)
+        with db.transaction() as s:
+            assert evaluate_job_run(s, 1, BASIC) == "v1+basic@1"
+        m = _metrics(db_url, 1, "v1+basic@1")
+        # the cat sat: 3 hits; a b c d / a x c: 2 hits, 1 S, 1 D; "" / uh huh: 2 I; LOST failed, not scored
+        assert (m["n_utterances"], m["n_failed"], m["n_empty_refs"]) == (3, 1, 1)
+        assert (m["hits"], m["substitutions"], m["deletions"], m["insertions"]) == (5, 1, 1, 2)
+        assert m["wer"] == pytest.approx(4 / 7) and m["ser"] == pytest.approx(2 / 3)
+        assert m["audio_seconds"] == 6.0
+        assert m["latency_api_ms_mean"] == 200.0 and m["latency_api_ms_max"] == 300.0
+        assert m["latency_total_ms_p50"] == 210.0
+        assert m["latency_ttft_ms_mean"] == 65.0 and m["latency_ttft_ms_max"] == 80.0
+        assert m["rtfx"] == pytest.approx(6.0 / 0.6)  # audio seconds / API seconds
+        assert m["rtf_mean"] == pytest.approx((0.05 + 0.2 / 3 + 0.3) / 3)
+        assert m["cost_usd"] == 0.012 and m["cost_usd_per_audio_hour"] == pytest.approx(0.012 / (6 / 3600))
+        assert m["n_speakers"] == 2  # s3 spoke only the failed utterance
+        with db.session() as s:
+            boots = s.execute(select(BootstrapResult)).scalars().all()
+        assert {(b.metric, b.method, b.iterations, b.seed) for b in boots} == {
+            (metric, method, 200, 5) for metric in ("wer", "cer")
+            for method in ("utterance_percentile", "speaker_percentile")
+        }
+    finally:
+        db.dispose()
