@@ -14,7 +14,7 @@ import json
 import logging
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -35,7 +35,7 @@ from spectragram_bench.core.records import PredictionResult, UtteranceRecord, Wo
 from spectragram_bench.core.registry import DATASETS, NORMALIZERS, PROVIDERS
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import select as select_utterances
-from spectragram_bench.datasets.variants import variant_key
+from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_key
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
@@ -197,7 +197,12 @@ def prepare_utterances(
     for key, (dc, drow) in rows.items():
         recs = [with_duration(r) for k, r in chosen if k == key]
         for variant in dc.variants:
-            prepared.extend(register_utterances(session, drow.dataset_id, variant.model_dump(), recs))
+            spec = variant.model_dump()
+            runtime = prepare_variant(spec, [r for k, r in keyed if k == key])  # e.g. the babble pool
+            derived = [replace(r, duration_s=variant_duration(spec, r.duration_s)) for r in recs]
+            for p in register_utterances(session, drow.dataset_id, spec, derived):
+                p.variant = runtime
+                prepared.append(p)
     return prepared
 
 
