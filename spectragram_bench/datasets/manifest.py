@@ -8,8 +8,8 @@ JSON lines (NeMo): one object per line with `audio_filepath` and `text`; optiona
 from there), `speaker`, and an id in `utt_id`/`id`; every other key goes to meta.
 CSV (`,`) or TSV (`.tsv`, tab): a header row with `path` and `text` (or the JSON names), optional
 `speaker`, `id`, `duration`, `offset`; other columns go to meta.
-Without an id, the utterance id is the audio path relative to the manifest folder, without its
-extension (plus `@<offset>` for segments).
+Without an id, the utterance id is the audio file's name without its extension (plus
+`@<offset>` for segments); two files with the same name then need explicit ids.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class ManifestDataset(Dataset):
                 if rec.external_id in seen:
                     raise DatasetError(
                         f"dataset {self.name!r}: duplicate utterance id {rec.external_id!r} at {where} "
-                        f"(first at {seen[rec.external_id]})"
+                        f"(first at {seen[rec.external_id]}); give each entry a unique 'utt_id'"
                     )
                 seen[rec.external_id] = where
                 yield rec
@@ -135,11 +135,7 @@ class ManifestDataset(Dataset):
         elif not text.strip():
             problems.append(f"{where}: empty transcript")
         if ext_id in (None, ""):
-            try:
-                stem = audio_path.relative_to(base).with_suffix("").as_posix()
-            except ValueError:
-                stem = audio_path.with_suffix("").as_posix()
-            ext_id = stem if offset is None else f"{stem}@{offset:.3f}"
+            ext_id = audio_path.stem if offset is None else f"{audio_path.stem}@{offset:.3f}"
         if problems:
             meta["load_error"] = "; ".join(problems)
         return UtteranceRecord(
