@@ -45,6 +45,21 @@ def test_nemo_manifest_paths_ids_segments_and_meta(tmp_path):
     assert ds.info().notes == "subsets: test"
 
 
+def test_segment_durations_are_stored_and_decoded(tmp_path):
+    path = make_jsonl(tmp_path, [
+        {"audio_filepath": "a.wav", "text": "whole"},
+        {"audio_filepath": "a.wav", "text": "tail", "offset": 0.25},
+        {"audio_filepath": "a.wav", "text": "middle", "offset": 0.5, "duration": 0.3},
+    ])
+    proc, db = run_job(tmp_path, [{"name": "jsonl_manifest", "root": str(path)}])
+    assert proc.returncode == 0, proc.stderr
+    got = by_id(stored(db))
+    assert set(got) == {"a", "a@0.250", "a@0.500"}
+    for utt, seconds in (("a", 1.0), ("a@0.250", 0.75), ("a@0.500", 0.3)):
+        assert got[utt].duration_s == pytest.approx(seconds, abs=1e-6)
+        assert got[utt].facts["audio_s"] == pytest.approx(seconds, abs=1e-3)
+
+
 def test_folder_of_manifests_is_one_subset_each(tmp_path):
     make_jsonl(tmp_path, [{"audio_filepath": "a.wav", "text": "a"}], name="dev.jsonl")
     make_jsonl(tmp_path, [{"audio_filepath": "b.wav", "text": "b"}], name="test.json")

@@ -280,3 +280,19 @@ def test_selection_and_variant_audio_are_identical_across_runs(tmp_path):
     assert chosen < {r.external_id for r in third}
     assert [f for f in facts(third) if f[0] in chosen] == facts(first)
 
+
+
+def test_max_per_subset_picks_the_same_utterances_on_every_run_and_variant(tmp_path):
+    root = make_librispeech(tmp_path)
+    ds = [{"name": "librispeech", "root": str(root), "variants": [{"kind": "clean"}, {"kind": "noise", "snr_db": 5}]}]
+    picks = []
+    for name in ("a", "b"):
+        proc, db = run_job(tmp_path, ds, "--max-per-subset", "1", name=name)
+        assert proc.returncode == 0, proc.stderr
+        rows = stored(db)
+        by_variant = {label: sorted((r.split, r.external_id) for r in rows if variant_label(r.variant) == label)
+                      for label in ("clean", "noise white 5 dB")}
+        assert by_variant["clean"] == by_variant["noise white 5 dB"]
+        assert [split for split, _ in by_variant["clean"]] == ["dev-other", "test-clean", "train-clean-100"]
+        picks.append(by_variant["clean"])
+    assert picks[0] == picks[1]

@@ -174,6 +174,8 @@ def with_duration(record: UtteranceRecord) -> UtteranceRecord:
         return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
     if record.segment_s is not None:
         duration = record.segment_s
+    elif record.offset_s:
+        duration = max(0.0, duration - record.offset_s)  # from the offset to the end of the file
     return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
 
 
@@ -196,9 +198,10 @@ def prepare_utterances(
     prepared: list[PreparedUtterance] = []
     for key, (dc, drow) in rows.items():
         recs = [with_duration(r) for k, r in chosen if k == key]
+        everything = [r for k, r in keyed if k == key]  # before selection: babble must not depend on it
         for variant in dc.variants:
             spec = variant.model_dump()
-            runtime = prepare_variant(spec, [r for k, r in keyed if k == key])  # e.g. the babble pool
+            runtime = prepare_variant(spec, everything)  # the stored spec plus e.g. the babble pool
             derived = [replace(r, duration_s=variant_duration(spec, r.duration_s)) for r in recs]
             for p in register_utterances(session, drow.dataset_id, spec, derived):
                 p.variant = runtime
