@@ -93,6 +93,8 @@ def load_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None)
 
 def audio_duration(path: str) -> float:
     """Duration from the file header, without decoding the samples."""
+    if not Path(path).is_file():
+        raise AudioError(f"audio file not found: {path}")
     try:
         info = sf.info(path)
     except (sf.LibsndfileError, RuntimeError) as exc:

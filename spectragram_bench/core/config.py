@@ -10,9 +10,18 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from spectragram_bench.core.errors import ConfigError
 
@@ -59,8 +68,102 @@ class CleanVariant(Strict):
     kind: Literal["clean"] = "clean"
 
 
-# Datasets issue: a discriminated union of clean, noise, telephony and speed variants.
-Variant = CleanVariant
+def _expand(variant: Strict, field: str) -> list[Strict]:
+    """One variant per value when `field` holds a list (e.g. snr_db: [20, 10] -> two variants)."""
+    values = getattr(variant, field)
+    if not isinstance(values, list):
+        return [variant]
+    return [variant.model_copy(update={field: v}) for v in values]
+
+
+class NoiseVariant(Strict):
+    """Additive noise at a signal-to-noise ratio in dB (energy of the whole clip over that of the noise).
+
+    A list of SNRs expands into one variant per SNR when the job is loaded. An utterance gets the
+    same noise waveform at every SNR (only its gain differs), so WER steps between SNRs are paired.
+    """
+
+    kind: Literal["noise"] = "noise"
+    snr_db: float | list[float] = Field(description="target SNR in dB, or a list: one variant per SNR")
+    noise: Literal["white", "pink", "babble", "folder"] = Field(
+        "white", description="white or pink (generated), babble (other utterances of the same dataset), folder (noise_dir files)"
+    )
+    noise_dir: str | None = Field(None, description="folder of noise recordings (e.g. MUSAN noise/) for noise='folder'")
+    talkers: int | None = Field(None, ge=1, le=32, description="babble only: voices mixed (default 4)")
+    seed: int = Field(0, description="noise seed; the noise of an utterance depends on seed and utterance id only")
+
+    @model_validator(mode="after")
+    def _check(self) -> NoiseVariant:
+        snrs = self.snr_db if isinstance(self.snr_db, list) else [self.snr_db]
+        if not snrs:
+            raise ValueError("snr_db: give at least one SNR")
+        if any(not -50 <= s <= 100 for s in snrs):
+            raise ValueError(f"snr_db: {snrs} outside -50..100 dB")
+        if (self.noise == "folder") != (self.noise_dir is not None):
+            raise ValueError("noise_dir is required with noise='folder' and only then")
+        if self.talkers is not None and self.noise != "babble":
+            raise ValueError("talkers applies to noise='babble' only")
+        return self
+
+    def expand(self) -> list[Strict]:
+        return _expand(self, "snr_db")
+
+
+class TelephonyVariant(Strict):
+    """A narrowband phone line: band-pass (ITU-T G.712 300-3400 Hz), 8 kHz, G.711 codec round trip."""
+
+    kind: Literal["telephony"] = "telephony"
+    codec: Literal["mulaw", "alaw", "none"] = Field("mulaw", description="G.711 companding applied and decoded")
+    sample_rate: int = Field(8000, ge=4000, le=48000)
+    low_hz: float = Field(300.0, gt=0)
+    high_hz: float = Field(3400.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> TelephonyVariant:
+        if not self.low_hz < self.high_hz < self.sample_rate / 2:
+            raise ValueError(f"need low_hz < high_hz < sample_rate/2, got {self.low_hz}, {self.high_hz}, {self.sample_rate}")
+        return self
+
+    def expand(self) -> list[Strict]:
+        return [self]
+
+
+class SpeedVariant(Strict):
+    """Speed perturbation (tempo and pitch together, like `sox speed` and Kaldi's 0.9/1.1 recipe)."""
+
+    kind: Literal["speed"] = "speed"
+    factor: float | list[float] = Field(description="speed factor (1.1 = 10% faster), or a list: one variant each")
+
+    @model_validator(mode="after")
+    def _check(self) -> SpeedVariant:
+        factors = self.factor if isinstance(self.factor, list) else [self.factor]
+        if not factors or any(not 0.25 <= f <= 4.0 for f in factors):
+            raise ValueError(f"factor: {factors} must be one or more values in 0.25..4")
+        return self
+
+    def expand(self) -> list[Strict]:
+        return _expand(self, "factor")
+
+
+def _variant_kind(value: Any) -> str | None:
+    """The union's tag; a variant without `kind` is the clean one."""
+    if isinstance(value, dict):
+        return value.get("kind", "clean")
+    return getattr(value, "kind", None)
+
+
+Variant = Annotated[
+    Annotated[CleanVariant, Tag("clean")]
+    | Annotated[NoiseVariant, Tag("noise")]
+    | Annotated[TelephonyVariant, Tag("telephony")]
+    | Annotated[SpeedVariant, Tag("speed")],
+    Discriminator(
+        _variant_kind,
+        custom_error_type="variant_kind",
+        custom_error_message="kind must be one of 'clean', 'noise', 'telephony', 'speed'",
+    ),
+]
+VARIANT_KINDS = ("clean", "noise", "telephony", "speed")
 
 
 class DatasetConfig(Strict):
@@ -71,6 +174,21 @@ class DatasetConfig(Strict):
     subsets: list[str] = Field(default_factory=list, description="subsets or splits; empty = all found")
     variants: list[Variant] = Field(default_factory=lambda: [CleanVariant()], min_length=1)
     options: dict[str, Any] = Field(default_factory=dict, description="loader-specific options")
+
+    @field_validator("variants")
+    @classmethod
+    def _expand_variants(cls, variants: list[Any]) -> list[Any]:
+        """Lists of SNRs or speed factors become one variant each; a variant listed twice is an error."""
+        out: list[Any] = []
+        seen: set[str] = set()
+        for v in variants:
+            for one in v.expand() if hasattr(v, "expand") else [v]:
+                key = json.dumps(one.model_dump(), sort_keys=True)
+                if key in seen:
+                    raise ValueError(f"variant {one.model_dump(exclude_none=True)} is listed twice")
+                seen.add(key)
+                out.append(one)
+        return out
 
 
 class EvaluationConfig(Strict):
@@ -113,11 +231,19 @@ def _json_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
+def _without_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the variant-kind tag pydantic inserts after `variants[i]` in error locations."""
+    return tuple(
+        p for i, p in enumerate(loc)
+        if not (p in VARIANT_KINDS and i >= 2 and loc[i - 2] == "variants" and isinstance(loc[i - 1], int))
+    )
+
+
 def format_validation_error(source: str, exc: ValidationError) -> str:
     """All problems on one line: `source: $.providers[0].concurrency: must be >= 1; ...`."""
     parts = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if p not in ("clean",))
+        loc = _without_union_tags(tuple(err["loc"]))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -141,8 +267,17 @@ def resolve_paths(config: JobConfig, base_dir: Path) -> JobConfig:
         root = Path(ds.root).expanduser()
         if not root.is_absolute():
             root = (base_dir / root).resolve()
-        datasets.append(ds.model_copy(update={"root": str(root)}))
+        variants = [
+            v.model_copy(update={"noise_dir": _resolve(v.noise_dir, base_dir)}) if getattr(v, "noise_dir", None) else v
+            for v in ds.variants
+        ]
+        datasets.append(ds.model_copy(update={"root": str(root), "variants": variants}))
     return config.model_copy(update={"datasets": datasets})
+
+
+def _resolve(path: str, base_dir: Path) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
 def load_config(path: str | os.PathLike[str]) -> JobConfig:

@@ -59,6 +59,11 @@ DATASETS = Registry(
     "dataset",
     {
         "librispeech": "spectragram_bench.datasets.librispeech:LibriSpeech",
+        "commonvoice": "spectragram_bench.datasets.commonvoice:CommonVoice",
+        "jsonl_manifest": "spectragram_bench.datasets.manifest:JsonLinesManifest",
+        "nemo_manifest": "spectragram_bench.datasets.manifest:JsonLinesManifest",
+        "csv_manifest": "spectragram_bench.datasets.manifest:CsvManifest",
+        "kaldi": "spectragram_bench.datasets.kaldi:KaldiDataDir",
     },
 )
 

@@ -1,8 +1,10 @@
-"""LibriSpeech in its OpenSLR layout.
+"""LibriSpeech in its OpenSLR 12 layout, any subset (dev-clean ... train-other-500).
 
 `<root>/<subset>/<speaker>/<chapter>/<spk>-<chap>-<utt>.flac` with `<spk>-<chap>.trans.txt`;
-`root` is the folder holding the subsets (the `LibriSpeech/` folder of the download), and any
-subset name is accepted. SPEAKERS.TXT, when present beside the subsets, adds sex and subset.
+`root` is the folder holding the subsets (the `LibriSpeech/` folder of the download) or the
+folder the archives were extracted into. SPEAKERS.TXT, when present beside the subsets, adds
+sex, the speaker's subset and name to each utterance's meta. The checksum covers the
+transcripts of every subset under root, so an edited copy is noticed on the next run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
 from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.datasets.textlines import read_lines
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ def read_speakers(path: Path) -> dict[str, dict[str, str]]:
     speakers: dict[str, dict[str, str]] = {}
     if not path.is_file():
         return speakers
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for _, line, _ in read_lines(path):
         if not line.strip() or line.lstrip().startswith(";"):
             continue
         parts = [p.strip() for p in line.split("|")]
@@ -38,12 +41,20 @@ def read_speakers(path: Path) -> dict[str, dict[str, str]]:
     return speakers
 
 
+def _subsets(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*/*/*.trans.txt")))
+
+
 class LibriSpeech(Dataset):
     name = "librispeech"
 
     def __init__(self, root, subsets, options) -> None:
         super().__init__(root, subsets, options)
-        available = sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.glob("*/*/*.trans.txt")))
+        if not self.root.is_dir():
+            raise DatasetError(f"dataset 'librispeech': root {str(self.root)!r} is not a folder")
+        if not _subsets(self.root) and (self.root / "LibriSpeech").is_dir():
+            self.root = self.root / "LibriSpeech"  # the folder the archives were extracted into
+        available = _subsets(self.root)
         if not available:
             raise DatasetError(
                 f"dataset 'librispeech': no subsets under {self.root} "
@@ -54,15 +65,18 @@ class LibriSpeech(Dataset):
             raise DatasetError(
                 f"dataset 'librispeech': subset(s) {missing} not found under {self.root}; found: {available}"
             )
+        self.available = available
         self.selected = self.subsets or available
         self._speakers = read_speakers(self.root / "SPEAKERS.TXT")
 
-    def _transcript_files(self) -> list[Path]:
-        return sorted(f for subset in self.selected for f in (self.root / subset).glob("*/*/*.trans.txt"))
+    def _transcript_files(self, subsets: list[str]) -> list[Path]:
+        return sorted(f for subset in subsets for f in (self.root / subset).glob("*/*/*.trans.txt"))
 
     def info(self) -> DatasetInfo:
+        """The checksum covers the transcripts of every subset under root, whichever are selected,
+        so that runs selecting different subsets compare against the same fingerprint."""
         digest = hashlib.sha256()
-        for f in self._transcript_files():
+        for f in self._transcript_files(self.available):
             digest.update(f.relative_to(self.root).as_posix().encode())
             digest.update(f.read_bytes())
         return DatasetInfo(
@@ -74,23 +88,24 @@ class LibriSpeech(Dataset):
         )
 
     def utterances(self) -> Iterator[UtteranceRecord]:
-        for trans in self._transcript_files():
+        for trans in self._transcript_files(self.selected):
             subset = trans.relative_to(self.root).parts[0]
             yield from self._read_chapter(trans, subset)
 
     def _read_chapter(self, trans: Path, subset: str) -> Iterator[UtteranceRecord]:
-        try:
-            lines = trans.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            raise DatasetError(f"dataset 'librispeech': {trans} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-        for lineno, line in enumerate(lines, 1):
+        for lineno, line, error in read_lines(trans):
             if not line.strip():
                 continue
             utt_id, _, text = line.strip().partition(" ")
             speaker, chapter, *_ = utt_id.split("-") + ["", ""]
-            audio = next((trans.parent / f"{utt_id}{s}" for s in AUDIO_SUFFIXES if (trans.parent / f"{utt_id}{s}").exists()), trans.parent / f"{utt_id}.flac")
+            audio = next(
+                (trans.parent / f"{utt_id}{s}" for s in AUDIO_SUFFIXES if (trans.parent / f"{utt_id}{s}").exists()),
+                trans.parent / f"{utt_id}.flac",
+            )
             meta = {"speaker_id": speaker, "chapter_id": chapter, "subset": subset, **self._speakers.get(speaker, {})}
-            if not text.strip():
+            if error:
+                meta["load_error"] = error
+            elif not text.strip():
                 meta["load_error"] = f"{trans}:{lineno}: empty transcript for {utt_id}"
             yield UtteranceRecord(
                 external_id=utt_id,

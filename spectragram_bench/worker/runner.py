@@ -14,7 +14,7 @@ import json
 import logging
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -36,7 +36,7 @@ from spectragram_bench.core.records import PredictionResult, UtteranceRecord, Wo
 from spectragram_bench.core.registry import DATASETS, PROVIDERS
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import select as select_utterances
-from spectragram_bench.datasets.variants import variant_key
+from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_key
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
@@ -175,6 +175,8 @@ def with_duration(record: UtteranceRecord) -> UtteranceRecord:
         return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
     if record.segment_s is not None:
         duration = record.segment_s
+    elif record.offset_s:
+        duration = max(0.0, duration - record.offset_s)  # from the offset to the end of the file
     return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
 
 
@@ -197,8 +199,14 @@ def prepare_utterances(
     prepared: list[PreparedUtterance] = []
     for key, (dc, drow) in rows.items():
         recs = [with_duration(r) for k, r in chosen if k == key]
+        everything = [r for k, r in keyed if k == key]  # before selection: babble must not depend on it
         for variant in dc.variants:
-            prepared.extend(register_utterances(session, drow.dataset_id, variant.model_dump(), recs))
+            spec = variant.model_dump()
+            runtime = prepare_variant(spec, everything)  # the stored spec plus e.g. the babble pool
+            derived = [replace(r, duration_s=variant_duration(spec, r.duration_s)) for r in recs]
+            for p in register_utterances(session, drow.dataset_id, spec, derived):
+                p.variant = runtime
+                prepared.append(p)
     return prepared
 
 
