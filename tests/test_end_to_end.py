@@ -138,3 +138,23 @@ def test_corrupt_and_missing_audio_are_recorded_per_utterance(tmp_path: Path, sq
         assert "1002-200-0002.flac" in rows["1002-200-0002"]
         assert s.execute(select(func.count()).where(m.Prediction.status == "ok")).scalar_one() == 8
     db.dispose()
+
+
+def test_pocketsphinx_hypothesis_does_not_depend_on_decoding_order() -> None:
+    """The same audio gives the same transcript whatever the decoder heard before."""
+    from spectragram_bench.core.audio import load_audio
+    from spectragram_bench.core.config import ProviderConfig
+    from spectragram_bench.core.records import WorkItem
+    from spectragram_bench.providers.pocketsphinx_provider import PocketSphinxProvider
+
+    files = sorted(DEMO_ROOT.glob("demo-clean/*/*/*.flac"))[:6]
+    clips = [load_audio(str(f)) for f in files]
+    item = WorkItem(0, 0, "x", "", None)
+
+    def decode(order):
+        provider = PocketSphinxProvider(ProviderConfig(name="pocketsphinx"))
+        return {i: provider.transcribe_blocking(clips[i], item).text for i in order}
+
+    forward = decode(range(len(clips)))
+    backward = decode(reversed(range(len(clips))))
+    assert forward == backward

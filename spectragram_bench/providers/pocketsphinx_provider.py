@@ -68,6 +68,10 @@ class PocketSphinxProvider(Provider):
         pcm = audio.resampled(SAMPLE_RATE).pcm16()
         decoder = self._decoder()
         try:
+            # The front end adapts (noise and CMN estimates) across utterances; resetting it makes
+            # each hypothesis depend on its own audio only, not on which utterances this thread
+            # decoded before, so reruns and any concurrency give identical transcripts.
+            decoder.reinit_feat()
             decoder.start_utt()
             decoder.process_raw(pcm, full_utt=True)
             decoder.end_utt()
