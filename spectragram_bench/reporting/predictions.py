@@ -1,0 +1,137 @@
+"""A benchmark's predictions with their per-utterance scores, for the report and the export.
+
+Each job run is scored with the normaliser its current eval version was computed with (read
+from metric_summary), through core.metrics, so per-utterance counts sum to the leaderboard's.
+Failed predictions carry no score: a failure is not an empty transcript.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spectragram_bench.core import metrics
+from spectragram_bench.core.errors import ConfigError
+from spectragram_bench.core.models import (
+    Dataset,
+    DatasetVariant,
+    JobRun,
+    LatencySample,
+    MetricSummary,
+    Prediction,
+    Utterance,
+)
+from spectragram_bench.core.normalize import NONE, Normalizer
+from spectragram_bench.core.registry import NORMALIZERS
+from spectragram_bench.reporting.alignment import Column, align_words
+
+
+@dataclass(frozen=True)
+class NormalizerChoice:
+    """The normaliser a job run's numbers were computed with, as far as this install can redo it."""
+
+    stored_tag: str | None  # e.g. "basic@1", as metric_summary.normalizer says
+    normalizer: Normalizer
+    note: str | None = None  # set when the stored normaliser cannot be reproduced exactly
+
+    @property
+    def exact(self) -> bool:
+        return self.note is None
+
+
+def resolve_normalizer(stored_tag: str | None) -> NormalizerChoice:
+    if not stored_tag:
+        return NormalizerChoice(None, NONE, "no normaliser recorded; texts shown whitespace-split")
+    name, _, version = stored_tag.rpartition("@")
+    name = name or stored_tag
+    try:
+        found = NORMALIZERS.get(name)
+    except ConfigError:
+        return NormalizerChoice(stored_tag, NONE, f"normaliser {stored_tag} is not installed; texts shown whitespace-split")
+    if not isinstance(found, Normalizer) or found.tag != stored_tag:
+        have = found.tag if isinstance(found, Normalizer) else name
+        return NormalizerChoice(stored_tag, NONE, f"scores used {stored_tag} but this install has {have}; texts shown whitespace-split")
+    return NormalizerChoice(stored_tag, found)
+
+
+def job_run_normalizers(session: Session, job_run_ids: list[int]) -> dict[int, NormalizerChoice]:
+    """Each job run's normaliser, from the metric rows of its current eval version."""
+    tags: dict[int, str | None] = {i: None for i in job_run_ids}
+    q = (
+        select(MetricSummary.job_run_id, MetricSummary.normalizer)
+        .join(JobRun, JobRun.job_run_id == MetricSummary.job_run_id)
+        .where(MetricSummary.job_run_id.in_(job_run_ids), MetricSummary.eval_version == JobRun.eval_version)
+        .distinct()
+    )
+    for jr_id, tag in session.execute(q):
+        tags[jr_id] = tag
+    return {jr_id: resolve_normalizer(tag) for jr_id, tag in tags.items()}
+
+
+@dataclass
+class ScoredPrediction:
+    prediction: Prediction
+    utterance: Utterance
+    dataset: str
+    split: str
+    variant_json: dict[str, Any]
+    latency: LatencySample | None
+    eval_version: str | None
+    normalizer: NormalizerChoice
+    words: metrics.ErrorCounts | None = None  # None when the prediction failed
+    chars: metrics.ErrorCounts | None = None
+    columns: list[Column] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction.status == "ok"
+
+    @property
+    def ttft_ms(self) -> float | None:
+        meta = (self.latency.meta_json or {}) if self.latency is not None else {}
+        value = meta.get("ttft_ms", meta.get("time_to_first_token_ms"))
+        return float(value) if isinstance(value, int | float) else None
+
+
+def scored_predictions(session: Session, benchmark_id: int, *, align: bool = True) -> list[ScoredPrediction]:
+    """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run."""
+    runs = dict(
+        session.execute(select(JobRun.job_run_id, JobRun.eval_version).where(JobRun.benchmark_id == benchmark_id)).all()
+    )
+    if not runs:
+        return []
+    normalizers = job_run_normalizers(session, list(runs))
+    q = (
+        select(Prediction, Utterance, Dataset.name, DatasetVariant.split, DatasetVariant.variant_json, LatencySample)
+        .join(Utterance, Utterance.utt_id == Prediction.utt_id)
+        .join(Dataset, Dataset.dataset_id == Utterance.dataset_id)
+        .join(DatasetVariant, DatasetVariant.variant_id == Utterance.variant_id)
+        .outerjoin(
+            LatencySample,
+            (LatencySample.job_run_id == Prediction.job_run_id) & (LatencySample.utt_id == Prediction.utt_id),
+        )
+        .where(Prediction.job_run_id.in_(list(runs)))
+        .order_by(Prediction.utt_id, Prediction.job_run_id)
+    )
+    out = [
+        ScoredPrediction(p, u, dname, split, vjson or {}, lat, runs[p.job_run_id], normalizers[p.job_run_id])
+        for p, u, dname, split, vjson, lat in session.execute(q)
+    ]
+    by_run: dict[int, list[ScoredPrediction]] = defaultdict(list)
+    for sp in out:
+        if sp.ok:
+            by_run[sp.prediction.job_run_id].append(sp)
+    for items in by_run.values():
+        norm = items[0].normalizer.normalizer
+        refs = [norm(sp.utterance.ref_text) for sp in items]
+        hyps = [norm(sp.prediction.hyp_text or "") for sp in items]
+        words = metrics.word_counts(refs, hyps)
+        chars = metrics.char_counts(refs, hyps)
+        columns = align_words(refs, hyps) if align else [None] * len(items)
+        for sp, w, c, cols in zip(items, words, chars, columns, strict=True):
+            sp.words, sp.chars, sp.columns = w, c, cols
+    return out
