@@ -389,7 +389,8 @@ def test_run_writes_report_of_mock_benchmark_checked_in_chromium(tmp_path: Path)
     match = re.search(r"^report: (.+)$", proc.stdout, re.M)
     assert match, proc.stdout
     report = Path(match.group(1))
-    assert report == (tmp_path / "runs" / "benchmark-1-report.html").resolve() and report.is_file()
+    assert report == (tmp_path / "benchmark-1-report.html").resolve() and report.is_file()  # beside the database
+    assert proc.stdout.splitlines()[-1].startswith("database:")
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report-mock-demo.png"
     browse(report.as_uri(), screenshot=shot)

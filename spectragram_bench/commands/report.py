@@ -13,7 +13,7 @@ def add_parser(sub):
     p.add_argument("benchmark_id", type=int, metavar="BENCHMARK_ID")
     p.add_argument(
         "--out", metavar="FILE.html", default=None,
-        help="where to write the report (default: runs/benchmark-ID-report.html); audio links are relative to it",
+        help="where to write the report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/); audio links are relative to it",
     )
     add_db_option(p)
     return p

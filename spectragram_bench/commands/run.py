@@ -17,7 +17,7 @@ def add_parser(sub):
     p.add_argument("--max-utt", type=int, default=None, metavar="N", help="utterances per job run (seeded selection)")
     p.add_argument("--max-per-subset", type=int, default=None, metavar="N", help="utterances per dataset subset")
     p.add_argument("--notes", default=None, help="free text stored with the benchmark")
-    p.add_argument("--report", default=None, metavar="FILE.html", help="where to write the HTML report (default: runs/benchmark-ID-report.html)")
+    p.add_argument("--report", default=None, metavar="FILE.html", help="where to write the HTML report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/)")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
     add_db_option(p)
     return p
@@ -57,9 +57,9 @@ def run(args) -> int:
                 print(f"job run {jr.job_run_id} ({jr.label}) {jr.status}: {jr.error_text}", file=sys.stderr)
         if outcome.interrupted:
             print(f"interrupted: benchmark {outcome.benchmark_id} is incomplete", file=sys.stderr)
-        print(f"database: {db.location}  (benchmark {outcome.benchmark_id})")
         if not args.no_report:
             write_run_report(db, outcome.benchmark_id, args.report)
+        print(f"database: {db.location}  (benchmark {outcome.benchmark_id})")
         return outcome.exit_code
     finally:
         db.dispose()

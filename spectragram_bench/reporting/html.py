@@ -433,15 +433,20 @@ report generated {e(generated)} by spectragram-bench {e(__version__)}</p>
     return body
 
 
-def default_report_path(benchmark_id: int) -> Path:
+def default_report_path(db: Database, benchmark_id: int) -> Path:
+    """Beside the SQLite file (./runs/ by default); ./runs/ for a server database."""
+    from sqlalchemy.engine import make_url
+
     from spectragram_bench.core.config import DEFAULT_DB_DIR
 
-    return Path(DEFAULT_DB_DIR) / f"benchmark-{benchmark_id}-report.html"
+    url = make_url(db.url)
+    folder = Path(url.database).parent if db.dialect == "sqlite" and url.database not in (None, "", ":memory:") else Path(DEFAULT_DB_DIR)
+    return folder / f"benchmark-{benchmark_id}-report.html"
 
 
 def write_report(db: Database, benchmark_id: int, out: str | os.PathLike[str] | None = None) -> Path:
     """Render and write the report; returns its path. Written atomically (temp file, then rename)."""
-    path = Path(out) if out is not None else default_report_path(benchmark_id)
+    path = Path(out) if out is not None else default_report_path(db, benchmark_id)
     if path.is_dir():
         raise BenchError(f"report output {path} is a directory; give a file name such as {path / 'report.html'}")
     with db.session() as session:
