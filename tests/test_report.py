@@ -406,6 +406,12 @@ def test_run_writes_report_of_mock_benchmark_checked_in_chromium(tmp_path: Path)
     proc = run_cli("report", "1", "--out", str(out), "--db", f"sqlite:///{tmp_path / 'b.db'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"report: {out.resolve()}" in proc.stdout and "mock/noisy" in proc.stdout and out.is_file()
+    # and the benchmark is listed with its job runs' status (SQLite without concat(), too)
+    proc = run_cli("list", "--db", f"sqlite:///{tmp_path / 'b.db'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    listed = [line for line in proc.stdout.splitlines() if "mock/" in line]
+    assert len(listed) == 2 and "mock-demo" in listed[0] and "v1+basic@1" in listed[0]
+    assert "completed" in listed[0] and re.search(r"\b(partial|completed)\b", listed[1])
 
 
 def test_report_of_unknown_benchmark_is_one_error_line(tmp_path: Path):
