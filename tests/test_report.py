@@ -318,7 +318,8 @@ def test_report_in_chromium_synthetic(synthetic):
     texts = [[td.text() for td in r.find_all("td")] for r in body_rows]
     assert all(re.fullmatch(r"\[\d+\.\d\d, \d+\.\d\d\]", t[8]) for t in texts)
     assert any(t[0] == HOSTILE_LABEL and t[15].startswith("$") for t in texts)
-    assert any(t[0] == "streamer" and t[14] == "122" for t in texts)
+    assert any(t[0] == "streamer partial" and t[14] == "122" for t in texts)  # status badge when not completed
+    assert dom.by_id("plots-missing") is None  # every plot has data
     # the four plots, with points
     for plot_id in ("plot-wer-latency", "plot-wer-snr-0", "plot-latency", "plot-cost-wer"):
         svg = dom.by_id(plot_id)
@@ -396,8 +397,10 @@ def test_run_writes_report_of_mock_benchmark_checked_in_chromium(tmp_path: Path)
     browse(report.as_uri(), screenshot=shot)
     dom = parse_dom(browse(report.as_uri()))
     body_rows = [r for r in dom.by_id("leaderboard").find_all("tr") if "data-job-run" in r.attrs]
-    assert [r.find_all("td")[0].text() for r in body_rows] == ["mock/good", "mock/noisy"]
+    assert [r.find_all("td")[0].text() for r in body_rows] == ["mock/good", "mock/noisy partial"]
     assert dom.by_id("plot-wer-latency") is not None and dom.by_id("plot-latency") is not None
+    missing = dom.by_id("plots-missing").text()
+    assert "no noise variants" in missing and "no cost data" in missing
     cards = dom.by_id("browser").find_all("article", cls="utt")
     assert len(cards) == 16
     assert all(len(c.find_all("div", cls="hyp")) == 2 for c in cards)

@@ -101,7 +101,7 @@ def leaderboard_html(rows: list[LeaderboardRow]) -> str:
     head = (
         ("System", "t"), ("Provider", "t"), ("Model", "t"), ("Dataset", "t"), ("Variant", "t"), ("N", "n"),
         ("Failed", "n"), ("WER", "n"), ("WER 95% CI", "n"), ("CER", "n"), ("S/D/I", "t"), ("p50 ms", "n"),
-        ("p95 ms", "n"), ("RTFx", "n"), ("TTFT p50 ms", "n"), ("$/audio h", "n"), ("Status", "t"),
+        ("p95 ms", "n"), ("RTFx", "n"), ("TTFT p50 ms", "n"), ("$/audio h", "n"),
     )
     out = ['<div class="scroll"><table id="leaderboard" class="lb sortable"><thead><tr>']
     out.extend(f'<th data-type="{kind}" tabindex="0">{e(name)}</th>' for name, kind in head)
@@ -121,7 +121,6 @@ def leaderboard_html(rows: list[LeaderboardRow]) -> str:
             (fmt_ratio(r.metric("rtfx")), r.metric("rtfx")),
             (fmt_ms(ttft) if r.streaming else "-", ttft),
             (fmt_usd(r.usd_per_audio_hour), r.usd_per_audio_hour),
-            (s.status, None),
         )
         out.append(f'<tr data-job-run="{s.job_run_id}">')
         for i, (text, sort) in enumerate(cells):
@@ -129,7 +128,8 @@ def leaderboard_html(rows: list[LeaderboardRow]) -> str:
             if i == 8:
                 attrs += f' title="{e(ci_title)}"'
             cls = ' class="num"' if head[i][1] == "n" else ""
-            out.append(f"<td{cls}{attrs}>{e(text)}</td>")
+            badge = f' <span class="badge" title="job run status">{e(s.status)}</span>' if i == 0 and s.status != "completed" else ""
+            out.append(f"<td{cls}{attrs}>{e(text)}{badge}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
@@ -173,52 +173,50 @@ def plot_points(rows: list[LeaderboardRow], series: dict[int, plots.Series]) -> 
     return out
 
 
-def figure(svg: str | None, caption: str, missing: str) -> str:
-    if svg is None:
-        return f'<figure class="plot empty"><p class="note">{e(missing)}</p><figcaption>{e(caption)}</figcaption></figure>'
-    return f'<figure class="plot">{svg}<figcaption>{e(caption)}</figcaption></figure>'
-
-
 def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: list[ScoredPrediction]) -> str:
+    """The charts that have data, and one line for each that has none (so its absence is explained)."""
     series = {s.id: s.series for s in systems}
     points = plot_points(rows, series)
-    parts = [
-        figure(
-            plots.wer_vs_latency(points),
-            "Each point is a system on one dataset variant; bars are the 95% bootstrap CI of WER. Lower left is better.",
-            "No system has both a WER and a p95 latency.",
-        )
-    ]
+    shown: list[tuple[str, str]] = []
+    missing: list[str] = []
+
+    def add(svg: str | None, caption: str, why_not: str) -> None:
+        if svg is None:
+            missing.append(why_not)
+        else:
+            shown.append((svg, caption))
+
+    add(
+        plots.wer_vs_latency(points),
+        "Each point is a system on one dataset variant; bars are the 95% bootstrap CI of WER. Lower left is better.",
+        "WER vs p95 latency: no system has both a WER and a p95 latency.",
+    )
     datasets: dict[str, list[plots.PlotPoint]] = defaultdict(list)
     for p, r in zip(points, rows, strict=True):
         datasets[f"{r.summary.dataset}/{r.summary.split}"].append(p)
-    snr_figs = [
-        plots.wer_vs_snr(pts, name, f"plot-wer-snr-{i}") for i, (name, pts) in enumerate(sorted(datasets.items()))
-    ]
-    snr_figs = [f for f in snr_figs if f is not None]
-    if snr_figs:
-        parts.extend(figure(f, "WER per noise variant (SNR in dB); dashed lines are the same system on clean audio.", "") for f in snr_figs)
-    else:
-        parts.append(figure(None, "WER vs SNR", "No noise variants (variant_json with snr_db) in this benchmark."))
+    snr = [plots.wer_vs_snr(pts, name, f"plot-wer-snr-{i}") for i, (name, pts) in enumerate(sorted(datasets.items()))]
+    for svg in snr:
+        if svg is not None:
+            add(svg, "WER per noise variant (SNR in dB); dashed lines: the same system on clean audio.", "")
+    if all(svg is None for svg in snr):
+        missing.append("WER vs SNR: no noise variants (variant_json with snr_db) in this benchmark.")
     latency: dict[int, list[float]] = defaultdict(list)
     for sp in preds:
         if sp.ok and sp.latency is not None and sp.latency.api_time_ms is not None:
             latency[sp.prediction.job_run_id].append(sp.latency.api_time_ms)
-    parts.append(
-        figure(
-            plots.latency_boxes([(s.series, latency.get(s.id, [])) for s in systems]),
-            "Distribution of per-utterance API latency over every scored utterance of each system; dots are samples beyond p5/p95.",
-            "No latency samples stored.",
-        )
+    add(
+        plots.latency_boxes([(s.series, latency.get(s.id, [])) for s in systems]),
+        "Per-utterance API latency of every scored utterance; dots are samples beyond p5/p95.",
+        "Latency distributions: no latency samples stored.",
     )
-    parts.append(
-        figure(
-            plots.cost_vs_wer(points),
-            "Cost per audio hour against WER; lower left is better.",
-            "No cost data (cost_summary or a cost metric) stored for this benchmark.",
-        )
+    add(
+        plots.cost_vs_wer(points),
+        "Cost per audio hour against WER (95% CI); lower left is better.",
+        "Cost vs WER: no cost data (cost_summary or a cost metric) stored for this benchmark.",
     )
-    return '<div class="plots">' + "".join(parts) + "</div>"
+    figs = "".join(f'<figure class="plot">{svg}<figcaption>{e(caption)}</figcaption></figure>' for svg, caption in shown)
+    notes = "".join(f"<li>{e(m)}</li>" for m in missing)
+    return f'<div class="plots">{figs}</div>' + (f'<ul class="notes" id="plots-missing">{notes}</ul>' if notes else "")
 
 
 def _top_table(title: str, items: Iterable[tuple[str, int]]) -> str:

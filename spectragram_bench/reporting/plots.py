@@ -136,20 +136,21 @@ class Chart:
     legend: list[Series] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
     y_categories: list[str] | None = None
+    height: int = HEIGHT
 
     @classmethod
     def create(
         cls, element_id: str, title: str, x_label: str, y_label: str,
         x_domain: tuple[float, float], y_domain: tuple[float, float], *,
         x_log: bool = False, x_fmt: Formatter = fmt_plain, y_fmt: Formatter = fmt_plain,
-        legend: bool = True, left: float = 70,
+        legend: bool = True, left: float = 70, height: int = HEIGHT,
     ) -> Chart:
         right = WIDTH - (LEGEND_W if legend else 20)
         return cls(
             element_id, title, x_label, y_label,
             Axis(x_domain[0], x_domain[1], left, right, log=x_log),
-            Axis(y_domain[0], y_domain[1], HEIGHT - 50, 34),
-            x_fmt, y_fmt,
+            Axis(y_domain[0], y_domain[1], height - 52, 36),
+            x_fmt, y_fmt, height=height,
         )
 
     def point(self, series: Series, x: float, y: float, tooltip: str, *, y_low: float | None = None,
@@ -222,9 +223,9 @@ class Chart:
     def render(self) -> str:
         x, y = self.x, self.y
         out = [
-            f'<svg id="{escape(self.element_id)}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+            f'<svg id="{escape(self.element_id)}" class="chart" viewBox="0 0 {WIDTH} {self.height}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(self.title)}">',
-            f'<text x="{_num(x.px_lo)}" y="18" class="ct">{escape(self.title)}</text>',
+            f'<text x="10" y="20" class="ct">{escape(self.title)}</text>',
         ]
         x_ticks = x.ticks()
         x_step = (x_ticks[1] - x_ticks[0]) if len(x_ticks) > 1 else 1.0
@@ -251,7 +252,7 @@ class Chart:
                 )
         out.append(f'<path class="axis" d="M{_num(x.px_lo)} {_num(y.px_hi)}V{_num(y.px_lo)}H{_num(x.px_hi)}"/>')
         out.append(
-            f'<text x="{_num((x.px_lo + x.px_hi) / 2)}" y="{HEIGHT - 12}" class="al" text-anchor="middle">{escape(self.x_label)}</text>'
+            f'<text x="{_num((x.px_lo + x.px_hi) / 2)}" y="{self.height - 12}" class="al" text-anchor="middle">{escape(self.x_label)}</text>'
         )
         if self.y_label:
             cy = (y.px_lo + y.px_hi) / 2
@@ -262,7 +263,7 @@ class Chart:
         out.extend(self.body)
         for i, s in enumerate(self.legend):
             ly = 40 + 18 * i
-            name = s.name if len(s.name) <= 26 else s.name[:25] + "\u2026"
+            name = s.name if len(s.name) <= 22 else s.name[:21] + "\u2026"
             out.append(
                 f'<g class="lg"><title>{escape(s.name)}</title><rect x="{_num(x.px_hi + 14)}" y="{ly - 9}" width="10" height="10" '
                 f'fill="{colour(s.index)}"/><text x="{_num(x.px_hi + 30)}" y="{ly}" class="tk">{escape(name)}</text></g>'
@@ -375,7 +376,7 @@ def latency_boxes(samples: Sequence[tuple[Series, Sequence[float]]]) -> str | No
     chart = Chart.create(
         "plot-latency", "API latency per utterance (box p25-p75, whiskers p5-p95)", "API latency (ms)", "",
         domain([x for _, v in usable for x in v], zero=not wide, log=wide, pad=0.03),
-        (-0.5, n - 0.5), x_log=wide, legend=False, left=190,
+        (-0.5, n - 0.5), x_log=wide, legend=False, left=190, height=min(HEIGHT, 110 + 50 * n),
     )
     chart.y_categories = [s.name for s, _ in reversed(usable)]  # row 0 is the bottom: first system on top
     for i, (series, values) in enumerate(usable):

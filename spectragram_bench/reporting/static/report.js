@@ -198,7 +198,7 @@
         box.setAttribute("data-errors", String(h.e));
         var detail = h.e + " error" + (h.e === 1 ? "" : "s") + " (S " + h.s + ", D " + h.d + ", I " + h.i + ")"
           + " \u00b7 WER " + pct(h.n ? h.e / h.n : (h.e ? Infinity : 0))
-          + (h.ms !== null ? " \u00b7 " + Math.round(h.ms) + " ms" : "");
+          + (h.ms !== null ? " \u00b7 " + (h.ms >= 10 ? Math.round(h.ms) : h.ms.toFixed(1)) + " ms" : "");
         hh.appendChild(el("span", "cnt", detail));
         box.appendChild(hh);
         box.appendChild(columns(h.cols));
