@@ -214,9 +214,11 @@ def build_benchmark(url: str) -> int:
         for run in runs:
             version = evaluate_job_run(s, run.job_run_id, BASIC)
             for ms in s.query(MetricSummary).filter_by(job_run_id=run.job_run_id, metric="wer", eval_version=version).all():
-                s.add(BootstrapResult(job_run_id=run.job_run_id, dataset_id=ms.dataset_id, variant_id=ms.variant_id,
-                                      metric="wer", ci_low=max(0.0, ms.value - 0.05), ci_high=ms.value + 0.05,
-                                      iterations=100, method="utterance", seed=7, eval_version=version))
+                for method, half in (("speaker_percentile", 0.1), ("utterance_percentile", 0.05)):
+                    s.add(BootstrapResult(job_run_id=run.job_run_id, dataset_id=ms.dataset_id, variant_id=ms.variant_id,
+                                          metric="wer", ci_low=max(0.0, ms.value - half), ci_high=ms.value + half,
+                                          iterations=100, method=method, seed=7, eval_version=version,
+                                          extra_json={"confidence": 0.95}))
                 if run.label == "streamer":
                     s.add(MetricSummary(job_run_id=run.job_run_id, dataset_id=ms.dataset_id, variant_id=ms.variant_id,
                                         metric="latency_ttft_ms_p50", value=121.5, eval_version=version, normalizer=BASIC.tag))
@@ -284,7 +286,9 @@ def test_leaderboard_reads_intervals_cost_and_ttft(synthetic):
     assert len(rows) == 8  # 2 systems x 4 variants
     for r in rows:
         ci = r.interval("wer")
-        assert ci is not None and ci.low == pytest.approx(max(0.0, r.wer - 0.05)) and ci.seed == 7
+        assert ci is not None and ci.method == "utterance_percentile" and ci.seed == 7  # preferred over speaker
+        assert ci.low == pytest.approx(max(0.0, r.wer - 0.05)) and ci.high == pytest.approx(r.wer + 0.05)
+        assert [i.method for i in r.intervals_of("wer")] == ["utterance_percentile", "speaker_percentile"]
         assert fmt_interval(ci) != "-"
     evil = [r for r in rows if r.summary.system == HOSTILE_LABEL]
     streamer = [r for r in rows if r.summary.system == "streamer"]
@@ -317,6 +321,8 @@ def test_report_in_chromium_synthetic(synthetic):
     assert len(body_rows) == 8
     texts = [[td.text() for td in r.find_all("td")] for r in body_rows]
     assert all(re.fullmatch(r"\[\d+\.\d\d, \d+\.\d\d\]", t[8]) for t in texts)
+    titles = [r.find_all("td")[8].attrs["title"] for r in body_rows]
+    assert all(t.startswith("utterance_percentile: [") and "; speaker_percentile: [" in t for t in titles)
     assert any(t[0] == HOSTILE_LABEL and t[15].startswith("$") for t in texts)
     assert any(t[0] == "streamer partial" and t[14] == "122" for t in texts)  # status badge when not completed
     assert dom.by_id("plots-missing") is None  # every plot has data
@@ -349,7 +355,7 @@ def test_report_in_chromium_synthetic(synthetic):
     assert len(dom.find_all("section", cls="errs")) == 2
     repro = dom.by_id("s-repro").text()
     assert "basic@1" in repro and "v1+basic@1" in repro and "3.11.7" in repro and SECRET not in repro
-    assert "utterance" in repro and "7" in repro
+    assert "utterance_percentile" in repro and "speaker_percentile" in repro
 
 
 def test_browser_filters_and_sorts_from_the_url(synthetic):

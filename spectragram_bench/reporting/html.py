@@ -109,7 +109,10 @@ def leaderboard_html(rows: list[LeaderboardRow]) -> str:
     for r in rows:
         s, m = r.summary, r.summary.metrics
         ci = r.interval("wer")
-        ci_title = f"{ci.method} bootstrap, {ci.iterations} resamples, seed {ci.seed}" if ci else "no bootstrap result stored"
+        ci_title = "; ".join(
+            f"{i.method}: {fmt_interval(i)} ({100 * i.level:g}%, {i.iterations:,} resamples, seed {i.seed})"
+            for i in r.intervals_of("wer")
+        ) or "no bootstrap result stored"
         ttft = r.metric("ttft_p50") if r.streaming else None
         cells = (
             (s.system, None), (s.provider, None), (s.model, None), (f"{s.dataset}/{s.split}", None), (s.variant, None),

@@ -28,7 +28,7 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "usd_per_audio_hour": ("cost_usd_per_audio_hour", "usd_per_audio_hour", "cost_per_audio_hour_usd"),
 }
 
-#: bootstrap methods in the order the leaderboard prefers them for its single CI column
+#: bootstrap methods (by prefix, e.g. "utterance_percentile") in the order the single CI column prefers them
 PREFERRED_METHODS = ("utterance", "speaker")
 
 
@@ -63,10 +63,17 @@ class LeaderboardRow:
 
     def interval(self, metric: str) -> Interval | None:
         """The preferred stored CI of `metric` ('wer' or 'cer'), or None."""
-        found = [i for i in self.intervals if i.metric == metric]
-        rank = {m: k for k, m in enumerate(PREFERRED_METHODS)}
-        found.sort(key=lambda i: (rank.get(i.method, len(rank)), i.method))
+        found = self.intervals_of(metric)
         return found[0] if found else None
+
+    def intervals_of(self, metric: str) -> list[Interval]:
+        """Every stored CI of `metric`, the preferred method first."""
+
+        def rank(i: Interval) -> tuple[int, str]:
+            hits = [k for k, prefix in enumerate(PREFERRED_METHODS) if i.method.startswith(prefix)]
+            return (hits[0] if hits else len(PREFERRED_METHODS), i.method)
+
+        return sorted((i for i in self.intervals if i.metric == metric), key=rank)
 
     @property
     def wer(self) -> float | None:
