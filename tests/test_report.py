@@ -311,6 +311,7 @@ def test_report_has_no_secret_and_no_live_markup(synthetic):
 
 # -- in the browser --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_report_in_chromium_synthetic(synthetic):
     _, bench_id, out = synthetic
     dom = parse_dom(browse(out.as_uri()))
@@ -358,6 +359,7 @@ def test_report_in_chromium_synthetic(synthetic):
     assert "utterance_percentile" in repro and "speaker_percentile" in repro
 
 
+@pytest.mark.slow
 def test_browser_filters_and_sorts_from_the_url(synthetic):
     url, bench_id, out = synthetic
     db = open_database(url)
@@ -379,6 +381,7 @@ def test_browser_filters_and_sorts_from_the_url(synthetic):
     assert per_card == sorted(per_card)
 
 
+@pytest.mark.slow
 def test_run_writes_report_of_mock_benchmark_checked_in_chromium(tmp_path: Path):
     job = {
         "name": "mock-demo",

@@ -100,8 +100,8 @@ def leaderboard_html(rows: list[LeaderboardRow]) -> str:
         return '<p class="note">No scored results: every job run failed before producing a prediction, or none was evaluated.</p>'
     head = (
         ("System", "t"), ("Provider", "t"), ("Model", "t"), ("Dataset", "t"), ("Variant", "t"), ("N", "n"),
-        ("Failed", "n"), ("WER", "n"), ("WER 95% CI", "n"), ("CER", "n"), ("S/D/I", "t"), ("p50 ms", "n"),
-        ("p95 ms", "n"), ("RTFx", "n"), ("TTFT p50 ms", "n"), ("$/audio h", "n"),
+        ("Failed", "n"), ("WER", "n"), ("95% CI", "n"), ("CER", "n"), ("S/D/I", "t"), ("p50 ms", "n"),
+        ("p95 ms", "n"), ("RTFx", "n"), ("TTFT p50", "n"), ("$/audio h", "n"),
     )
     out = ['<div class="scroll"><table id="leaderboard" class="lb sortable"><thead><tr>']
     out.extend(f'<th data-type="{kind}" tabindex="0">{e(name)}</th>' for name, kind in head)
@@ -387,7 +387,7 @@ def render_report(session: Session, benchmark_id: int, out_dir: Path) -> str:
         raise BenchError(f"benchmark {benchmark_id} not found")
     systems = load_systems(session, benchmark_id)
     rows = leaderboard_rows(session, benchmark_id)
-    preds = scored_predictions(session, benchmark_id)
+    preds = scored_predictions(session, benchmark_id, chars=False)
     norms = {sp.prediction.job_run_id: sp.normalizer for sp in preds}
     for s in systems:
         s.normalizer = norms.get(s.id)

@@ -97,8 +97,13 @@ class ScoredPrediction:
         return float(value) if isinstance(value, int | float) else None
 
 
-def scored_predictions(session: Session, benchmark_id: int, *, align: bool = True) -> list[ScoredPrediction]:
-    """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run."""
+def scored_predictions(
+    session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True
+) -> list[ScoredPrediction]:
+    """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run.
+
+    `align` adds word alignment columns, `chars` character counts (each costs an alignment pass).
+    """
     runs = dict(
         session.execute(select(JobRun.job_run_id, JobRun.eval_version).where(JobRun.benchmark_id == benchmark_id)).all()
     )
@@ -130,8 +135,8 @@ def scored_predictions(session: Session, benchmark_id: int, *, align: bool = Tru
         refs = [norm(sp.utterance.ref_text) for sp in items]
         hyps = [norm(sp.prediction.hyp_text or "") for sp in items]
         words = metrics.word_counts(refs, hyps)
-        chars = metrics.char_counts(refs, hyps)
+        char_errors = metrics.char_counts(refs, hyps) if chars else [None] * len(items)
         columns = align_words(refs, hyps) if align else [None] * len(items)
-        for sp, w, c, cols in zip(items, words, chars, columns, strict=True):
+        for sp, w, c, cols in zip(items, words, char_errors, columns, strict=True):
             sp.words, sp.chars, sp.columns = w, c, cols
     return out
