@@ -36,7 +36,7 @@ from spectragram_bench.core.models import DatasetVariant as VariantRow
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import BASIC
 from spectragram_bench.core.persistence import open_database
-from spectragram_bench.datasets.variants import variant_key
+from spectragram_bench.datasets.variants import variant_key, variant_label
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.reporting import plots
 from spectragram_bench.reporting.alignment import DEL, HIT, INS, SUB, align_words, error_frequencies
@@ -148,7 +148,10 @@ REFS = [
     "it is easy to tell the depth of a well",
     "these days a chicken leg is a rare dish",
 ]
-VARIANTS = [{"kind": "clean"}, {"kind": "noise", "snr_db": 0}, {"kind": "noise", "snr_db": 10}, {"kind": "noise", "snr_db": 20}]
+VARIANTS = [
+    {"kind": "clean"}, {"kind": "noise", "snr_db": 0, "noise": "white"}, {"kind": "noise", "snr_db": 10, "noise": "white"},
+    {"kind": "noise", "snr_db": 20, "noise": "white"}, {"kind": "noise", "snr_db": 5, "noise": "babble"},
+]
 
 
 def degrade(text: str, drops: int) -> str:
@@ -157,7 +160,7 @@ def degrade(text: str, drops: int) -> str:
 
 
 def build_benchmark(url: str) -> int:
-    """Two systems over four variants; returns the benchmark id."""
+    """Two systems over five variants (clean, white noise at three SNRs, babble); returns the benchmark id."""
     audio = sorted(str(p) for p in DEMO_ROOT.rglob("*.flac"))[: len(REFS)]
     db = open_database(url)
     with db.transaction() as s:
@@ -196,7 +199,7 @@ def build_benchmark(url: str) -> int:
                                 duration_s=2.0 + ui, speaker=f"spk{ui % 2}")
                 s.add(utt)
                 s.flush()
-                drops = {0: 0, 1: 3, 2: 2, 3: 1}[vi]
+                drops = {0: 0, 1: 3, 2: 2, 3: 1, 4: 2}[vi]
                 for ri, run in enumerate(runs):
                     failed = ri == 1 and vi == 0 and ui == 3
                     hyp = HOSTILE_HYP if (ri == 0 and vi == 0 and ui == 0) else degrade(ref, drops + ri)
@@ -283,7 +286,7 @@ def test_leaderboard_reads_intervals_cost_and_ttft(synthetic):
     with db.session() as s:
         rows = leaderboard_rows(s, bench_id)
     db.dispose()
-    assert len(rows) == 8  # 2 systems x 4 variants
+    assert len(rows) == 10  # 2 systems x 5 variants
     for r in rows:
         ci = r.interval("wer")
         assert ci is not None and ci.method == "utterance_percentile" and ci.seed == 7  # preferred over speaker
@@ -314,12 +317,14 @@ def test_report_has_no_secret_and_no_live_markup(synthetic):
 @pytest.mark.slow
 def test_report_in_chromium_synthetic(synthetic):
     _, bench_id, out = synthetic
+    ARTIFACTS.mkdir(exist_ok=True)
+    browse(out.as_uri(), screenshot=ARTIFACTS / "report-synthetic.png")
     dom = parse_dom(browse(out.as_uri()))
     title = dom.find_all("title")[0].text()
     assert "pwned" not in title and "synthetic <i>bench</i>" in title
     # leaderboard: one row per system x variant, CIs and cost shown
     body_rows = [r for r in dom.by_id("leaderboard").find_all("tr") if "data-job-run" in r.attrs]
-    assert len(body_rows) == 8
+    assert len(body_rows) == 10
     texts = [[td.text() for td in r.find_all("td")] for r in body_rows]
     assert all(re.fullmatch(r"\[\d+\.\d\d, \d+\.\d\d\]", t[8]) for t in texts)
     titles = [r.find_all("td")[8].attrs["title"] for r in body_rows]
@@ -328,18 +333,23 @@ def test_report_in_chromium_synthetic(synthetic):
     assert any(t[0] == "streamer partial" and t[14] == "122" for t in texts)  # status badge when not completed
     assert dom.by_id("plots-missing") is None  # every plot has data
     # the four plots, with points
-    for plot_id in ("plot-wer-latency", "plot-wer-snr-0", "plot-latency", "plot-cost-wer"):
+    for plot_id in ("plot-wer-latency", "plot-wer-snr-0", "plot-wer-snr-1", "plot-latency", "plot-cost-wer"):
         svg = dom.by_id(plot_id)
         assert svg is not None and svg.tag == "svg", plot_id
-    assert len(dom.by_id("plot-wer-latency").find_all("g", cls="pt")) == 8
-    assert len(dom.by_id("plot-wer-snr-0").find_all("g", cls="pt")) == 6  # 2 systems x 3 SNRs
+    assert len(dom.by_id("plot-wer-latency").find_all("g", cls="pt")) == 10
+    # one SNR chart per kind of noise: babble (1 SNR) and white (3 SNRs), clean WER dashed in both
+    babble, white = dom.by_id("plot-wer-snr-0"), dom.by_id("plot-wer-snr-1")
+    assert "noise=babble" in babble.find_all("text", cls="ct")[0].text()
+    assert "noise=white" in white.find_all("text", cls="ct")[0].text()
+    assert len(babble.find_all("g", cls="pt")) == 2 and len(white.find_all("g", cls="pt")) == 6
+    assert len([p for p in white.find_all("path", cls="ln") if "stroke-dasharray" in p.attrs]) == 2
     assert len(dom.by_id("plot-latency").find_all("g", cls="box")) == 2
-    assert len(dom.by_id("plot-cost-wer").find_all("g", cls="pt")) == 4
+    assert len(dom.by_id("plot-cost-wer").find_all("g", cls="pt")) == 5
     # the alignment view: rendered by the page's script, markup shown as text
     browser = dom.by_id("browser")
     cards = browser.find_all("article", cls="utt")
-    assert len(cards) == int(browser.attrs["data-shown"]) == 16
-    assert browser.attrs["data-matching"] == "16"
+    assert len(cards) == int(browser.attrs["data-shown"]) == 20
+    assert browser.attrs["data-matching"] == "20"
     raws = [n.text() for n in browser.find_all("div", cls="raw")]
     assert any(HOSTILE_HYP in t for t in raws)
     assert any(HOSTILE_ERROR in n.text() for n in browser.find_all("div", cls="failed"))
@@ -372,11 +382,11 @@ def test_browser_filters_and_sorts_from_the_url(synthetic):
     assert len(cards) == 1 and browser.attrs["data-matching"] == "1"
     hyps = cards[0].find_all("div", cls="hyp")
     assert [h.attrs["data-sys"] for h in hyps] == [str(streamer)] and hyps[0].attrs["data-failed"] == "1"
-    dom = parse_dom(browse(f"{out.as_uri()}#utt?ds=1&sort=errors-asc"))
+    dom = parse_dom(browse(f"{out.as_uri()}#utt?ds=1&sort=errors-asc"))  # groups in utt_id order: 1 = white 0 dB
     cards = dom.by_id("browser").find_all("article", cls="utt")
     assert len(cards) == 4
     groups = {c.find_all("span", cls="grp")[0].text() for c in cards}
-    assert len(groups) == 1 and "snr_db=0" in groups.pop()
+    assert groups == {f"librispeech/demo-clean \u00b7 {variant_label(VARIANTS[1])}"}
     per_card = [sum(int(h.attrs.get("data-errors", 0)) for h in c.find_all("div", cls="hyp")) for c in cards]
     assert per_card == sorted(per_card)
 
@@ -441,4 +451,4 @@ def test_report_renders_on_postgres(pg_url: str, tmp_path: Path):
         n_rows = len(leaderboard_rows(s, bench_id))
     db.dispose()
     html = path.read_text(encoding="utf-8")
-    assert n_rows == 8 and html.count('<tr data-job-run="') >= 8 and SECRET not in html
+    assert n_rows == 10 and html.count('<tr data-job-run="') >= 10 and SECRET not in html

@@ -146,8 +146,8 @@ def leaderboard_notes(rows: list[LeaderboardRow]) -> str:
     ]
     methods = sorted({(i.method, i.iterations, i.level) for r in rows for i in r.intervals if i.metric == "wer"})
     if methods:
-        shown = ", ".join(f"{m} bootstrap ({it:,} resamples, {100 * lv:g}%)" for m, it, lv in methods)
-        notes.append(f"Confidence intervals: percentile {shown}; the CI column shows the utterance-level one where stored.")
+        shown = ", ".join(f"{m} ({it:,} resamples, {100 * lv:g}%)" for m, it, lv in methods)
+        notes.append(f"Confidence intervals of WER by bootstrap: {shown}; the CI column shows the utterance-level one where stored, its tooltip all of them.")
     else:
         notes.append("No bootstrap confidence intervals are stored for this benchmark ('-').")
     if any(r.cost_source == "cost_summary" for r in rows):
@@ -164,13 +164,14 @@ def plot_points(rows: list[LeaderboardRow], series: dict[int, plots.Series]) -> 
         ci = r.interval("wer")
         variant = s.variant_json or {}
         snr = variant.get("snr_db")
+        noise = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k not in ("kind", "snr_db"))
         out.append(
             plots.PlotPoint(
                 series[s.job_run_id], f"{s.dataset}/{s.split} {s.variant}", r.wer,
                 ci.low if ci else None, ci.high if ci else None,
                 s.metrics.get("latency_api_ms_p95"), r.usd_per_audio_hour,
                 float(snr) if isinstance(snr, int | float) and not isinstance(snr, bool) else None,
-                variant.get("kind", "clean") == "clean",
+                variant.get("kind", "clean") == "clean", noise,
             )
         )
     return out
@@ -194,10 +195,19 @@ def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: lis
         "Each point is a system on one dataset variant; bars are the 95% bootstrap CI of WER. Lower left is better.",
         "WER vs p95 latency: no system has both a WER and a p95 latency.",
     )
-    datasets: dict[str, list[plots.PlotPoint]] = defaultdict(list)
+    # one WER-vs-SNR chart per dataset split and kind of noise, with that split's clean WER as baseline
+    clean: dict[str, list[plots.PlotPoint]] = defaultdict(list)
+    noisy: dict[tuple[str, str], list[plots.PlotPoint]] = defaultdict(list)
     for p, r in zip(points, rows, strict=True):
-        datasets[f"{r.summary.dataset}/{r.summary.split}"].append(p)
-    snr = [plots.wer_vs_snr(pts, name, f"plot-wer-snr-{i}") for i, (name, pts) in enumerate(sorted(datasets.items()))]
+        where = f"{r.summary.dataset}/{r.summary.split}"
+        if p.clean:
+            clean[where].append(p)
+        elif p.snr_db is not None:
+            noisy[(where, p.noise)].append(p)
+    snr = [
+        plots.wer_vs_snr(pts + clean[where], f"{where} ({noise})" if noise else where, f"plot-wer-snr-{i}")
+        for i, ((where, noise), pts) in enumerate(sorted(noisy.items()))
+    ]
     for svg in snr:
         if svg is not None:
             add(svg, "WER per noise variant (SNR in dB); dashed lines: the same system on clean audio.", "")

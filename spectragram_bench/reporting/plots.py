@@ -287,6 +287,7 @@ class PlotPoint:
     usd_per_audio_hour: float | None
     snr_db: float | None
     clean: bool
+    noise: str = ""  # the noise variant's other parameters (type, seed, ...): one SNR curve each
 
 
 def _ci_text(p: PlotPoint) -> str:
