@@ -41,7 +41,7 @@ from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.reporting import plots
 from spectragram_bench.reporting.alignment import DEL, HIT, INS, SUB, align_words, error_frequencies
 from spectragram_bench.reporting.html import json_for_script, write_report
-from spectragram_bench.reporting.leaderboard import fmt_interval, leaderboard_rows
+from spectragram_bench.reporting.leaderboard import Interval, fmt_interval, leaderboard_rows
 
 ARTIFACTS = REPO / "test-artifacts"
 HOSTILE_LABEL = '<img src=x onerror="document.title=\'pwned-label\'">evil & co'
@@ -278,6 +278,12 @@ def test_chart_escapes_labels_and_places_points():
     cx = float(re.search(r'cx="([\d.]+)"', svg).group(1))
     assert cx == pytest.approx((chart.x.px_lo + chart.x.px_hi) / 2)
     assert plots.nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_interval_format_names_a_level_other_than_95():
+    assert fmt_interval(Interval("wer", "utterance_percentile", 0.1, 0.125, 1000, 0)) == "[10.00, 12.50]"
+    assert fmt_interval(Interval("wer", "utterance_percentile", 0.1, 0.125, 1000, 0, 0.9)) == "[10.00, 12.50] (90%)"
+    assert fmt_interval(Interval("wer", "utterance_percentile", None, None, 1000, 0)) == "-"
 
 
 def test_leaderboard_reads_intervals_cost_and_ttft(synthetic):

@@ -139,9 +139,11 @@ def fmt_rate(v: float | None) -> str:
 
 
 def fmt_interval(i: Interval | None) -> str:
+    """`[low, high]` in percent; the level is appended when it is not the column's 95%."""
     if i is None or i.low is None or i.high is None:
         return "-"
-    return f"[{100 * i.low:.2f}, {100 * i.high:.2f}]"
+    level = "" if abs(i.level - 0.95) < 1e-9 else f" ({100 * i.level:g}%)"
+    return f"[{100 * i.low:.2f}, {100 * i.high:.2f}]{level}"
 
 
 def fmt_ms(v: float | None) -> str:
