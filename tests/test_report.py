@@ -458,3 +458,24 @@ def test_report_renders_on_postgres(pg_url: str, tmp_path: Path):
     db.dispose()
     html = path.read_text(encoding="utf-8")
     assert n_rows == 10 and html.count('<tr data-job-run="') >= 10 and SECRET not in html
+
+
+def test_report_of_a_benchmark_without_scores(sqlite_url: str, tmp_path: Path):
+    """A job run that failed before any prediction still gets a report that says so."""
+    db = open_database(sqlite_url)
+    with db.transaction() as s:
+        prov = ProviderRow(name="deepgram")
+        s.add(prov)
+        s.flush()
+        model = Model(provider_id=prov.provider_id, name="nova-3", params_hash="x", params_json={"mode": "batch"})
+        bench = Benchmark(name="empty", config_json={})
+        s.add_all([model, bench])
+        s.flush()
+        s.add(JobRun(benchmark_id=bench.benchmark_id, provider_id=prov.provider_id, model_id=model.model_id,
+                     status="failed", error_text="HTTP 401: invalid credentials <key>"))
+        bench_id = bench.benchmark_id
+    html = write_report(db, bench_id, tmp_path / "r.html").read_text(encoding="utf-8")
+    db.dispose()
+    assert "No scored results" in html and "HTTP 401: invalid credentials &lt;key&gt;" in html
+    assert "no system has both a WER and a p95 latency" in html and "no latency samples stored" in html
+    assert json.loads(html.split('id="utt-data">')[1].split("</script>")[0])["utts"] == []
