@@ -216,6 +216,8 @@ def build_benchmark(url: str) -> int:
         s.flush()
         for run in runs:
             version = evaluate_job_run(s, run.job_run_id, BASIC)
+            # known intervals (WER +- 0.05 utterance-level, +- 0.1 speaker-level) in place of any computed ones
+            s.query(BootstrapResult).filter_by(job_run_id=run.job_run_id).delete()
             for ms in s.query(MetricSummary).filter_by(job_run_id=run.job_run_id, metric="wer", eval_version=version).all():
                 for method, half in (("speaker_percentile", 0.1), ("utterance_percentile", 0.05)):
                     s.add(BootstrapResult(job_run_id=run.job_run_id, dataset_id=ms.dataset_id, variant_id=ms.variant_id,

@@ -158,7 +158,7 @@ def fmt_count(v: float | None) -> str:
 
 
 def fmt_ratio(v: float | None) -> str:
-    return "-" if v is None else f"{v:,.1f}"
+    return "-" if v is None else f"{v:,.1f}" if v >= 10 else f"{v:.2f}"
 
 
 def fmt_usd(v: float | None) -> str:
