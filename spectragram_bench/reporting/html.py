@@ -164,7 +164,7 @@ def plot_points(rows: list[LeaderboardRow], series: dict[int, plots.Series]) -> 
         ci = r.interval("wer")
         variant = s.variant_json or {}
         snr = variant.get("snr_db")
-        noise = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k not in ("kind", "snr_db"))
+        noise = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k not in ("kind", "snr_db") and v is not None)
         out.append(
             plots.PlotPoint(
                 series[s.job_run_id], f"{s.dataset}/{s.split} {s.variant}", r.wer,

@@ -21,6 +21,10 @@ LEGEND_W = 190
 Formatter = Callable[[float, float], str]
 
 
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
 def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
@@ -225,7 +229,7 @@ class Chart:
         out = [
             f'<svg id="{escape(self.element_id)}" class="chart" viewBox="0 0 {WIDTH} {self.height}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(self.title)}">',
-            f'<text x="10" y="20" class="ct">{escape(self.title)}</text>',
+            f'<text x="10" y="20" class="ct"><title>{escape(self.title)}</title>{escape(_clip(self.title, 68))}</text>',
         ]
         x_ticks = x.ticks()
         x_step = (x_ticks[1] - x_ticks[0]) if len(x_ticks) > 1 else 1.0
@@ -236,7 +240,7 @@ class Chart:
             out.append(f'<text x="{_num(px)}" y="{_num(y.px_lo + 16)}" class="tk" text-anchor="middle">{escape(label)}</text>')
         if self.y_categories is not None:
             for i, name in enumerate(self.y_categories):
-                short = name if len(name) <= 24 else name[:23] + "\u2026"
+                short = _clip(name, 24)
                 out.append(
                     f'<text x="{_num(x.px_lo - 6)}" y="{_num(y(i) + 4)}" class="tk" text-anchor="end">'
                     f"<title>{escape(name)}</title>{escape(short)}</text>"
@@ -263,7 +267,7 @@ class Chart:
         out.extend(self.body)
         for i, s in enumerate(self.legend):
             ly = 40 + 18 * i
-            name = s.name if len(s.name) <= 22 else s.name[:21] + "\u2026"
+            name = _clip(s.name, 22)
             out.append(
                 f'<g class="lg"><title>{escape(s.name)}</title><rect x="{_num(x.px_hi + 14)}" y="{ly - 9}" width="10" height="10" '
                 f'fill="{colour(s.index)}"/><text x="{_num(x.px_hi + 30)}" y="{ly}" class="tk">{escape(name)}</text></g>'
