@@ -367,6 +367,8 @@ def test_report_in_chromium_synthetic(synthetic):
     per_card = [sum(int(h.attrs.get("data-errors", 0)) for h in c.find_all("div", cls="hyp")) for c in cards]
     assert per_card == sorted(per_card, reverse=True) and max(errors) > 0  # most errors first
     assert browser.find_all("span", cls="s") and browser.find_all("span", cls="d")
+    counts = [h.find_all("span", cls="cnt")[0].text() for c in cards for h in c.find_all("div", cls="hyp")]
+    assert any(re.search(r"\d+ ms \u00b7 TTFT 12[0-3] ms$", t) for t in counts)  # streaming: time to first token
     links = [a.attrs["href"] for a in browser.find_all("a", cls="play")]
     assert links and all(not h.startswith(("data:", "/", "file:")) for h in links)
     assert all((out.parent / h).resolve().is_file() for h in links)

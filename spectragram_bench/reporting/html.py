@@ -301,6 +301,7 @@ def browser_data(systems: list[SystemInfo], preds: list[ScoredPrediction], out_d
                 "ok": 1, "e": w.errors, "n": w.ref_len, "s": w.substitutions, "d": w.deletions, "i": w.insertions,
                 "raw": p.hyp_text or "", "cols": _encode_columns(sp.columns or []),
                 "ms": round(sp.latency.api_time_ms, 1) if sp.latency is not None and sp.latency.api_time_ms is not None else None,
+                "t": round(sp.ttft_ms, 1) if sp.ttft_ms is not None else None,
             }
         else:
             entry = {"ok": 0, "err": f"{p.error_kind or 'error'}: {p.error_text or ''}", "att": p.attempts}

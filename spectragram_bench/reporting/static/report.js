@@ -162,6 +162,8 @@
     return line;
   }
 
+  function ms(x) { return x >= 10 ? String(Math.round(x)) : x.toFixed(1); }
+
   function pct(x) { return isFinite(x) ? (100 * x).toFixed(2) + "%" : "inf"; }
 
   function card(u) {
@@ -198,7 +200,8 @@
         box.setAttribute("data-errors", String(h.e));
         var detail = h.e + " error" + (h.e === 1 ? "" : "s") + " (S " + h.s + ", D " + h.d + ", I " + h.i + ")"
           + " \u00b7 WER " + pct(h.n ? h.e / h.n : (h.e ? Infinity : 0))
-          + (h.ms !== null ? " \u00b7 " + (h.ms >= 10 ? Math.round(h.ms) : h.ms.toFixed(1)) + " ms" : "");
+          + (h.ms !== null ? " \u00b7 " + ms(h.ms) + " ms" : "")
+          + (h.t !== null ? " \u00b7 TTFT " + ms(h.t) + " ms" : "");
         hh.appendChild(el("span", "cnt", detail));
         box.appendChild(hh);
         box.appendChild(columns(h.cols));
