@@ -295,6 +295,8 @@ def test_leaderboard_reads_intervals_cost_and_ttft(synthetic):
         rows = leaderboard_rows(s, bench_id)
     db.dispose()
     assert len(rows) == 10  # 2 systems x 5 variants
+    ranks = [(r.summary.variant_id, r.wer) for r in rows]
+    assert ranks == sorted(ranks)  # per variant, lowest WER first
     for r in rows:
         ci = r.interval("wer")
         assert ci is not None and ci.method == "utterance_percentile" and ci.seed == 7  # preferred over speaker

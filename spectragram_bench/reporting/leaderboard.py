@@ -125,6 +125,11 @@ def leaderboard_rows(session: Session, benchmark_id: int) -> list[LeaderboardRow
             # cost_summary is per job run: its price over all audio the job run scored
             r.usd_per_audio_hour = costs[s.job_run_id].price_usd / (audio_s[s.job_run_id] / 3600.0)
             r.cost_source = "cost_summary"
+    # ranked: per dataset split and variant, lowest WER first (no WER last)
+    rows.sort(key=lambda r: (
+        r.summary.dataset_id or 0, r.summary.split, r.summary.variant_id or 0,
+        r.wer is None, r.wer if r.wer is not None else 0.0, r.summary.job_run_id,
+    ))
     return rows
 
 
