@@ -219,6 +219,7 @@ def build_benchmark(url: str) -> int:
             # known intervals (WER +- 0.05 utterance-level, +- 0.1 speaker-level) in place of any computed ones
             s.query(BootstrapResult).filter_by(job_run_id=run.job_run_id).delete()
             for ms in s.query(MetricSummary).filter_by(job_run_id=run.job_run_id, metric="wer", eval_version=version).all():
+                ms.extra_json = {"steps": ["lowercase", "strip_punctuation"]}  # as evaluation v1 records them
                 for method, half in (("speaker_percentile", 0.1), ("utterance_percentile", 0.05)):
                     s.add(BootstrapResult(job_run_id=run.job_run_id, dataset_id=ms.dataset_id, variant_id=ms.variant_id,
                                           metric="wer", ci_low=max(0.0, ms.value - half), ci_high=ms.value + half,
@@ -377,7 +378,8 @@ def test_report_in_chromium_synthetic(synthetic):
     # error analysis and reproducibility
     assert len(dom.find_all("section", cls="errs")) == 2
     repro = dom.by_id("s-repro").text()
-    assert "basic@1" in repro and "v1+basic@1" in repro and "3.11.7" in repro and SECRET not in repro
+    assert "basic@1: lowercase \u2192 strip_punctuation" in repro and "v1+basic@1" in repro
+    assert "3.11.7" in repro and SECRET not in repro
     assert "utterance_percentile" in repro and "speaker_percentile" in repro
 
 

@@ -340,7 +340,10 @@ def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[Leaderboa
     for s in systems:
         jr, prov, model = s.job_run, s.provider, s.model
         norm = s.normalizer
-        norm_text = (norm.stored_tag or "-") + (f" ({norm.note})" if norm and norm.note else "") if norm else "-"
+        norm_text = "-"
+        if norm is not None:
+            norm_text = (norm.stored_tag or "-") + (": " + " \u2192 ".join(norm.steps) if norm.steps else "")
+            norm_text += f" ({norm.note})" if norm.note else ""
         params = redact(model.params_json or {})
         out.append(
             f'<tr data-job-run="{s.id}"><td>{swatch(s.series)}{e(s.name)}</td>'

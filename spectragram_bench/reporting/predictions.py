@@ -37,39 +37,44 @@ class NormalizerChoice:
     stored_tag: str | None  # e.g. "basic@1", as metric_summary.normalizer says
     normalizer: Normalizer
     note: str | None = None  # set when the stored normaliser cannot be reproduced exactly
+    steps: tuple[str, ...] = ()  # the steps the evaluation recorded (metric_summary.extra_json), if any
 
     @property
     def exact(self) -> bool:
         return self.note is None
 
 
-def resolve_normalizer(stored_tag: str | None) -> NormalizerChoice:
+def resolve_normalizer(stored_tag: str | None, steps: tuple[str, ...] = ()) -> NormalizerChoice:
     if not stored_tag:
         return NormalizerChoice(None, NONE, "no normaliser recorded; texts shown whitespace-split")
-    name, _, version = stored_tag.rpartition("@")
-    name = name or stored_tag
+    name = stored_tag.rpartition("@")[0] or stored_tag
     try:
         found = NORMALIZERS.get(name)
     except ConfigError:
-        return NormalizerChoice(stored_tag, NONE, f"normaliser {stored_tag} is not installed; texts shown whitespace-split")
+        return NormalizerChoice(stored_tag, NONE, f"normaliser {stored_tag} is not installed; texts shown whitespace-split", steps)
     if not isinstance(found, Normalizer) or found.tag != stored_tag:
         have = found.tag if isinstance(found, Normalizer) else name
-        return NormalizerChoice(stored_tag, NONE, f"scores used {stored_tag} but this install has {have}; texts shown whitespace-split")
-    return NormalizerChoice(stored_tag, found)
+        return NormalizerChoice(
+            stored_tag, NONE, f"scores used {stored_tag} but this install has {have}; texts shown whitespace-split", steps
+        )
+    return NormalizerChoice(stored_tag, found, None, steps)
 
 
 def job_run_normalizers(session: Session, job_run_ids: list[int]) -> dict[int, NormalizerChoice]:
-    """Each job run's normaliser, from the metric rows of its current eval version."""
-    tags: dict[int, str | None] = {i: None for i in job_run_ids}
+    """Each job run's normaliser, from the 'wer' rows of its current eval version."""
+    found: dict[int, tuple[str | None, tuple[str, ...]]] = {i: (None, ()) for i in job_run_ids}
     q = (
-        select(MetricSummary.job_run_id, MetricSummary.normalizer)
+        select(MetricSummary.job_run_id, MetricSummary.normalizer, MetricSummary.extra_json)
         .join(JobRun, JobRun.job_run_id == MetricSummary.job_run_id)
-        .where(MetricSummary.job_run_id.in_(job_run_ids), MetricSummary.eval_version == JobRun.eval_version)
-        .distinct()
+        .where(
+            MetricSummary.job_run_id.in_(job_run_ids), MetricSummary.eval_version == JobRun.eval_version,
+            MetricSummary.metric == "wer",
+        )
     )
-    for jr_id, tag in session.execute(q):
-        tags[jr_id] = tag
-    return {jr_id: resolve_normalizer(tag) for jr_id, tag in tags.items()}
+    for jr_id, tag, extra in session.execute(q):
+        steps = (extra or {}).get("steps") if isinstance(extra, dict) else None
+        found[jr_id] = (tag, tuple(str(x) for x in steps) if isinstance(steps, list) else ())
+    return {jr_id: resolve_normalizer(tag, steps) for jr_id, (tag, steps) in found.items()}
 
 
 @dataclass
