@@ -147,3 +147,21 @@ def test_export_errors_are_one_line(benchmark: str, tmp_path: Path):
     (tmp_path / "file").write_text("")
     proc = run_cli("export", "1", "--format", "csv", "--out", str(tmp_path / "file"), "--db", benchmark)
     assert proc.returncode == 2 and "is not a directory" in proc.stderr
+
+
+def test_no_counts_without_the_eval_versions_normaliser(benchmark: str, tmp_path: Path):
+    """Counts under another normaliser than the stored numbers' would be a guess: they are left empty."""
+    import shutil
+
+    from sqlalchemy import update
+
+    shutil.copy(Path(benchmark.removeprefix("sqlite:///")), tmp_path / "copy.db")
+    db = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
+    with db.transaction() as s:
+        s.execute(update(MetricSummary).where(MetricSummary.job_run_id == 1).values(normalizer="gone@1"))
+    export_benchmark(db, 1, "json", tmp_path / "out")
+    db.dispose()
+    rows = [json.loads(line) for line in (tmp_path / "out" / "prediction.jsonl").read_text().splitlines()]
+    run1 = [r for r in rows if r["job_run_id"] == 1 and r["status"] == "ok"]
+    assert run1 and all(r["ref_words"] is None and r["normalizer"] == "gone@1" for r in run1)
+    assert all(r["ref_words"] is not None for r in rows if r["job_run_id"] == 2 and r["status"] == "ok")

@@ -489,3 +489,13 @@ def test_report_of_a_benchmark_without_scores(sqlite_url: str, tmp_path: Path):
     assert "No scored results" in html and "HTTP 401: invalid credentials &lt;key&gt;" in html
     assert "no system has both a WER and a p95 latency" in html and "no latency samples stored" in html
     assert json.loads(html.split('id="utt-data">')[1].split("</script>")[0])["utts"] == []
+
+
+def test_normaliser_of_an_eval_version_is_redone_only_when_identical():
+    from spectragram_bench.reporting.predictions import resolve_normalizer
+
+    assert resolve_normalizer("basic@1").exact and resolve_normalizer("basic@1").normalizer is BASIC
+    older = resolve_normalizer("basic@0")
+    assert not older.exact and "this install has basic@1" in older.note
+    assert "not installed" in resolve_normalizer("gone@1").note
+    assert "no normaliser recorded" in resolve_normalizer(None).note

@@ -3,7 +3,8 @@
 Column names and types are the schema's (core/models.py), so a pandas or polars user joins the
 files exactly as they would join the tables. `prediction` gains the per-utterance scores of the
 job run's current eval version (hits, substitutions, deletions, insertions, ref_words,
-char_errors, ref_chars; empty for failed predictions): corpus WER is
+char_errors, ref_chars; empty for failed predictions, and where this install cannot redo the
+eval version's normaliser exactly): corpus WER is
 sum(substitutions + deletions + insertions) / sum(ref_words), as in metric_summary.
 JSON columns are JSON text in CSV and Parquet, nested objects in JSON Lines.
 """
@@ -169,7 +170,8 @@ def prediction_rows(session: Session, benchmark_id: int) -> Iterator[dict[str, A
     scored = sorted(scored_predictions(session, benchmark_id, align=False), key=lambda sp: sp.prediction.prediction_id)
     for sp in scored:
         row = row_of(sp.prediction, cols)
-        w, c = sp.words, sp.chars
+        # counts only where they are the eval version's own (rescored with its normaliser)
+        w, c = (sp.words, sp.chars) if sp.exact else (None, None)
         row.update(
             eval_version=sp.eval_version,
             normalizer=sp.normalizer.stored_tag,

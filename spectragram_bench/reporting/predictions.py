@@ -92,6 +92,11 @@ class ScoredPrediction:
     columns: list[Column] | None = None
 
     @property
+    def exact(self) -> bool:
+        """The counts are the ones the eval version's numbers were summed from."""
+        return self.normalizer.exact
+
+    @property
     def ok(self) -> bool:
         return self.prediction.status == "ok"
 
