@@ -107,6 +107,7 @@ def test_csv_round_trip(benchmark: str, tmp_path: Path):
     check_round_trip(benchmark, rows, len(lat), _int_or_none)
     manifest = json.loads((tmp_path / "csv" / "export.json").read_text())
     assert manifest["tables"]["prediction"]["rows"] == len(rows)
+    assert manifest["tables"]["utterance_score"]["rows"] == sum(1 for r in rows if r["status"] == "ok")
     with (tmp_path / "csv" / "metric_summary.csv").open(newline="", encoding="utf-8") as f:
         metrics_rows = list(csv.DictReader(f))
     wer = {int(r["job_run_id"]): float(r["value"]) for r in metrics_rows if r["metric"] == "wer"}
@@ -149,19 +150,27 @@ def test_export_errors_are_one_line(benchmark: str, tmp_path: Path):
     assert proc.returncode == 2 and "is not a directory" in proc.stderr
 
 
-def test_no_counts_without_the_eval_versions_normaliser(benchmark: str, tmp_path: Path):
-    """Counts under another normaliser than the stored numbers' would be a guess: they are left empty."""
+def test_counts_are_the_eval_versions_own(benchmark: str, tmp_path: Path):
+    """Stored utterance_score rows are exported even when the normaliser is gone; without them, no guess."""
     import shutil
 
     from sqlalchemy import update
 
+    from spectragram_bench.core.models import UtteranceScore
+
     shutil.copy(Path(benchmark.removeprefix("sqlite:///")), tmp_path / "copy.db")
-    db = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    db = open_database(url)
     with db.transaction() as s:
         s.execute(update(MetricSummary).where(MetricSummary.job_run_id == 1).values(normalizer="gone@1"))
-    export_benchmark(db, 1, "json", tmp_path / "out")
+    export_benchmark(db, 1, "json", tmp_path / "stored")
+    rows = [json.loads(line) for line in (tmp_path / "stored" / "prediction.jsonl").read_text().splitlines()]
+    check_round_trip(url, rows, len((tmp_path / "stored" / "latency_sample.jsonl").read_text().splitlines()), lambda v: v)
+    with db.transaction() as s:
+        s.query(UtteranceScore).filter_by(job_run_id=1).delete()
+    export_benchmark(db, 1, "json", tmp_path / "gone")
     db.dispose()
-    rows = [json.loads(line) for line in (tmp_path / "out" / "prediction.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "gone" / "prediction.jsonl").read_text().splitlines()]
     run1 = [r for r in rows if r["job_run_id"] == 1 and r["status"] == "ok"]
     assert run1 and all(r["ref_words"] is None and r["normalizer"] == "gone@1" for r in run1)
     assert all(r["ref_words"] is not None for r in rows if r["job_run_id"] == 2 and r["status"] == "ok")

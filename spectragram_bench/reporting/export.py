@@ -3,8 +3,8 @@
 Column names and types are the schema's (core/models.py), so a pandas or polars user joins the
 files exactly as they would join the tables. `prediction` gains the per-utterance scores of the
 job run's current eval version (hits, substitutions, deletions, insertions, ref_words,
-char_errors, ref_chars; empty for failed predictions, and where this install cannot redo the
-eval version's normaliser exactly): corpus WER is
+char_errors, ref_chars: utterance_score's, else recomputed; empty for failed predictions, and
+where neither utterance_score nor this install's normalisers give them exactly): corpus WER is
 sum(substitutions + deletions + insertions) / sum(ref_words), as in metric_summary.
 JSON columns are JSON text in CSV and Parquet, nested objects in JSON Lines.
 """
@@ -39,6 +39,7 @@ from spectragram_bench.core.models import (
     Prediction,
     Provider,
     Utterance,
+    UtteranceScore,
 )
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.reporting.predictions import scored_predictions
@@ -170,7 +171,7 @@ def prediction_rows(session: Session, benchmark_id: int) -> Iterator[dict[str, A
     scored = sorted(scored_predictions(session, benchmark_id, align=False), key=lambda sp: sp.prediction.prediction_id)
     for sp in scored:
         row = row_of(sp.prediction, cols)
-        # counts only where they are the eval version's own (rescored with its normaliser)
+        # counts only where they are the eval version's own (stored, or rescored with its normaliser)
         w, c = (sp.words, sp.chars) if sp.exact else (None, None)
         row.update(
             eval_version=sp.eval_version,
@@ -216,6 +217,7 @@ def export_benchmark(db: Database, benchmark_id: int, fmt: str, out_dir: str | P
             ("dataset_variant", table_columns(DatasetVariant), _rows(s, DatasetVariant, DatasetVariant.variant_id.in_(select(Utterance.variant_id).where(Utterance.utt_id.in_(utts))))),
             ("utterance", table_columns(Utterance), _rows(s, Utterance, Utterance.utt_id.in_(utts))),
             ("prediction", pred_cols, prediction_rows(s, benchmark_id)),
+            ("utterance_score", table_columns(UtteranceScore), _rows(s, UtteranceScore, UtteranceScore.job_run_id.in_(runs))),
             ("latency_sample", table_columns(LatencySample), _rows(s, LatencySample, LatencySample.job_run_id.in_(runs))),
             ("metric_summary", table_columns(MetricSummary), _rows(s, MetricSummary, MetricSummary.job_run_id.in_(runs))),
             ("bootstrap_result", table_columns(BootstrapResult), _rows(s, BootstrapResult, BootstrapResult.job_run_id.in_(runs))),

@@ -1,8 +1,11 @@
 """A benchmark's predictions with their per-utterance scores, for the report and the export.
 
-Each job run is scored with the normaliser its current eval version was computed with (read
-from metric_summary), through core.metrics, so per-utterance counts sum to the leaderboard's.
-Failed predictions carry no score: a failure is not an empty transcript.
+Per-utterance counts are the ones evaluation v1 stored in utterance_score for the job run's
+current eval version, so they sum to the leaderboard's numbers exactly. A job run without those
+rows is rescored here through core.metrics with the normaliser its eval version names (only
+when this install has that exact normaliser; see NormalizerChoice). Word alignments for display
+are jiwer's, of the same normalised texts. Failed predictions carry no score: a failure is not
+an empty transcript.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from spectragram_bench.core.models import (
     MetricSummary,
     Prediction,
     Utterance,
+    UtteranceScore,
 )
 from spectragram_bench.core.normalize import NONE, Normalizer
 from spectragram_bench.core.registry import NORMALIZERS
@@ -90,11 +94,12 @@ class ScoredPrediction:
     words: metrics.ErrorCounts | None = None  # None when the prediction failed
     chars: metrics.ErrorCounts | None = None
     columns: list[Column] | None = None
+    stored: bool = False  # counts read from utterance_score (else recomputed here)
 
     @property
     def exact(self) -> bool:
         """The counts are the ones the eval version's numbers were summed from."""
-        return self.normalizer.exact
+        return self.stored or self.normalizer.exact
 
     @property
     def ok(self) -> bool:
@@ -140,13 +145,39 @@ def scored_predictions(
     for sp in out:
         if sp.ok:
             by_run[sp.prediction.job_run_id].append(sp)
+    stored = stored_scores(session, list(runs))
     for items in by_run.values():
+        found = [stored.get((sp.prediction.job_run_id, sp.utterance.utt_id)) for sp in items]
+        if all(f is not None for f in found):
+            for sp, (w, c) in zip(items, found, strict=True):
+                sp.words, sp.chars, sp.stored = w, c, True
+        if not align and items[0].stored:
+            continue
         norm = items[0].normalizer.normalizer
         refs = [norm(sp.utterance.ref_text) for sp in items]
         hyps = [norm(sp.prediction.hyp_text or "") for sp in items]
-        words = metrics.word_counts(refs, hyps)
-        char_errors = metrics.char_counts(refs, hyps) if chars else [None] * len(items)
-        columns = align_words(refs, hyps) if align else [None] * len(items)
-        for sp, w, c, cols in zip(items, words, char_errors, columns, strict=True):
-            sp.words, sp.chars, sp.columns = w, c, cols
+        if not items[0].stored:
+            words = metrics.word_counts(refs, hyps)
+            char_errors = metrics.char_counts(refs, hyps) if chars else [None] * len(items)
+            for sp, w, c in zip(items, words, char_errors, strict=True):
+                sp.words, sp.chars = w, c
+        if align:
+            for sp, cols in zip(items, align_words(refs, hyps), strict=True):
+                sp.columns = cols
     return out
+
+
+def stored_scores(session: Session, job_run_ids: list[int]) -> dict[tuple[int, int], tuple[metrics.ErrorCounts, metrics.ErrorCounts]]:
+    """(word, character) counts per (job run, utterance) that evaluation v1 stored for the current eval version."""
+    q = (
+        select(UtteranceScore)
+        .join(JobRun, (JobRun.job_run_id == UtteranceScore.job_run_id) & (JobRun.eval_version == UtteranceScore.eval_version))
+        .where(UtteranceScore.job_run_id.in_(job_run_ids))
+    )
+    return {
+        (r.job_run_id, r.utt_id): (
+            metrics.ErrorCounts(r.hits, r.substitutions, r.deletions, r.insertions),
+            metrics.ErrorCounts(r.char_hits, r.char_substitutions, r.char_deletions, r.char_insertions),
+        )
+        for r in session.execute(q).scalars()
+    }
