@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from spectragram_bench import __version__
 from spectragram_bench.core.errors import BenchError
 
-COMMANDS = ("run", "schema", "list", "evaluate", "compare")
+COMMANDS = ("run", "schema", "list", "evaluate", "compare", "report", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

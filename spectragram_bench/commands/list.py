@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
 from spectragram_bench.app import add_db_option
 from spectragram_bench.core.models import Benchmark, JobRun, Prediction
 from spectragram_bench.core.persistence import open_database, resolve_db_url
+from spectragram_bench.reporting.summary import wide_console
 
 
 def add_parser(sub):
@@ -21,21 +21,23 @@ def add_parser(sub):
 def run(args) -> int:
     db = open_database(resolve_db_url(args.db, None))
     table = Table(title=f"benchmarks in {db.location}")
-    for col in ("benchmark", "created", "name", "job run", "system", "status", "ok", "failed", "ended"):
+    for col in ("benchmark", "created", "name", "job run", "system", "status", "ok", "failed", "ended", "eval"):
         table.add_column(col)
     with db.session() as s:
         benches = s.execute(select(Benchmark).order_by(Benchmark.benchmark_id.desc()).limit(args.limit)).scalars()
         for b in benches:
             runs = s.execute(select(JobRun).where(JobRun.benchmark_id == b.benchmark_id).order_by(JobRun.job_run_id)).scalars().all()
-            counts = dict(
-                s.execute(
-                    select(func.concat(Prediction.job_run_id, ":", Prediction.status), func.count())
+            # keyed in Python: SQL concat() is missing from SQLite before 3.44
+            counts = {
+                f"{jr_id}:{status}": n
+                for jr_id, status, n in s.execute(
+                    select(Prediction.job_run_id, Prediction.status, func.count())
                     .where(Prediction.job_run_id.in_([r.job_run_id for r in runs]))
                     .group_by(Prediction.job_run_id, Prediction.status)
-                ).all()
-            )
+                )
+            }
             if not runs:
-                table.add_row(str(b.benchmark_id), f"{b.created_at:%Y-%m-%d %H:%M}", b.name or "", "", "", "", "", "", "")
+                table.add_row(str(b.benchmark_id), f"{b.created_at:%Y-%m-%d %H:%M}", b.name or "", "", "", "", "", "", "", "")
             for i, r in enumerate(runs):
                 table.add_row(
                     str(b.benchmark_id) if i == 0 else "",
@@ -43,8 +45,9 @@ def run(args) -> int:
                     (b.name or "") if i == 0 else "",
                     str(r.job_run_id), r.label or "", r.status,
                     str(counts.get(f"{r.job_run_id}:ok", 0)), str(counts.get(f"{r.job_run_id}:failed", 0)),
-                    f"{r.ended_at:%H:%M:%S}" if r.ended_at else "",
+                    f"{r.ended_at:%H:%M:%S}" if r.ended_at else "", r.eval_version or "",
                 )
-    Console().print(table)
+    wide_console().print(table)
+    print("details: spectragram-bench report BENCHMARK_ID (HTML report and leaderboard)")
     db.dispose()
     return 0

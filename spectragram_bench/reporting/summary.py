@@ -37,6 +37,9 @@ class SummaryRow:
     eval_version: str
     status: str
     metrics: dict[str, float | None] = field(default_factory=dict)
+    dataset_id: int | None = None
+    variant_id: int | None = None
+    variant_json: dict | None = None
 
 
 def summary_rows(session: Session, benchmark_id: int, eval_version: str | None = None) -> list[SummaryRow]:
@@ -62,6 +65,7 @@ def summary_rows(session: Session, benchmark_id: int, eval_version: str | None =
             rows[key] = SummaryRow(
                 jr.job_run_id, jr.label or f"{pname}/{mname}", pname, mname, dname, var.split,
                 variant_label(var.variant_json), ms.eval_version, jr.status,
+                dataset_id=ms.dataset_id, variant_id=ms.variant_id, variant_json=var.variant_json,
             )
         rows[key].metrics[ms.metric] = ms.value
     add_wer_intervals(session, rows)

@@ -1,0 +1,31 @@
+"""`spectragram-bench report BENCHMARK_ID`: the leaderboard in the terminal and the HTML report."""
+
+from __future__ import annotations
+
+from spectragram_bench.app import add_db_option
+from spectragram_bench.core.persistence import open_database, resolve_db_url
+from spectragram_bench.reporting.html import write_report
+from spectragram_bench.reporting.leaderboard import print_leaderboard
+
+
+def add_parser(sub):
+    p = sub.add_parser("report", help="write a benchmark's self-contained HTML report and print its leaderboard")
+    p.add_argument("benchmark_id", type=int, metavar="BENCHMARK_ID")
+    p.add_argument(
+        "--out", metavar="FILE.html", default=None,
+        help="where to write the report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/); audio links are relative to it",
+    )
+    add_db_option(p)
+    return p
+
+
+def run(args) -> int:
+    db = open_database(resolve_db_url(args.db, None))
+    try:
+        path = write_report(db, args.benchmark_id, args.out)
+        with db.session() as s:
+            print_leaderboard(s, args.benchmark_id)
+        print(f"report: {path.resolve()}")
+        return 0
+    finally:
+        db.dispose()

@@ -1,0 +1,478 @@
+"""The benchmark report: one self-contained HTML file that works offline.
+
+Everything is inlined (styles, SVG charts, one small script); audio is linked by a relative path,
+never embedded. Every text that comes from a provider, a dataset or a config is escaped: on the
+server side with html.escape, in the browser with textContent. A Content-Security-Policy lets
+only the report's own script run (by its hash), so stray markup could not execute even unescaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spectragram_bench import __version__
+from spectragram_bench.core.config import redact
+from spectragram_bench.core.errors import BenchError
+from spectragram_bench.core.models import Benchmark, JobRun, Model
+from spectragram_bench.core.models import Provider as ProviderRow
+from spectragram_bench.core.persistence import Database
+from spectragram_bench.datasets.variants import variant_label
+from spectragram_bench.reporting import plots
+from spectragram_bench.reporting.alignment import HIT, Column, ErrorFrequencies
+from spectragram_bench.reporting.leaderboard import (
+    LeaderboardRow,
+    fmt_count,
+    fmt_interval,
+    fmt_ms,
+    fmt_rate,
+    fmt_ratio,
+    fmt_sdi,
+    fmt_usd,
+    leaderboard_rows,
+)
+from spectragram_bench.reporting.predictions import NormalizerChoice, ScoredPrediction, scored_predictions
+
+TOP_ERRORS = 10
+
+
+def e(value: Any) -> str:
+    """Escape anything for HTML text or a quoted attribute."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _static(name: str) -> str:
+    return (files("spectragram_bench.reporting") / "static" / name).read_text(encoding="utf-8")
+
+
+@dataclass
+class SystemInfo:
+    """One job run as the report shows it."""
+
+    job_run: JobRun
+    provider: ProviderRow
+    model: Model
+    normalizer: NormalizerChoice | None
+    series: plots.Series
+
+    @property
+    def id(self) -> int:
+        return self.job_run.job_run_id
+
+    @property
+    def name(self) -> str:
+        return self.series.name
+
+
+def load_systems(session: Session, benchmark_id: int) -> list[SystemInfo]:
+    q = (
+        select(JobRun, ProviderRow, Model)
+        .join(ProviderRow, ProviderRow.provider_id == JobRun.provider_id)
+        .join(Model, Model.model_id == JobRun.model_id)
+        .where(JobRun.benchmark_id == benchmark_id)
+        .order_by(JobRun.job_run_id)
+    )
+    systems = []
+    for i, (jr, prov, model) in enumerate(session.execute(q)):
+        label = jr.label or f"{prov.name}/{model.name}"
+        systems.append(SystemInfo(jr, prov, model, None, plots.Series(label, i)))
+    return systems
+
+
+# -- sections --------------------------------------------------------------------------------------
+
+def leaderboard_html(rows: list[LeaderboardRow]) -> str:
+    if not rows:
+        return '<p class="note">No scored results: every job run failed before producing a prediction, or none was evaluated.</p>'
+    head = (
+        ("System", "t"), ("Provider", "t"), ("Model", "t"), ("Dataset", "t"), ("Variant", "t"), ("N", "n"),
+        ("Failed", "n"), ("WER", "n"), ("95% CI", "n"), ("CER", "n"), ("S/D/I", "t"), ("p50 ms", "n"),
+        ("p95 ms", "n"), ("RTFx", "n"), ("TTFT p50", "n"), ("$/audio h", "n"),
+    )
+    out = ['<div class="scroll"><table id="leaderboard" class="lb sortable"><thead><tr>']
+    out.extend(f'<th data-type="{kind}" tabindex="0">{e(name)}</th>' for name, kind in head)
+    out.append("</tr></thead><tbody>")
+    for r in rows:
+        s, m = r.summary, r.summary.metrics
+        ci = r.interval("wer")
+        ci_title = "; ".join(
+            f"{i.method}: {fmt_interval(i)} ({100 * i.level:g}%, {i.iterations:,} resamples, seed {i.seed})"
+            for i in r.intervals_of("wer")
+        ) or "no bootstrap result stored"
+        ttft = r.metric("ttft_p50") if r.streaming else None
+        cells = (
+            (s.system, None), (s.provider, None), (s.model, None), (f"{s.dataset}/{s.split}", None), (s.variant, None),
+            (fmt_count(m.get("n_utterances")), m.get("n_utterances")), (fmt_count(m.get("n_failed")), m.get("n_failed")),
+            (fmt_rate(r.wer), r.wer), (fmt_interval(ci), ci.low if ci else None),
+            (fmt_rate(m.get("cer")), m.get("cer")), (fmt_sdi(m), None),
+            (fmt_ms(m.get("latency_api_ms_p50")), m.get("latency_api_ms_p50")),
+            (fmt_ms(m.get("latency_api_ms_p95")), m.get("latency_api_ms_p95")),
+            (fmt_ratio(r.metric("rtfx")), r.metric("rtfx")),
+            (fmt_ms(ttft) if r.streaming else "-", ttft),
+            (fmt_usd(r.usd_per_audio_hour), r.usd_per_audio_hour),
+        )
+        out.append(f'<tr data-job-run="{s.job_run_id}">')
+        for i, (text, sort) in enumerate(cells):
+            attrs = f' data-sort="{sort!r}"' if sort is not None else ""
+            if i == 8:
+                attrs += f' title="{e(ci_title)}"'
+            cls = ' class="num"' if head[i][1] == "n" else ""
+            badge = f' <span class="badge" title="job run status">{e(s.status)}</span>' if i == 0 and s.status != "completed" else ""
+            out.append(f"<td{cls}{attrs}>{e(text)}{badge}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def leaderboard_notes(rows: list[LeaderboardRow]) -> str:
+    notes = [
+        "WER and CER are corpus rates: total edits over total reference words (characters), on normalised text.",
+        "Failed predictions are not scored (counted under Failed), never treated as empty transcripts.",
+        "Latency is the API time per utterance (request to final transcript).",
+    ]
+    methods = sorted({(i.method, i.iterations, i.level) for r in rows for i in r.intervals if i.metric == "wer"})
+    if methods:
+        shown = ", ".join(f"{m} ({it:,} resamples, {100 * lv:g}%)" for m, it, lv in methods)
+        notes.append(f"Confidence intervals of WER by bootstrap: {shown}; the CI column shows the utterance-level one where stored, its tooltip all of them.")
+    else:
+        notes.append("No bootstrap confidence intervals are stored for this benchmark ('-').")
+    if any(r.cost_source == "cost_summary" for r in rows):
+        notes.append("$/audio h from cost_summary: the job run's price over all audio it scored.")
+    if not any(r.usd_per_audio_hour is not None for r in rows):
+        notes.append("No cost data is stored for this benchmark ('-').")
+    return '<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>"
+
+
+def plot_points(rows: list[LeaderboardRow], series: dict[int, plots.Series]) -> list[plots.PlotPoint]:
+    out = []
+    for r in rows:
+        s = r.summary
+        ci = r.interval("wer")
+        variant = s.variant_json or {}
+        snr = variant.get("snr_db")
+        noise = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k not in ("kind", "snr_db") and v is not None)
+        out.append(
+            plots.PlotPoint(
+                series[s.job_run_id], f"{s.dataset}/{s.split} {s.variant}", r.wer,
+                ci.low if ci else None, ci.high if ci else None,
+                s.metrics.get("latency_api_ms_p95"), r.usd_per_audio_hour,
+                float(snr) if isinstance(snr, int | float) and not isinstance(snr, bool) else None,
+                variant.get("kind", "clean") == "clean", noise,
+            )
+        )
+    return out
+
+
+def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: list[ScoredPrediction]) -> str:
+    """The charts that have data, and one line for each that has none (so its absence is explained)."""
+    series = {s.id: s.series for s in systems}
+    points = plot_points(rows, series)
+    shown: list[tuple[str, str]] = []
+    missing: list[str] = []
+
+    def add(svg: str | None, caption: str, why_not: str) -> None:
+        if svg is None:
+            missing.append(why_not)
+        else:
+            shown.append((svg, caption))
+
+    add(
+        plots.wer_vs_latency(points),
+        "Each point is a system on one dataset variant; bars are the 95% bootstrap CI of WER. Lower left is better.",
+        "WER vs p95 latency: no system has both a WER and a p95 latency.",
+    )
+    # one WER-vs-SNR chart per dataset split and kind of noise, with that split's clean WER as baseline
+    clean: dict[str, list[plots.PlotPoint]] = defaultdict(list)
+    noisy: dict[tuple[str, str], list[plots.PlotPoint]] = defaultdict(list)
+    for p, r in zip(points, rows, strict=True):
+        where = f"{r.summary.dataset}/{r.summary.split}"
+        if p.clean:
+            clean[where].append(p)
+        elif p.snr_db is not None:
+            noisy[(where, p.noise)].append(p)
+    snr = [
+        plots.wer_vs_snr(pts + clean[where], f"{where} ({noise})" if noise else where, f"plot-wer-snr-{i}")
+        for i, ((where, noise), pts) in enumerate(sorted(noisy.items()))
+    ]
+    for svg in snr:
+        if svg is not None:
+            add(svg, "WER per noise variant (SNR in dB); dashed lines: the same system on clean audio.", "")
+    if all(svg is None for svg in snr):
+        missing.append("WER vs SNR: no noise variants (variant_json with snr_db) in this benchmark.")
+    latency: dict[int, list[float]] = defaultdict(list)
+    for sp in preds:
+        if sp.ok and sp.latency is not None and sp.latency.api_time_ms is not None:
+            latency[sp.prediction.job_run_id].append(sp.latency.api_time_ms)
+    add(
+        plots.latency_boxes([(s.series, latency.get(s.id, [])) for s in systems]),
+        "Per-utterance API latency of every scored utterance; dots are samples beyond p5/p95.",
+        "Latency distributions: no latency samples stored.",
+    )
+    add(
+        plots.cost_vs_wer(points),
+        "Cost per audio hour against WER (95% CI); lower left is better.",
+        "Cost vs WER: no cost data (cost_summary or a cost metric) stored for this benchmark.",
+    )
+    figs = "".join(f'<figure class="plot">{svg}<figcaption>{e(caption)}</figcaption></figure>' for svg, caption in shown)
+    notes = "".join(f"<li>{e(m)}</li>" for m in missing)
+    return f'<div class="plots">{figs}</div>' + (f'<ul class="notes" id="plots-missing">{notes}</ul>' if notes else "")
+
+
+def _top_table(title: str, items: Iterable[tuple[str, int]]) -> str:
+    rows = "".join(f"<tr><td>{e(k)}</td><td class=\"num\">{n:,}</td></tr>" for k, n in items)
+    if not rows:
+        rows = '<tr><td colspan="2" class="note">none</td></tr>'
+    return f'<table class="top"><thead><tr><th>{e(title)}</th><th class="num">count</th></tr></thead><tbody>{rows}</tbody></table>'
+
+
+def errors_html(systems: list[SystemInfo], preds: list[ScoredPrediction]) -> str:
+    freq: dict[int, ErrorFrequencies] = {s.id: ErrorFrequencies() for s in systems}
+    for sp in preds:
+        if sp.columns is not None:
+            freq[sp.prediction.job_run_id].add(sp.columns)
+    out = []
+    for s in systems:
+        f = freq[s.id]
+        subs = ((f"{r} \u2192 {h}", n) for (r, h), n in f.substitutions.most_common(TOP_ERRORS))
+        out.append(
+            f'<section class="errs" data-job-run="{s.id}"><h3>{swatch(s.series)}{e(s.name)}</h3><div class="tops">'
+            + _top_table("substitution (ref \u2192 hyp)", subs)
+            + _top_table("deletion", f.deletions.most_common(TOP_ERRORS))
+            + _top_table("insertion", f.insertions.most_common(TOP_ERRORS))
+            + "</div></section>"
+        )
+    return "".join(out)
+
+
+def swatch(series: plots.Series) -> str:
+    return f'<span class="sw" style="background:{plots.colour(series.index)}"></span>'
+
+
+# -- the utterance browser's data ------------------------------------------------------------------
+
+def audio_href(audio_path: str | None, out_dir: Path) -> str | None:
+    """A relative, URL-quoted link to a local audio file, or None when the file is not here."""
+    if not audio_path or not Path(audio_path).is_file():
+        return None
+    try:
+        rel = os.path.relpath(Path(audio_path).resolve(), out_dir.resolve())
+    except ValueError:  # another drive on Windows: no relative path exists
+        return None
+    return quote(Path(rel).as_posix())
+
+
+def _encode_columns(columns: list[Column]) -> list[Any]:
+    """Hits as plain strings, edits as [op, ref, hyp]: compact for long benchmarks."""
+    return [ref if op == HIT else [op, ref, hyp] for op, ref, hyp in columns]
+
+
+def browser_data(systems: list[SystemInfo], preds: list[ScoredPrediction], out_dir: Path) -> dict[str, Any]:
+    groups: dict[str, int] = {}
+    utts: dict[int, dict[str, Any]] = {}
+    for sp in preds:
+        u = sp.utterance
+        if u.utt_id not in utts:
+            group = f"{sp.dataset}/{sp.split} \u00b7 {variant_label(sp.variant_json)}"
+            gi = groups.setdefault(group, len(groups))
+            utts[u.utt_id] = {
+                "g": gi, "id": u.external_id, "a": audio_href(u.audio_path, out_dir),
+                "src": sp.variant_json.get("kind", "clean") != "clean",
+                "dur": round(u.duration_s, 2) if u.duration_s is not None else None,
+                "spk": u.speaker, "ref": u.ref_text, "h": {},
+            }
+        p = sp.prediction
+        if sp.ok and sp.words is not None:
+            w = sp.words
+            entry: dict[str, Any] = {
+                "ok": 1, "e": w.errors, "n": w.ref_len, "s": w.substitutions, "d": w.deletions, "i": w.insertions,
+                "raw": p.hyp_text or "", "cols": _encode_columns(sp.columns or []),
+                "ms": round(sp.latency.api_time_ms, 1) if sp.latency is not None and sp.latency.api_time_ms is not None else None,
+                "t": round(sp.ttft_ms, 1) if sp.ttft_ms is not None else None,
+            }
+        else:
+            entry = {"ok": 0, "err": f"{p.error_kind or 'error'}: {p.error_text or ''}", "att": p.attempts}
+        utts[u.utt_id]["h"][str(p.job_run_id)] = entry
+    return {
+        "systems": [{"id": str(s.id), "name": s.name, "c": plots.colour(s.series.index)} for s in systems],
+        "groups": list(groups),
+        "utts": list(utts.values()),
+    }
+
+
+def json_for_script(data: Any) -> str:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' can end the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, code)
+    return text
+
+
+# -- reproducibility -------------------------------------------------------------------------------
+
+def _pre(value: Any) -> str:
+    return f"<pre>{e(json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False))}</pre>"
+
+
+def _when(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else "-"
+
+
+def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[LeaderboardRow]) -> str:
+    out = ['<div class="scroll"><table class="kv"><thead><tr>']
+    cols = ("System", "Provider SDK", "Model", "Model revision", "Mode", "Params", "Status", "Started", "Ended",
+            "Eval version", "Normaliser", "Run error")
+    out.extend(f"<th>{e(c)}</th>" for c in cols)
+    out.append("</tr></thead><tbody>")
+    for s in systems:
+        jr, prov, model = s.job_run, s.provider, s.model
+        norm = s.normalizer
+        norm_text = "-"
+        if norm is not None:
+            norm_text = (norm.stored_tag or "-") + (": " + " \u2192 ".join(norm.steps) if norm.steps else "")
+            norm_text += f" ({norm.note})" if norm.note else ""
+        params = redact(model.params_json or {})
+        out.append(
+            f'<tr data-job-run="{s.id}"><td>{swatch(s.series)}{e(s.name)}</td>'
+            f"<td>{e(prov.sdk or '-')} {e(prov.sdk_version or '')}</td><td>{e(model.name)}</td>"
+            f"<td>{e(jr.model_revision or '-')}</td><td>{e(params.get('mode', 'batch'))}</td>"
+            f"<td><code>{e(json.dumps(params, sort_keys=True, default=str, ensure_ascii=False))}</code></td>"
+            f"<td>{e(jr.status)}</td><td>{_when(jr.started_at)}</td><td>{_when(jr.ended_at)}</td>"
+            f"<td>{e(jr.eval_version or '-')}</td><td>{e(norm_text)}</td><td>{e(jr.error_text or '')}</td></tr>"
+        )
+    out.append("</tbody></table></div>")
+
+    boots = sorted(
+        {(r.summary.system, i.metric, i.method, i.iterations, i.seed) for r in rows for i in r.intervals}
+    )
+    config = redact(bench.config_json or {})
+    configured = (config.get("evaluation") or {}) if isinstance(config, dict) else {}
+    out.append("<h3>Bootstrap</h3>")
+    if boots:
+        out.append('<table class="kv"><thead><tr><th>System</th><th>Metric</th><th>Method</th><th>Resamples</th><th>Seed</th></tr></thead><tbody>')
+        out.extend(f"<tr>{''.join(f'<td>{e(v)}</td>' for v in b)}</tr>" for b in boots)
+        out.append("</tbody></table>")
+    else:
+        out.append(
+            f'<p class="note">No bootstrap results stored. Configured: seed {e(configured.get("bootstrap_seed", "-"))}, '
+            f'{e(configured.get("bootstrap_iterations", "-"))} resamples.</p>'
+        )
+    envs: dict[str, list[str]] = {}
+    for s in systems:
+        key = json.dumps(redact(s.job_run.env_json or {}), sort_keys=True, default=str)
+        envs.setdefault(key, []).append(s.name)
+    out.append("<h3>Environment (env_json)</h3>")
+    for key, names in envs.items():
+        out.append(f"<p>{e(', '.join(names))}</p>{_pre(json.loads(key))}")
+    hosts = {json.dumps(s.job_run.host_info_json or {}, sort_keys=True, default=str) for s in systems}
+    out.append("<h3>Host</h3>" + "".join(_pre(json.loads(h)) for h in sorted(hosts)))
+    out.append("<h3>Job configuration (secrets redacted)</h3>" + _pre(config))
+    return "".join(out)
+
+
+# -- the page --------------------------------------------------------------------------------------
+
+def csp(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    return (
+        "default-src 'none'; "
+        f"script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
+        "media-src 'self' file: *; base-uri 'none'; form-action 'none'"
+    )
+
+
+def render_report(session: Session, benchmark_id: int, out_dir: Path) -> str:
+    """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`."""
+    bench = session.get(Benchmark, benchmark_id)
+    if bench is None:
+        raise BenchError(f"benchmark {benchmark_id} not found")
+    systems = load_systems(session, benchmark_id)
+    rows = leaderboard_rows(session, benchmark_id)
+    preds = scored_predictions(session, benchmark_id, chars=False)
+    norms = {sp.prediction.job_run_id: sp.normalizer for sp in preds}
+    for s in systems:
+        s.normalizer = norms.get(s.id)
+    inexact = sorted({f"{s.name}: {s.normalizer.note}" for s in systems if s.normalizer and s.normalizer.note})
+    data = browser_data(systems, preds, out_dir)
+    script = _static("report.js")
+    title = f"{bench.name or 'benchmark'} - benchmark {benchmark_id}"
+    n_utts = len(data["utts"])
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    warn = "".join(f'<p class="warn">Alignment: {e(w)}</p>' for w in inexact)
+    body = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{e(csp(script))}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="spectragram-bench {e(__version__)}">
+<title>{e(title)}</title>
+<style>{_static("report.css")}</style>
+</head><body>
+<header class="top"><h1>{e(bench.name or "benchmark")} <span class="muted">benchmark {benchmark_id}</span></h1>
+<p class="meta">created {_when(bench.created_at)} \u00b7 {len(systems)} system(s) \u00b7 {n_utts:,} utterance(s) \u00b7
+report generated {e(generated)} by spectragram-bench {e(__version__)}</p>
+{f'<p class="meta">{e(bench.notes)}</p>' if bench.notes else ""}
+<nav><a href="#s-leaderboard">Leaderboard</a><a href="#s-plots">Plots</a><a href="#s-errors">Error analysis</a>
+<a href="#s-utterances">Utterances</a><a href="#s-repro">Reproducibility</a></nav></header>
+<main>
+<section id="s-leaderboard"><h2>Leaderboard</h2>{leaderboard_html(rows)}{leaderboard_notes(rows)}</section>
+<section id="s-plots"><h2>Plots</h2>{plots_html(rows, systems, preds)}</section>
+<section id="s-errors"><h2>Error analysis</h2>
+<p class="note">Most frequent word substitutions, deletions and insertions of each system over all its scored utterances (normalised text).</p>
+{errors_html(systems, preds)}</section>
+<section id="s-utterances"><h2>Utterances</h2>{warn}
+<div id="browser-controls" class="controls"></div>
+<p class="legend"><span class="c s"><span>ref</span><span>hyp</span></span> substitution
+<span class="c d"><span>ref</span><span>\u2014</span></span> deletion
+<span class="c i"><span>\u2014</span><span>hyp</span></span> insertion \u00b7 texts normalised as scored; the raw hypothesis is below each line.</p>
+<div id="browser"><noscript>The utterance browser needs JavaScript (it runs offline, from this file).</noscript></div>
+<script type="application/json" id="utt-data">{json_for_script(data)}</script>
+</section>
+<section id="s-repro"><h2>Reproducibility</h2>{repro_html(bench, systems, rows)}</section>
+</main>
+<script>{script}</script>
+</body></html>
+"""
+    return body
+
+
+def default_report_path(db: Database, benchmark_id: int) -> Path:
+    """Beside the SQLite file (./runs/ by default); ./runs/ for a server database."""
+    from sqlalchemy.engine import make_url
+
+    from spectragram_bench.core.config import DEFAULT_DB_DIR
+
+    url = make_url(db.url)
+    folder = Path(url.database).parent if db.dialect == "sqlite" and url.database not in (None, "", ":memory:") else Path(DEFAULT_DB_DIR)
+    return folder / f"benchmark-{benchmark_id}-report.html"
+
+
+def write_report(db: Database, benchmark_id: int, out: str | os.PathLike[str] | None = None) -> Path:
+    """Render and write the report; returns its path. Written atomically (temp file, then rename)."""
+    path = Path(out) if out is not None else default_report_path(db, benchmark_id)
+    if path.is_dir():
+        raise BenchError(f"report output {path} is a directory; give a file name such as {path / 'report.html'}")
+    with db.session() as session:
+        if session.get(Benchmark, benchmark_id) is None:
+            raise BenchError(f"benchmark {benchmark_id} not found in {db.location}")
+        html = render_report(session, benchmark_id, path.parent if str(path.parent) else Path("."))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise BenchError(f"cannot write report {path}: {exc.strerror or exc}") from None
+    return path

@@ -1,0 +1,205 @@
+"""The leaderboard: one row per job run x dataset split x variant, with CIs, speed and cost.
+
+Built on `summary_rows` (metric_summary of each job run's current eval version), joined with
+bootstrap_result (confidence intervals), cost_summary and the job run's mode. Every number is
+read from the database; a metric that was not computed shows as '-', never as a guess.
+The same rows feed the terminal table and the HTML report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spectragram_bench.core.models import BootstrapResult, CostSummary, JobRun, Model
+from spectragram_bench.reporting.summary import SummaryRow, summary_rows, wide_console
+
+#: metric_summary names for leaderboard quantities, preferred name first. Evaluation v1 owns
+#: the names; an alias here only widens what is recognised, it never computes a number.
+METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    "rtfx": ("rtfx",),
+    "ttft_p50": ("latency_ttft_ms_p50", "ttft_ms_p50"),
+    "ttft_p95": ("latency_ttft_ms_p95", "ttft_ms_p95"),
+    "usd_per_audio_hour": ("cost_usd_per_audio_hour", "usd_per_audio_hour", "cost_per_audio_hour_usd"),
+}
+
+#: bootstrap methods (by prefix, e.g. "utterance_percentile") in the order the single CI column prefers them
+PREFERRED_METHODS = ("utterance", "speaker")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One stored bootstrap confidence interval."""
+
+    metric: str
+    method: str
+    low: float | None
+    high: float | None
+    iterations: int
+    seed: int
+    level: float = 0.95
+
+
+@dataclass
+class LeaderboardRow:
+    summary: SummaryRow
+    mode: str = "batch"
+    intervals: list[Interval] = field(default_factory=list)
+    usd_per_audio_hour: float | None = None
+    cost_source: str | None = None  # "metric_summary" or "cost_summary"
+
+    def metric(self, name: str) -> float | None:
+        """A metric by its leaderboard name (see METRIC_NAMES) or its stored name."""
+        m = self.summary.metrics
+        for stored in METRIC_NAMES.get(name, (name,)):
+            if m.get(stored) is not None:
+                return m[stored]
+        return None
+
+    def interval(self, metric: str) -> Interval | None:
+        """The preferred stored CI of `metric` ('wer' or 'cer'), or None."""
+        found = self.intervals_of(metric)
+        return found[0] if found else None
+
+    def intervals_of(self, metric: str) -> list[Interval]:
+        """Every stored CI of `metric`, the preferred method first."""
+
+        def rank(i: Interval) -> tuple[int, str]:
+            hits = [k for k, prefix in enumerate(PREFERRED_METHODS) if i.method.startswith(prefix)]
+            return (hits[0] if hits else len(PREFERRED_METHODS), i.method)
+
+        return sorted((i for i in self.intervals if i.metric == metric), key=rank)
+
+    @property
+    def wer(self) -> float | None:
+        return self.metric("wer")
+
+    @property
+    def streaming(self) -> bool:
+        return self.mode == "streaming"
+
+
+def leaderboard_rows(session: Session, benchmark_id: int) -> list[LeaderboardRow]:
+    rows = [LeaderboardRow(r) for r in summary_rows(session, benchmark_id)]
+    if not rows:
+        return rows
+    run_ids = sorted({r.summary.job_run_id for r in rows})
+    modes = {
+        jr_id: (params or {}).get("mode", "batch")
+        for jr_id, params in session.execute(
+            select(JobRun.job_run_id, Model.params_json)
+            .join(Model, Model.model_id == JobRun.model_id)
+            .where(JobRun.job_run_id.in_(run_ids))
+        )
+    }
+    boots: dict[tuple[int, int, int], list[tuple[str | None, Interval]]] = {}
+    for b in session.execute(select(BootstrapResult).where(BootstrapResult.job_run_id.in_(run_ids))).scalars():
+        extra = b.extra_json or {}
+        level = extra.get("confidence", extra.get("level", 0.95))
+        boots.setdefault((b.job_run_id, b.dataset_id, b.variant_id), []).append(
+            (b.eval_version, Interval(b.metric, b.method, b.ci_low, b.ci_high, b.iterations, b.seed, float(level)))
+        )
+    costs = {
+        c.job_run_id: c
+        for c in session.execute(select(CostSummary).where(CostSummary.job_run_id.in_(run_ids))).scalars()
+    }
+    audio_s: dict[int, float] = {}
+    for r in rows:
+        audio_s[r.summary.job_run_id] = audio_s.get(r.summary.job_run_id, 0.0) + (r.summary.metrics.get("audio_seconds") or 0.0)
+    for r in rows:
+        s = r.summary
+        r.mode = modes.get(s.job_run_id, "batch")
+        r.intervals = [
+            i for version, i in boots.get((s.job_run_id, s.dataset_id, s.variant_id), [])
+            if version in (None, s.eval_version)
+        ]
+        stored = r.metric("usd_per_audio_hour")
+        if stored is not None:
+            r.usd_per_audio_hour, r.cost_source = stored, "metric_summary"
+        elif s.job_run_id in costs and audio_s[s.job_run_id] > 0:
+            # cost_summary is per job run: its price over all audio the job run scored
+            r.usd_per_audio_hour = costs[s.job_run_id].price_usd / (audio_s[s.job_run_id] / 3600.0)
+            r.cost_source = "cost_summary"
+    # ranked: per dataset split and variant, lowest WER first (no WER last)
+    rows.sort(key=lambda r: (
+        r.summary.dataset_id or 0, r.summary.split, r.summary.variant_id or 0,
+        r.wer is None, r.wer if r.wer is not None else 0.0, r.summary.job_run_id,
+    ))
+    return rows
+
+
+# -- formatting shared by the terminal table and the HTML report ---------------------------------
+
+def fmt_rate(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if math.isinf(v):
+        return "inf"
+    return f"{100 * v:.2f}%"
+
+
+def fmt_interval(i: Interval | None) -> str:
+    """`[low, high]` in percent; the level is appended when it is not the column's 95%."""
+    if i is None or i.low is None or i.high is None:
+        return "-"
+    level = "" if abs(i.level - 0.95) < 1e-9 else f" ({100 * i.level:g}%)"
+    return f"[{100 * i.low:.2f}, {100 * i.high:.2f}]{level}"
+
+
+def fmt_ms(v: float | None) -> str:
+    """Whole milliseconds, with decimals below 10 ms so a fast local engine does not read as 0."""
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if v >= 10 else f"{v:.1f}" if v >= 1 else f"{v:.2f}"
+
+
+def fmt_count(v: float | None) -> str:
+    return "-" if v is None else f"{int(v):,}"
+
+
+def fmt_ratio(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def fmt_usd(v: float | None) -> str:
+    return "-" if v is None else f"${v:,.3f}" if v < 1 else f"${v:,.2f}"
+
+
+def fmt_sdi(m: dict[str, float | None]) -> str:
+    return f"{fmt_count(m.get('substitutions'))}/{fmt_count(m.get('deletions'))}/{fmt_count(m.get('insertions'))}"
+
+
+def leaderboard_table(rows: list[LeaderboardRow], title: str) -> Table:
+    table = Table(title=title)
+    for col, justify in (
+        ("system", "left"), ("dataset", "left"), ("variant", "left"), ("status", "left"),
+        ("N", "right"), ("failed", "right"), ("WER", "right"), ("95% CI", "right"), ("CER", "right"),
+        ("S/D/I", "right"), ("p50 ms", "right"), ("p95 ms", "right"), ("RTFx", "right"),
+        ("TTFT p50", "right"), ("$/audio h", "right"),
+    ):
+        table.add_column(col, justify=justify)
+    for r in rows:
+        s, m = r.summary, r.summary.metrics
+        table.add_row(
+            s.system, f"{s.dataset}/{s.split}", s.variant, s.status,
+            fmt_count(m.get("n_utterances")), fmt_count(m.get("n_failed")),
+            fmt_rate(r.wer), fmt_interval(r.interval("wer")), fmt_rate(m.get("cer")), fmt_sdi(m),
+            fmt_ms(m.get("latency_api_ms_p50")), fmt_ms(m.get("latency_api_ms_p95")),
+            fmt_ratio(r.metric("rtfx")),
+            fmt_ms(r.metric("ttft_p50")) if r.streaming else "-",
+            fmt_usd(r.usd_per_audio_hour),
+        )
+    return table
+
+
+def print_leaderboard(session: Session, benchmark_id: int, console: Console | None = None) -> list[LeaderboardRow]:
+    rows = leaderboard_rows(session, benchmark_id)
+    versions = sorted({r.summary.eval_version for r in rows})
+    title = f"benchmark {benchmark_id} leaderboard  (eval {', '.join(versions) or '-'})"
+    (console or wide_console()).print(leaderboard_table(rows, title))
+    return rows

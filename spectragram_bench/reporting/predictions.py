@@ -1,0 +1,183 @@
+"""A benchmark's predictions with their per-utterance scores, for the report and the export.
+
+Per-utterance counts are the ones evaluation v1 stored in utterance_score for the job run's
+current eval version, so they sum to the leaderboard's numbers exactly. A job run without those
+rows is rescored here through core.metrics with the normaliser its eval version names (only
+when this install has that exact normaliser; see NormalizerChoice). Word alignments for display
+are jiwer's, of the same normalised texts. Failed predictions carry no score: a failure is not
+an empty transcript.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spectragram_bench.core import metrics
+from spectragram_bench.core.errors import ConfigError
+from spectragram_bench.core.models import (
+    Dataset,
+    DatasetVariant,
+    JobRun,
+    LatencySample,
+    MetricSummary,
+    Prediction,
+    Utterance,
+    UtteranceScore,
+)
+from spectragram_bench.core.normalize import NONE, Normalizer
+from spectragram_bench.core.registry import NORMALIZERS
+from spectragram_bench.reporting.alignment import Column, align_words
+
+
+@dataclass(frozen=True)
+class NormalizerChoice:
+    """The normaliser a job run's numbers were computed with, as far as this install can redo it."""
+
+    stored_tag: str | None  # e.g. "basic@1", as metric_summary.normalizer says
+    normalizer: Normalizer
+    note: str | None = None  # set when the stored normaliser cannot be reproduced exactly
+    steps: tuple[str, ...] = ()  # the steps the evaluation recorded (metric_summary.extra_json), if any
+
+    @property
+    def exact(self) -> bool:
+        return self.note is None
+
+
+def resolve_normalizer(stored_tag: str | None, steps: tuple[str, ...] = ()) -> NormalizerChoice:
+    if not stored_tag:
+        return NormalizerChoice(None, NONE, "no normaliser recorded; texts shown whitespace-split")
+    name = stored_tag.rpartition("@")[0] or stored_tag
+    try:
+        found = NORMALIZERS.get(name)
+    except ConfigError:
+        return NormalizerChoice(stored_tag, NONE, f"normaliser {stored_tag} is not installed; texts shown whitespace-split", steps)
+    if not isinstance(found, Normalizer) or found.tag != stored_tag:
+        have = found.tag if isinstance(found, Normalizer) else name
+        return NormalizerChoice(
+            stored_tag, NONE, f"scores used {stored_tag} but this install has {have}; texts shown whitespace-split", steps
+        )
+    return NormalizerChoice(stored_tag, found, None, steps)
+
+
+def job_run_normalizers(session: Session, job_run_ids: list[int]) -> dict[int, NormalizerChoice]:
+    """Each job run's normaliser, from the 'wer' rows of its current eval version."""
+    found: dict[int, tuple[str | None, tuple[str, ...]]] = {i: (None, ()) for i in job_run_ids}
+    q = (
+        select(MetricSummary.job_run_id, MetricSummary.normalizer, MetricSummary.extra_json)
+        .join(JobRun, JobRun.job_run_id == MetricSummary.job_run_id)
+        .where(
+            MetricSummary.job_run_id.in_(job_run_ids), MetricSummary.eval_version == JobRun.eval_version,
+            MetricSummary.metric == "wer",
+        )
+    )
+    for jr_id, tag, extra in session.execute(q):
+        steps = (extra or {}).get("steps") if isinstance(extra, dict) else None
+        found[jr_id] = (tag, tuple(str(x) for x in steps) if isinstance(steps, list) else ())
+    return {jr_id: resolve_normalizer(tag, steps) for jr_id, (tag, steps) in found.items()}
+
+
+@dataclass
+class ScoredPrediction:
+    prediction: Prediction
+    utterance: Utterance
+    dataset: str
+    split: str
+    variant_json: dict[str, Any]
+    latency: LatencySample | None
+    eval_version: str | None
+    normalizer: NormalizerChoice
+    words: metrics.ErrorCounts | None = None  # None when the prediction failed
+    chars: metrics.ErrorCounts | None = None
+    columns: list[Column] | None = None
+    stored: bool = False  # counts read from utterance_score (else recomputed here)
+
+    @property
+    def exact(self) -> bool:
+        """The counts are the ones the eval version's numbers were summed from."""
+        return self.stored or self.normalizer.exact
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction.status == "ok"
+
+    @property
+    def ttft_ms(self) -> float | None:
+        meta = (self.latency.meta_json or {}) if self.latency is not None else {}
+        value = meta.get("ttft_ms", meta.get("time_to_first_token_ms"))
+        return float(value) if isinstance(value, int | float) else None
+
+
+def scored_predictions(
+    session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True
+) -> list[ScoredPrediction]:
+    """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run.
+
+    `align` adds word alignment columns, `chars` character counts (each costs an alignment pass).
+    """
+    runs = dict(
+        session.execute(select(JobRun.job_run_id, JobRun.eval_version).where(JobRun.benchmark_id == benchmark_id)).all()
+    )
+    if not runs:
+        return []
+    normalizers = job_run_normalizers(session, list(runs))
+    q = (
+        select(Prediction, Utterance, Dataset.name, DatasetVariant.split, DatasetVariant.variant_json, LatencySample)
+        .join(Utterance, Utterance.utt_id == Prediction.utt_id)
+        .join(Dataset, Dataset.dataset_id == Utterance.dataset_id)
+        .join(DatasetVariant, DatasetVariant.variant_id == Utterance.variant_id)
+        .outerjoin(
+            LatencySample,
+            (LatencySample.job_run_id == Prediction.job_run_id) & (LatencySample.utt_id == Prediction.utt_id),
+        )
+        .where(Prediction.job_run_id.in_(list(runs)))
+        .order_by(Prediction.utt_id, Prediction.job_run_id)
+    )
+    out = [
+        ScoredPrediction(p, u, dname, split, vjson or {}, lat, runs[p.job_run_id], normalizers[p.job_run_id])
+        for p, u, dname, split, vjson, lat in session.execute(q)
+    ]
+    by_run: dict[int, list[ScoredPrediction]] = defaultdict(list)
+    for sp in out:
+        if sp.ok:
+            by_run[sp.prediction.job_run_id].append(sp)
+    stored = stored_scores(session, list(runs))
+    for items in by_run.values():
+        found = [stored.get((sp.prediction.job_run_id, sp.utterance.utt_id)) for sp in items]
+        if all(f is not None for f in found):
+            for sp, (w, c) in zip(items, found, strict=True):
+                sp.words, sp.chars, sp.stored = w, c, True
+        if not align and items[0].stored:
+            continue
+        norm = items[0].normalizer.normalizer
+        refs = [norm(sp.utterance.ref_text) for sp in items]
+        hyps = [norm(sp.prediction.hyp_text or "") for sp in items]
+        if not items[0].stored:
+            words = metrics.word_counts(refs, hyps)
+            char_errors = metrics.char_counts(refs, hyps) if chars else [None] * len(items)
+            for sp, w, c in zip(items, words, char_errors, strict=True):
+                sp.words, sp.chars = w, c
+        if align:
+            for sp, cols in zip(items, align_words(refs, hyps), strict=True):
+                sp.columns = cols
+    return out
+
+
+def stored_scores(session: Session, job_run_ids: list[int]) -> dict[tuple[int, int], tuple[metrics.ErrorCounts, metrics.ErrorCounts]]:
+    """(word, character) counts per (job run, utterance) that evaluation v1 stored for the current eval version."""
+    q = (
+        select(UtteranceScore)
+        .join(JobRun, (JobRun.job_run_id == UtteranceScore.job_run_id) & (JobRun.eval_version == UtteranceScore.eval_version))
+        .where(UtteranceScore.job_run_id.in_(job_run_ids))
+    )
+    return {
+        (r.job_run_id, r.utt_id): (
+            metrics.ErrorCounts(r.hits, r.substitutions, r.deletions, r.insertions),
+            metrics.ErrorCounts(r.char_hits, r.char_substitutions, r.char_deletions, r.char_insertions),
+        )
+        for r in session.execute(q).scalars()
+    }

@@ -1,0 +1,267 @@
+// spectragram-bench report: sortable tables and the per-utterance browser.
+// Every text from the data goes through textContent, never innerHTML.
+(function () {
+  "use strict";
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // -- sortable tables: click a header; numbers sort by data-sort, text by content ---------------
+  function sortTable(table, col, type, dir) {
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[col], y = b.cells[col];
+      if (type === "n") {
+        var xv = x.hasAttribute("data-sort") ? parseFloat(x.getAttribute("data-sort")) : NaN;
+        var yv = y.hasAttribute("data-sort") ? parseFloat(y.getAttribute("data-sort")) : NaN;
+        if (isNaN(xv) && isNaN(yv)) return 0;
+        if (isNaN(xv)) return 1;  // missing values last in both directions
+        if (isNaN(yv)) return -1;
+        return dir * (xv - yv);
+      }
+      return dir * x.textContent.localeCompare(y.textContent);
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (th, col) {
+      function activate() {
+        var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+        Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+        sortTable(table, col, th.getAttribute("data-type"), dir);
+      }
+      th.addEventListener("click", activate);
+      th.addEventListener("keydown", function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); activate(); } });
+    });
+  });
+
+  // -- the utterance browser ---------------------------------------------------------------------
+  var dataNode = document.getElementById("utt-data");
+  var root = document.getElementById("browser");
+  var controls = document.getElementById("browser-controls");
+  if (!dataNode || !root || !controls) return;
+  var data = JSON.parse(dataNode.textContent);
+  var PAGE = 25;
+  var state = { sys: "all", ds: "all", status: "all", sort: "errors-desc", q: "", page: 0 };
+
+  function readHash() {
+    var m = /^#utt\?(.*)$/.exec(location.hash);
+    if (!m) return;
+    m[1].split("&").forEach(function (pair) {
+      var kv = pair.split("=");
+      var key = decodeURIComponent(kv[0]), value = decodeURIComponent(kv.slice(1).join("=") || "");
+      if (Object.prototype.hasOwnProperty.call(state, key)) state[key] = key === "page" ? (parseInt(value, 10) || 0) : value;
+    });
+  }
+
+  function writeHash() {
+    var parts = [];
+    Object.keys(state).forEach(function (k) { parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(state[k])); });
+    if (history.replaceState) history.replaceState(null, "", "#utt?" + parts.join("&"));
+  }
+
+  function visibleSystems() {
+    return state.sys === "all" ? data.systems : data.systems.filter(function (s) { return s.id === state.sys; });
+  }
+
+  function tally(u) {  // errors and reference words over the visible systems' scored hypotheses
+    var e = 0, n = 0, failed = 0, scored = 0;
+    visibleSystems().forEach(function (s) {
+      var h = u.h[s.id];
+      if (!h) return;
+      if (h.ok) { e += h.e; n += h.n; scored += 1; } else { failed += 1; }
+    });
+    return { e: e, n: n, failed: failed, scored: scored, rate: n ? e / n : (e ? Infinity : 0) };
+  }
+
+  function matches(u) {
+    if (state.ds !== "all" && String(u.g) !== state.ds) return false;
+    var present = visibleSystems().some(function (s) { return !!u.h[s.id]; });
+    if (!present) return false;
+    var t = u._t;
+    if (state.status === "errors" && !(t.e > 0)) return false;
+    if (state.status === "failed" && !(t.failed > 0)) return false;
+    if (state.status === "perfect" && !(t.e === 0 && t.failed === 0)) return false;
+    if (state.q) {
+      var q = state.q.toLowerCase();
+      if (u.id.toLowerCase().indexOf(q) < 0 && u.ref.toLowerCase().indexOf(q) < 0) return false;
+    }
+    return true;
+  }
+
+  var sorters = {
+    "errors-desc": function (a, b) { return b._t.e - a._t.e || b._t.failed - a._t.failed; },
+    "errors-asc": function (a, b) { return a._t.e - b._t.e || a._t.failed - b._t.failed; },
+    "wer-desc": function (a, b) { return b._t.rate - a._t.rate || b._t.e - a._t.e; },
+    "id": function () { return 0; }
+  };
+
+  function option(select, value, text) {
+    var o = el("option", null, text);
+    o.value = value;
+    select.appendChild(o);
+  }
+
+  function control(labelText, node) {
+    var label = el("label", null, labelText + " ");
+    label.appendChild(node);
+    controls.appendChild(label);
+    return node;
+  }
+
+  var sysSel = control("System", el("select"));
+  sysSel.id = "f-system";
+  option(sysSel, "all", "all systems");
+  data.systems.forEach(function (s) { option(sysSel, s.id, s.name); });
+  var dsSel = control("Dataset", el("select"));
+  dsSel.id = "f-dataset";
+  option(dsSel, "all", "all datasets");
+  data.groups.forEach(function (g, i) { option(dsSel, String(i), g); });
+  var stSel = control("Show", el("select"));
+  stSel.id = "f-status";
+  [["all", "all utterances"], ["errors", "with errors"], ["failed", "with failures"], ["perfect", "error-free"]]
+    .forEach(function (p) { option(stSel, p[0], p[1]); });
+  var sortSel = control("Sort", el("select"));
+  sortSel.id = "f-sort";
+  [["errors-desc", "most errors first"], ["errors-asc", "fewest errors first"], ["wer-desc", "highest utterance WER"], ["id", "utterance order"]]
+    .forEach(function (p) { option(sortSel, p[0], p[1]); });
+  var search = control("Find", el("input"));
+  search.id = "f-search";
+  search.type = "search";
+  search.placeholder = "utterance id or reference text";
+
+  var player = null;
+  function play(ev) {
+    ev.preventDefault();
+    var href = ev.currentTarget.getAttribute("href");
+    if (player) player.pause();
+    player = new Audio(href);
+    player.play().catch(function () { window.location.href = href; });
+  }
+
+  function columns(cols) {
+    var line = el("div", "al");
+    cols.forEach(function (c) {
+      var op = typeof c === "string" ? "h" : c[0];
+      var ref = typeof c === "string" ? c : c[1];
+      var hyp = typeof c === "string" ? c : c[2];
+      var col = el("span", "c " + op);
+      if (op !== "h") col.title = { s: "substitution", d: "deletion", i: "insertion" }[op];
+      col.appendChild(el("span", null, ref === null ? "\u2014" : ref));
+      col.appendChild(el("span", null, hyp === null ? "\u2014" : hyp));
+      line.appendChild(col);
+    });
+    return line;
+  }
+
+  function ms(x) { return x >= 10 ? String(Math.round(x)) : x.toFixed(1); }
+
+  function pct(x) { return isFinite(x) ? (100 * x).toFixed(2) + "%" : "inf"; }
+
+  function card(u) {
+    var art = el("article", "utt");
+    art.setAttribute("data-utt", u.id);
+    var head = el("header");
+    head.appendChild(el("span", "grp", data.groups[u.g]));
+    head.appendChild(el("code", "uid", u.id));
+    if (u.dur !== null) head.appendChild(el("span", "dur", u.dur.toFixed(2) + " s"));
+    if (u.spk) head.appendChild(el("span", "spk", "speaker " + u.spk));
+    if (u.a) {
+      var a = el("a", "play", u.src ? "\u25B6 source audio" : "\u25B6 audio");
+      a.href = u.a;
+      if (u.src) a.title = "the file on disk, before the variant was applied";
+      a.addEventListener("click", play);
+      head.appendChild(a);
+    }
+    art.appendChild(head);
+    var ref = el("div", "ref");
+    ref.appendChild(el("span", "k", "REF"));
+    ref.appendChild(document.createTextNode(u.ref));
+    art.appendChild(ref);
+    visibleSystems().forEach(function (s) {
+      var h = u.h[s.id];
+      if (!h) return;
+      var box = el("div", "hyp");
+      box.setAttribute("data-sys", s.id);
+      var hh = el("div", "hh");
+      var sw = el("span", "sw");
+      sw.style.background = s.c;
+      hh.appendChild(sw);
+      hh.appendChild(document.createTextNode(s.name));
+      if (h.ok) {
+        box.setAttribute("data-errors", String(h.e));
+        var detail = h.e + " error" + (h.e === 1 ? "" : "s") + " (S " + h.s + ", D " + h.d + ", I " + h.i + ")"
+          + " \u00b7 WER " + pct(h.n ? h.e / h.n : (h.e ? Infinity : 0))
+          + (h.ms !== null ? " \u00b7 " + ms(h.ms) + " ms" : "")
+          + (h.t !== null ? " \u00b7 TTFT " + ms(h.t) + " ms" : "");
+        hh.appendChild(el("span", "cnt", detail));
+        box.appendChild(hh);
+        box.appendChild(columns(h.cols));
+        var raw = el("div", "raw");
+        raw.appendChild(el("span", "k", "RAW"));
+        raw.appendChild(document.createTextNode(h.raw));
+        box.appendChild(raw);
+      } else {
+        box.setAttribute("data-failed", "1");
+        hh.appendChild(el("span", "cnt", "failed after " + h.att + " attempt" + (h.att === 1 ? "" : "s") + ", not scored"));
+        box.appendChild(hh);
+        box.appendChild(el("div", "failed", h.err));
+      }
+      art.appendChild(box);
+    });
+    return art;
+  }
+
+  function pager(total) {
+    var bar = el("div", "pager");
+    var pages = Math.max(1, Math.ceil(total / PAGE));
+    var prev = el("button", null, "\u2190 previous");
+    var next = el("button", null, "next \u2192");
+    prev.disabled = state.page <= 0;
+    next.disabled = state.page >= pages - 1;
+    prev.addEventListener("click", function () { state.page -= 1; render(true, true); });
+    next.addEventListener("click", function () { state.page += 1; render(true, true); });
+    var from = total ? state.page * PAGE + 1 : 0;
+    var info = el("span", "count", from + "\u2013" + Math.min(total, (state.page + 1) * PAGE) + " of " + total + " utterances");
+    bar.appendChild(prev);
+    bar.appendChild(info);
+    bar.appendChild(next);
+    return bar;
+  }
+
+  function render(scroll, fromUser) {
+    data.utts.forEach(function (u) { u._t = tally(u); });
+    var list = data.utts.filter(matches);
+    list.sort(sorters[state.sort] || sorters["errors-desc"]);
+    var pages = Math.max(1, Math.ceil(list.length / PAGE));
+    state.page = Math.min(Math.max(0, state.page), pages - 1);
+    while (root.firstChild) root.removeChild(root.firstChild);
+    root.appendChild(pager(list.length));
+    list.slice(state.page * PAGE, (state.page + 1) * PAGE).forEach(function (u) { root.appendChild(card(u)); });
+    if (list.length > PAGE) root.appendChild(pager(list.length));
+    root.setAttribute("data-shown", String(Math.min(PAGE, list.length - state.page * PAGE)));
+    root.setAttribute("data-matching", String(list.length));
+    if (fromUser) writeHash();
+    if (scroll) controls.scrollIntoView();
+  }
+
+  readHash();
+  sysSel.value = state.sys; if (sysSel.value !== state.sys) state.sys = sysSel.value = "all";
+  dsSel.value = state.ds; if (dsSel.value !== state.ds) state.ds = dsSel.value = "all";
+  stSel.value = state.status; if (stSel.value !== state.status) state.status = stSel.value = "all";
+  sortSel.value = state.sort; if (sortSel.value !== state.sort) state.sort = sortSel.value = "errors-desc";
+  search.value = state.q;
+  [[sysSel, "sys"], [dsSel, "ds"], [stSel, "status"], [sortSel, "sort"]].forEach(function (p) {
+    p[0].addEventListener("change", function () { state[p[1]] = p[0].value; state.page = 0; render(false, true); });
+  });
+  search.addEventListener("input", function () { state.q = search.value; state.page = 0; render(false, true); });
+  render(false, false);
+})();
