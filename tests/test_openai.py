@@ -85,6 +85,12 @@ def test_config_errors_are_one_line(model, mode, params, words):
     assert words in str(info.value) and "\n" not in str(info.value)
 
 
+def test_base_url_ending_in_v1_is_the_same_server():
+    with_v1 = OpenAIProvider(ProviderConfig(name="openai", model="whisper-1", base_url="http://127.0.0.1:8000/v1/"))
+    plain = OpenAIProvider(ProviderConfig(name="openai", model="whisper-1", base_url="http://127.0.0.1:8000"))
+    assert with_v1.base_url == plain.base_url == "http://127.0.0.1:8000"
+
+
 def test_base_url_must_be_http():
     with pytest.raises(ConfigError, match="must be an http:// or https:// URL"):
         OpenAIProvider(ProviderConfig(name="openai", model="whisper-1", base_url="ftp://example.com"))

@@ -35,7 +35,8 @@ class CloudProvider(Provider):
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"{self.where}: base_url {base!r} must be an http:// or https:// URL")
-        self.base_url = base.rstrip("/")
+        # Both APIs' paths start with /v1; accept the OpenAI SDK habit of a base URL ending in /v1.
+        self.base_url = base.rstrip("/").removesuffix("/v1")
         self.key_env = config.api_key_env or self.default_key_env
         if self.model == "default":
             raise ConfigError(f"{self.where}: set \"model\" to the provider's model name (e.g. {self.example_model!r})")
