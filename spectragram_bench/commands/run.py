@@ -1,64 +1,92 @@
-"""`spectragram-bench run --config JOB.json`: run a benchmark and print its summary."""
+"""`spectragram-bench run --config JOB.json`: run a benchmark and print its summary.
+
+`--dry-run` prints the plan and exits without calling a provider or writing anything;
+`--resume ID` continues benchmark ID (items with a prediction are never requested again).
+"""
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 from spectragram_bench.app import add_db_option
 from spectragram_bench.core.config import load_config
+from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.persistence import open_database, resolve_db_url
 from spectragram_bench.reporting.summary import print_summary
-from spectragram_bench.worker.runner import run_benchmark
+from spectragram_bench.worker.progress import choose_mode
+from spectragram_bench.worker.runner import DEFAULT_GRACE_S, build_providers, resume_benchmark, run_benchmark
 
 
 def add_parser(sub):
-    p = sub.add_parser("run", help="run a benchmark job")
-    p.add_argument("--config", required=True, metavar="JOB.json", help="job file")
+    p = sub.add_parser("run", help="run a benchmark job (or resume one)")
+    p.add_argument("--config", metavar="JOB.json", help="job file (optional with --resume)")
     p.add_argument("--max-utt", type=int, default=None, metavar="N", help="utterances per job run (seeded selection)")
     p.add_argument("--max-per-subset", type=int, default=None, metavar="N", help="utterances per dataset subset")
     p.add_argument("--notes", default=None, help="free text stored with the benchmark")
-    p.add_argument("--report", default=None, metavar="FILE.html", help="where to write the HTML report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/)")
-    p.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (items, audio hours, cost, duration) and exit")
+    p.add_argument("--resume", type=int, default=None, metavar="BENCHMARK_ID", help="continue an interrupted or partial benchmark")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument(
+        "--grace-s", type=float, default=DEFAULT_GRACE_S, metavar="S",
+        help=f"after a first Ctrl-C, how long in-flight requests may finish (default {DEFAULT_GRACE_S:g})",
+    )
     add_db_option(p)
     return p
 
 
 def positive(name: str, value: int | None) -> int | None:
-    from spectragram_bench.core.errors import ConfigError
-
     if value is not None and value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value}")
     return value
 
 
-def write_run_report(db, benchmark_id: int, out: str | None) -> None:
-    """The HTML report after a run; a report that cannot be written costs no result (all are stored)."""
-    from spectragram_bench.core.errors import BenchError
-    from spectragram_bench.reporting.html import write_report
-
-    try:
-        path = write_report(db, benchmark_id, out)
-    except BenchError as exc:
-        print(f"report not written: {exc} (retry with `spectragram-bench report {benchmark_id}`)", file=sys.stderr)
-        return
-    print(f"report: {path.resolve()}")
+def resume_command(args, benchmark_id: int, db_display: str | None) -> str:
+    parts = ["spectragram-bench", "run", "--resume", str(benchmark_id)]
+    if args.config:
+        parts += ["--config", args.config]
+    if db_display:
+        parts += ["--db", db_display]
+    return shlex.join(parts)
 
 
 def run(args) -> int:
     max_utt = positive("--max-utt", args.max_utt)
     max_per_subset = positive("--max-per-subset", args.max_per_subset)
-    config = load_config(args.config)
-    db = open_database(resolve_db_url(args.db, config.database_url))
+    if args.config is None and args.resume is None:
+        raise ConfigError("run needs --config JOB.json (or --resume BENCHMARK_ID)")
+    if args.resume is not None and (max_utt is not None or max_per_subset is not None):
+        raise ConfigError("--max-utt/--max-per-subset cannot change on --resume: the benchmark keeps its selection")
+    config = load_config(args.config) if args.config else None
+    if args.dry_run and args.resume is None:
+        from spectragram_bench.worker.plan import build_plan, print_plan
+
+        build_providers(config)  # a missing key or bad params shows now, not at run time
+        print_plan(build_plan(config, max_utt, max_per_subset))
+        return 0
+    db = open_database(resolve_db_url(args.db, config.database_url if config else None))
     try:
-        outcome = run_benchmark(config, db, max_utt=max_utt, max_per_subset=max_per_subset, notes=args.notes)
+        if args.resume is not None:
+            from spectragram_bench.worker.runner import config_for_resume
+
+            if args.dry_run:
+                from spectragram_bench.worker.plan import print_remaining
+
+                print_remaining(db, args.resume, config_for_resume(db, args.resume, config))
+                return 0
+            outcome = resume_benchmark(db, args.resume, config, progress=choose_mode(args.quiet), grace_s=args.grace_s)
+        else:
+            outcome = run_benchmark(
+                config, db, max_utt=max_utt, max_per_subset=max_per_subset, notes=args.notes,
+                progress=choose_mode(args.quiet), grace_s=args.grace_s,
+            )
         print_summary(db, outcome.benchmark_id)
         for jr in outcome.job_runs:
             if jr.error_text:
                 print(f"job run {jr.job_run_id} ({jr.label}) {jr.status}: {jr.error_text}", file=sys.stderr)
         if outcome.interrupted:
-            print(f"interrupted: benchmark {outcome.benchmark_id} is incomplete", file=sys.stderr)
-        if not args.no_report:
-            write_run_report(db, outcome.benchmark_id, args.report)
+            hint = resume_command(args, outcome.benchmark_id, db.display_url if args.db else None)
+            print(f"interrupted: benchmark {outcome.benchmark_id} is incomplete; resume with: {hint}", file=sys.stderr)
         print(f"database: {db.location}  (benchmark {outcome.benchmark_id})")
         return outcome.exit_code
     finally:

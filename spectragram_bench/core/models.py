@@ -206,3 +206,32 @@ class CostSummary(Base):
 
 
 Index("ix_metric_summary_benchmark_lookup", MetricSummary.job_run_id, MetricSummary.eval_version)
+
+
+class WorkItemRow(Base):
+    """One (job run, utterance) to transcribe, leased by the process that runs it.
+
+    state: pending -> leased (lease_owner, lease_expires_at) -> done (its prediction, ok or
+    failed, committed in the same transaction). A lease whose owner died expires and the
+    item is leased again; the work-item logic lives in worker/queue.py.
+    """
+
+    __tablename__ = "work_item"
+    job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"), primary_key=True)
+    utt_id: Mapped[int] = mapped_column(ForeignKey("utterance.utt_id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[float | None] = mapped_column(Float)  # unix time; workers need synced clocks
+    leases: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RatePacer(Base):
+    """A job run's rate-limit schedule shared by every worker (GCRA theoretical arrival times)."""
+
+    __tablename__ = "rate_pacer"
+    job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"), primary_key=True)
+    tat_requests: Mapped[float] = mapped_column(Float, default=0.0)
+    tat_audio: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+Index("ix_work_item_state", WorkItemRow.job_run_id, WorkItemRow.state)

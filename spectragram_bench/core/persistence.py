@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -208,8 +208,12 @@ class ResultWriter:
     finally) drains the queue, so every result that was handed over is committed.
     """
 
-    def __init__(self, db: Database, batch_size: int = 200, max_delay_s: float = 0.5) -> None:
+    def __init__(
+        self, db: Database, batch_size: int = 200, max_delay_s: float = 0.5,
+        also: Callable[[Session, list[PredictionResult]], None] | None = None,
+    ) -> None:
         self.db = db
+        self.also = also  # a companion write in the same transaction (work items marked done)
         self.batch_size = batch_size
         self.max_delay_s = max_delay_s
         self._queue: queue.Queue = queue.Queue()
@@ -262,6 +266,8 @@ class ResultWriter:
                 try:
                     with self.db.transaction() as session:
                         write_results(session, pending)
+                        if self.also is not None:
+                            self.also(session, pending)
                     self.written += len(pending)
                 except BaseException as exc:  # keep the reason; submit/flush/close re-raise it
                     log.error("database write failed for %d results: %s", len(pending), exc)

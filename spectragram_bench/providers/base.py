@@ -71,6 +71,9 @@ class Provider(ABC):
 
     name: ClassVar[str]
     blocking: ClassVar[bool] = False
+    #: where the executor runs `transcribe_blocking`: "thread" (engines that release the GIL or
+    #: share one large model) or "process" (GIL-bound engines; each process builds its own adapter)
+    executor_pool: ClassVar[str] = "thread"
     #: params that are credentials or otherwise must never be stored
     secret_params: ClassVar[frozenset[str]] = frozenset()
 

@@ -28,6 +28,7 @@ ALLOWED_PARAMS = {"hmm", "lm", "dict", "beam", "wbeam", "lw", "pbeam", "maxhmmpf
 class PocketSphinxProvider(Provider):
     name = "pocketsphinx"
     blocking = True
+    executor_pool = "process"  # decoding holds the GIL: threads would not run in parallel
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

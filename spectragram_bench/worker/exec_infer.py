@@ -1,29 +1,46 @@
-"""The machinery around a provider adapter: concurrency, timeouts, retries, timing.
+"""The machinery around a provider adapter: concurrency, rate limits, timeouts, retries, timing.
 
 The adapter makes one attempt and classifies its failure (providers/base.py); here we decide:
-retry transient failures with jittered exponential backoff (honouring the provider's
-retry-after hint), give up on an utterance-fatal one, and stop the whole job run on a
-run-fatal one (a bad key stops after the first reply, not after thousands of requests).
-Blocking engines run in worker threads so the event loop keeps dispatching.
+retry transient failures and 429s with full-jitter exponential backoff (never sooner than the
+provider's retry-after hint), give up on an utterance-fatal one, and stop the whole job run on
+a run-fatal one (a bad key stops after the first reply, not after thousands of requests).
+
+Each attempt holds a concurrency slot (AIMD, worker/limits.py) and a rate-limit slot, and
+nothing else: backoff sleeps hold neither. Blocking engines run in a thread pool, or in a
+process pool when they hold the GIL (`Provider.executor_pool == "process"`), so the event
+loop keeps dispatching.
+
+An item is either finished (its PredictionResult handed to `submit`: a transcript, or a
+failure with its reason) or abandoned unrecorded when the run stops (its lease is released
+and a resume runs it again): an interruption is never recorded as a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import random
+import signal
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterable, Callable, Iterable
+from concurrent.futures import Executor as PoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from spectragram_bench.core.audio import AudioClip, load_audio
+from spectragram_bench.core.config import RateLimit
 from spectragram_bench.core.errors import AudioError
 from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
+from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 
 log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER_S = 600.0  # a longer hint is capped: the item is retried after ten minutes
 
 
 @dataclass(frozen=True)
@@ -33,18 +50,23 @@ class RetryPolicy:
     max_delay_s: float = 60.0
 
     def delay(self, attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
-        """Full jitter (uniform in [0, base * 2^attempt]), but never sooner than the server asked."""
+        """Full jitter (uniform in [0, base * 2^attempt], capped), but never sooner than the server asked."""
         backoff = rng.uniform(0, min(self.max_delay_s, self.base_delay_s * (2**attempt)))
-        if retry_after_s is not None:
-            return min(self.max_delay_s, max(backoff, retry_after_s))
+        if retry_after_s is not None and retry_after_s > 0:
+            return max(backoff, min(retry_after_s, MAX_RETRY_AFTER_S))
         return backoff
 
 
 @dataclass
 class ExecStats:
+    """Counters of one executor; the progress display reads them live."""
+
     done: int = 0
     failed: int = 0
     retries: int = 0
+    rate_limited: int = 0
+    in_flight: int = 0
+    abandoned: int = 0
     fatal_error: str | None = None
     interrupted: bool = False
     errors_by_kind: dict[str, int] = field(default_factory=dict)
@@ -56,7 +78,92 @@ def prepare_audio(item: WorkItem) -> tuple[AudioClip, dict]:
     return apply_variant(clip, item.variant, item)
 
 
+# --- engines: where one attempt runs -------------------------------------------------------
+
+
+class AsyncEngine:
+    """Network adapters: the attempt is a coroutine on the event loop."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    async def attempt(self, clip: AudioClip, item: WorkItem) -> Transcript:
+        return await self.provider.transcribe(clip, item)
+
+    def close(self, wait: bool = True) -> None:
+        pass
+
+
+class ThreadEngine(AsyncEngine):
+    """Blocking engines that release the GIL (or share one big model): a thread pool."""
+
+    def __init__(self, provider: Provider, workers: int) -> None:
+        super().__init__(provider)
+        self.pool: PoolExecutor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stt-{provider.name}")
+
+    async def attempt(self, clip: AudioClip, item: WorkItem) -> Transcript:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self.provider.transcribe_blocking, clip, item)
+
+    def close(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=True)
+
+
+_CHILD_PROVIDER: Provider | None = None
+
+
+def _child_init(provider_cls: type[Provider], config) -> None:
+    """Each pool process builds its own adapter; Ctrl-C is the parent's to handle."""
+    global _CHILD_PROVIDER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _CHILD_PROVIDER = provider_cls(config)
+
+
+def _child_transcribe(clip: AudioClip, item: WorkItem) -> tuple[str, Any]:
+    assert _CHILD_PROVIDER is not None
+    try:
+        return "ok", _CHILD_PROVIDER.transcribe_blocking(clip, item)
+    except ProviderError as exc:  # sent back as fields: the exception's keyword arguments do not pickle
+        return "error", (exc.kind.value, exc.message, exc.status, exc.retry_after_s, exc.request_id)
+
+
+class ProcessEngine(AsyncEngine):
+    """Blocking engines that hold the GIL (pocketsphinx): one adapter per process."""
+
+    def __init__(self, provider: Provider, workers: int) -> None:
+        super().__init__(provider)
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_child_init, initargs=(type(provider), provider.config)
+        )
+
+    async def attempt(self, clip: AudioClip, item: WorkItem) -> Transcript:
+        status, value = await asyncio.get_running_loop().run_in_executor(self.pool, _child_transcribe, clip, item)
+        if status == "error":
+            kind, message, code, retry_after, request_id = value
+            raise ProviderError(ErrorKind(kind), message, status=code, retry_after_s=retry_after, request_id=request_id)
+        return value
+
+    def close(self, wait: bool = True) -> None:
+        if not wait:
+            for proc in list(getattr(self.pool, "_processes", {}).values()):
+                proc.kill()  # a second Ctrl-C: do not wait for a decode to finish
+        self.pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def make_engine(provider: Provider, concurrency: int) -> AsyncEngine:
+    if not provider.blocking:
+        return AsyncEngine(provider)
+    if getattr(provider, "executor_pool", "thread") == "process":
+        return ProcessEngine(provider, max(1, min(concurrency, os.cpu_count() or 1)))
+    return ThreadEngine(provider, max(1, concurrency))
+
+
+# --- the executor --------------------------------------------------------------------------
+
+
 class Executor:
+    """Runs work items through one provider under its limits; results go to `submit`."""
+
     def __init__(
         self,
         provider: Provider,
@@ -65,6 +172,8 @@ class Executor:
         concurrency: int,
         timeout_s: float,
         retry: RetryPolicy,
+        rate_limit: RateLimit | None = None,
+        pacer: Pacer | None = None,
         seed: int = 0,
     ) -> None:
         self.provider = provider
@@ -72,74 +181,99 @@ class Executor:
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.retry = retry
+        self.pacer = pacer or Pacer(rate_limit)
+        self.slots = AdaptiveConcurrency(concurrency)
         self.rng = random.Random(seed)
         self.stats = ExecStats()
         self.stop = asyncio.Event()
-        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=f"stt-{provider.name}")
+        self.engine = make_engine(provider, concurrency)
+        self.io_pool = ThreadPoolExecutor(max_workers=min(8, max(2, concurrency)), thread_name_prefix="audio")
         self.model_revision: str | None = None
 
-    async def _attempt(self, clip: AudioClip, item: WorkItem) -> Transcript:
-        if self.provider.blocking:
-            loop = asyncio.get_running_loop()
-            call = loop.run_in_executor(self.pool, self.provider.transcribe_blocking, clip, item)
-        else:
-            call = self.provider.transcribe(clip, item)
-        try:
-            return await asyncio.wait_for(call, self.timeout_s)
-        except TimeoutError:
-            raise ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)") from None
-
-    def _fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float) -> None:
+    def _fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list) -> None:
         self.stats.failed += 1
         self.stats.errors_by_kind[kind] = self.stats.errors_by_kind.get(kind, 0) + 1
         self.submit(
             PredictionResult(
-                item.job_run_id,
-                item.utt_id,
-                None,
-                error_kind=kind,
-                error_text=text,
-                attempts=attempts,
-                total_time_ms=(time.perf_counter() - started) * 1000,
+                item.job_run_id, item.utt_id, None, error_kind=kind, error_text=text, attempts=attempts,
+                total_time_ms=(time.perf_counter() - started) * 1000, latency_meta={"attempt_log": log_},
             )
         )
 
-    async def run_item(self, item: WorkItem) -> None:
-        started = time.perf_counter()
-        loop = asyncio.get_running_loop()
+    async def _one_attempt(self, clip: AudioClip, item: WorkItem) -> tuple[Transcript | ProviderError, float, int, float]:
+        """One attempt inside a concurrency slot and a rate-limit slot: (outcome, api ms, generation, waited s)."""
+        generation = await self.slots.acquire()
         try:
-            clip, variant_facts = await loop.run_in_executor(self.pool, prepare_audio, item)
-        except AudioError as exc:
-            self._fail(item, "input", str(exc), 0, started)
-            return
-        attempts = 0
-        while True:
-            attempts += 1
+            waited = await self.pacer.acquire(clip.duration_s)
             t0 = time.perf_counter()
             try:
-                transcript = await self._attempt(clip, item)
+                outcome: Transcript | ProviderError = await asyncio.wait_for(self.engine.attempt(clip, item), self.timeout_s)
+            except TimeoutError:
+                outcome = ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
             except ProviderError as exc:
-                if exc.kind == ErrorKind.FATAL:
-                    self.stats.fatal_error = str(exc)
-                    self.stop.set()
-                    self._fail(item, exc.kind.value, str(exc), attempts, started)
-                    return
-                retryable = exc.kind in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED)
-                if not retryable or attempts >= self.retry.max_attempts or self.stop.is_set():
-                    reason = str(exc) if not retryable else f"{exc} (gave up after {attempts} attempts)"
-                    self._fail(item, exc.kind.value, reason, attempts, started)
-                    return
-                self.stats.retries += 1
-                await asyncio.sleep(self.retry.delay(attempts - 1, exc.retry_after_s, self.rng))
-                continue
+                outcome = exc
+            return outcome, (time.perf_counter() - t0) * 1000, generation, waited
+        finally:
+            self.slots.release()
+
+    async def run_item(self, item: WorkItem) -> None:
+        started = time.perf_counter()
+        try:
+            clip, variant_facts = await asyncio.get_running_loop().run_in_executor(self.io_pool, prepare_audio, item)
+        except (AudioError, ValueError) as exc:
+            self._fail(item, "input", str(exc), 0, started, [])
+            return
+        attempts = 0
+        attempt_log: list[dict[str, Any]] = []
+        while True:
+            attempts += 1
+            self.stats.in_flight += 1
+            try:
+                outcome, api_ms, generation, waited = await self._one_attempt(clip, item)
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)
-                self._fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started)
+                self._fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)
                 return
-            api_ms = (time.perf_counter() - t0) * 1000
-            break
+            finally:
+                self.stats.in_flight -= 1
+            entry: dict[str, Any] = {"ms": round(api_ms, 2)}
+            if waited > 0.0005:
+                entry["rate_wait_ms"] = round(waited * 1000, 2)
+            if isinstance(outcome, Transcript):
+                attempt_log.append(entry)
+                self.slots.on_success()
+                break
+            exc = outcome
+            entry.update(error=exc.kind.value, status=exc.status, retry_after_s=exc.retry_after_s)
+            attempt_log.append(entry)
+            if exc.kind == ErrorKind.RATE_LIMITED:
+                self.stats.rate_limited += 1
+                self.slots.on_rate_limited(generation)
+            if exc.kind == ErrorKind.FATAL:
+                if self.stats.fatal_error is None:
+                    self.stats.fatal_error = str(exc)
+                self.stop.set()
+                self._fail(item, exc.kind.value, str(exc), attempts, started, attempt_log)
+                return
+            retryable = exc.kind in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED)
+            if not retryable or attempts >= self.retry.max_attempts:
+                reason = str(exc) if not retryable else f"{exc} (gave up after {attempts} attempts)"
+                self._fail(item, exc.kind.value, reason, attempts, started, attempt_log)
+                return
+            if self.stop.is_set():  # interrupted between attempts: unfinished, not failed
+                self.stats.abandoned += 1
+                return
+            self.stats.retries += 1
+            delay = self.retry.delay(attempts - 1, exc.retry_after_s, self.rng)
+            try:
+                await asyncio.wait_for(self.stop.wait(), delay)
+                self.stats.abandoned += 1  # stop requested during the backoff
+                return
+            except TimeoutError:
+                pass
         total_ms = (time.perf_counter() - started) * 1000
         duration = clip.duration_s
+        transcript = outcome
         if transcript.model_revision:
             self.model_revision = transcript.model_revision
         self.stats.done += 1
@@ -155,26 +289,50 @@ class Executor:
                 total_time_ms=total_ms,
                 rtf=(api_ms / 1000.0) / duration if duration > 0 else None,
                 billed_seconds=transcript.billed_seconds,
-                latency_meta={**transcript.meta, **variant_facts, "audio_s": round(duration, 4)},
+                latency_meta={**transcript.meta, **variant_facts, "audio_s": round(duration, 4), "attempt_log": attempt_log},
             )
         )
 
-    async def run(self, items: Sequence[WorkItem]) -> ExecStats:
-        """Process `items` with at most `concurrency` in flight; returns when all are settled."""
-        queue: asyncio.Queue[WorkItem] = asyncio.Queue()
-        for item in items:
-            queue.put_nowait(item)
+    async def run(self, items: Iterable[WorkItem] | AsyncIterable[WorkItem]) -> ExecStats:
+        """Process `items` with at most `concurrency` attempts in flight; returns when all are
+        settled or, after `stop`, when the in-flight ones are."""
+        queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self.concurrency)
+        n_workers = self.concurrency
+
+        async def feed() -> None:
+            try:
+                if isinstance(items, AsyncIterable):
+                    async for item in items:
+                        if self.stop.is_set():
+                            break
+                        await queue.put(item)
+                else:
+                    for item in items:
+                        if self.stop.is_set():
+                            break
+                        await queue.put(item)
+            finally:
+                for _ in range(n_workers):
+                    await queue.put(None)
 
         async def worker() -> None:
-            while not self.stop.is_set():
-                try:
-                    item = queue.get_nowait()
-                except asyncio.QueueEmpty:
+            while True:
+                item = await queue.get()
+                if item is None:
                     return
+                if self.stop.is_set():
+                    self.stats.abandoned += 1
+                    continue
                 await self.run_item(item)
 
+        tasks = [asyncio.create_task(feed()), *(asyncio.create_task(worker()) for _ in range(n_workers))]
         try:
-            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, max(1, len(items))))))
+            await asyncio.gather(*tasks)
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            for t in tasks:
+                t.cancel()
         return self.stats
+
+    def close(self, wait: bool = True) -> None:
+        self.engine.close(wait=wait)
+        self.io_pool.shutdown(wait=wait, cancel_futures=True)

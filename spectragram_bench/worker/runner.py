@@ -1,9 +1,17 @@
-"""The run loop: datasets into the database, one job run per provider, evaluation after each.
+"""The run loop: a plan into the database, then every job run through the executor, each
+evaluated once its items are done ("post-onboard evaluation").
 
-Order of work for `run`: validate everything that can be validated without calling a
-provider (registries, keys, dataset roots), register datasets and utterances, create the
-benchmark, then for each provider create a job run, execute its work items through the
-executor and the single writer, and evaluate it ("post-onboard evaluation").
+`run_benchmark` validates everything that can be validated without calling a provider
+(registries, keys, dataset roots), writes the plan (datasets, utterances, the benchmark, its
+job runs queued, their work items), and runs all job runs concurrently in one event loop,
+each under its own provider's limits, all results through one writer. `resume_benchmark`
+continues a benchmark from its work items. `run_worker` is the same loop for a process that
+only leases work someone else enqueued (worker/queue.py has the leasing).
+
+Interruption: the first SIGINT/SIGTERM stops dispatching and lets in-flight requests finish
+for a grace period; a second one (or the end of the grace period) abandons them. Either way
+every finished result is committed, unfinished items are released for a resume, and the
+job runs are marked interrupted.
 """
 
 from __future__ import annotations
@@ -14,41 +22,36 @@ import json
 import logging
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spectragram_bench.core.audio import audio_duration
-from spectragram_bench.core.config import JobConfig, ProviderConfig, redact
+from spectragram_bench.core.config import REDACTED, JobConfig, ProviderConfig, parse_config, redact
 from spectragram_bench.core.environment import env_json, host_info_json
-from spectragram_bench.core.errors import AudioError, BenchError
-from spectragram_bench.core.models import Benchmark, JobRun, Model, Utterance, utcnow
+from spectragram_bench.core.errors import BenchError, ConfigError
+from spectragram_bench.core.models import Benchmark, JobRun, Model, Utterance
 from spectragram_bench.core.models import Dataset as DatasetRow
 from spectragram_bench.core.models import DatasetVariant as VariantRow
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import Normalizer
-from spectragram_bench.core.normalize import resolve as resolve_normalizer
-from spectragram_bench.core.persistence import Database, ResultWriter, _insert, existing_predictions
-from spectragram_bench.core.pricing import write_cost_summary
-from spectragram_bench.core.records import PredictionResult, UtteranceRecord, WorkItem
-from spectragram_bench.core.registry import DATASETS, PROVIDERS
+from spectragram_bench.core.persistence import Database, ResultWriter, _insert
+from spectragram_bench.core.records import PredictionResult, UtteranceRecord
+from spectragram_bench.core.registry import NORMALIZERS, PROVIDERS
 from spectragram_bench.datasets.base import Dataset
-from spectragram_bench.datasets.selection import select as select_utterances
-from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_key
+from spectragram_bench.datasets.variants import variant_key
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
+from spectragram_bench.worker import queue
 from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
+from spectragram_bench.worker.limits import Pacer, SharedPacer
+from spectragram_bench.worker.plan import Plan, build_plan
+from spectragram_bench.worker.progress import ProgressDisplay
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class PreparedUtterance:
-    utt_id: int
-    record: UtteranceRecord
-    variant: dict[str, Any]
+DEFAULT_GRACE_S = 30.0
 
 
 @dataclass
@@ -73,19 +76,17 @@ class BenchmarkOutcome:
         return 1 if any(j.status == "failed" for j in self.job_runs) else 0
 
 
+# --- registration: a plan into the database --------------------------------------------------
+
+
 def build_providers(config: JobConfig) -> list[Provider]:
     """Instantiate and check every provider before any work starts (missing key, bad params)."""
     providers = []
     for pc in config.providers:
-        cls = PROVIDERS.get(pc.name)
-        provider = cls(pc)
+        provider = PROVIDERS.get(pc.name)(pc)
         provider.check_ready()
         providers.append(provider)
     return providers
-
-
-def load_datasets(config: JobConfig) -> list[tuple[Any, Dataset]]:
-    return [(dc, DATASETS.get(dc.name)(dc.root, dc.subsets, dc.options)) for dc in config.datasets]
 
 
 def _upsert(session: Session, table, values: dict[str, Any], keys: Sequence[str], update: Sequence[str] = ()):
@@ -118,14 +119,24 @@ def register_dataset(session: Session, dataset: Dataset) -> DatasetRow:
     )
 
 
+def utterance_meta(r: UtteranceRecord) -> dict[str, Any]:
+    """meta_json, with a segment's offset/length so a work item can be rebuilt from the row alone."""
+    meta = dict(r.meta)
+    if r.offset_s:
+        meta["offset_s"] = r.offset_s
+    if r.segment_s is not None:
+        meta["segment_s"] = r.segment_s
+    return meta
+
+
 def register_utterances(
     session: Session, dataset_id: int, variant: dict[str, Any], records: Sequence[UtteranceRecord]
-) -> list[PreparedUtterance]:
-    """Insert (or refresh) the selected utterances of one variant; returns them with their ids."""
+) -> list[int]:
+    """Insert (or refresh) the selected utterances of one variant; returns their ids in order."""
     by_split: dict[str, list[UtteranceRecord]] = {}
     for r in records:
         by_split.setdefault(r.subset, []).append(r)
-    prepared: list[PreparedUtterance] = []
+    ids_out: dict[tuple[str, str], int] = {}
     insert = _insert(session.bind.dialect.name)
     for split, recs in by_split.items():
         vrow = _upsert(
@@ -143,7 +154,7 @@ def register_utterances(
                 "ref_text": r.ref_text,
                 "duration_s": r.duration_s,
                 "speaker": r.speaker,
-                "meta_json": r.meta,
+                "meta_json": utterance_meta(r),
             }
             for r in recs
         ]
@@ -154,60 +165,13 @@ def register_utterances(
                 set_={k: stmt.excluded[k] for k in ("audio_path", "ref_text", "duration_s", "speaker", "meta_json")},
             )
             session.execute(stmt)
-        ids = dict(
-            session.execute(
-                select(Utterance.external_id, Utterance.utt_id).where(
-                    Utterance.dataset_id == dataset_id, Utterance.variant_id == vrow.variant_id
-                )
-            ).all()
-        )
-        prepared.extend(PreparedUtterance(ids[r.external_id], r, variant) for r in recs)
-    return prepared
-
-
-def with_duration(record: UtteranceRecord) -> UtteranceRecord:
-    """Fill duration from the audio header; an unreadable file is noted for the utterance, not fatal."""
-    if record.duration_s is not None or "load_error" in record.meta:
-        return record
-    try:
-        duration = audio_duration(record.audio_path)
-    except AudioError as exc:
-        return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
-    if record.segment_s is not None:
-        duration = record.segment_s
-    elif record.offset_s:
-        duration = max(0.0, duration - record.offset_s)  # from the offset to the end of the file
-    return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
-
-
-def prepare_utterances(
-    session: Session, config: JobConfig, datasets: list[tuple[Any, Dataset]],
-    max_utt: int | None, max_per_subset: int | None,
-) -> list[PreparedUtterance]:
-    keyed: list[tuple[str, UtteranceRecord]] = []
-    rows: dict[str, tuple[Any, DatasetRow]] = {}
-    for index, (dc, ds) in enumerate(datasets):
-        key = f"{index}:{dc.name}"
-        rows[key] = (dc, register_dataset(session, ds))
-        seen: set[str] = set()
-        for rec in ds.utterances():
-            if rec.external_id in seen:
-                raise BenchError(f"dataset {dc.name!r} at {dc.root}: duplicate utterance id {rec.external_id!r}")
-            seen.add(rec.external_id)
-            keyed.append((key, rec))
-    chosen = select_utterances(keyed, max_per_subset=max_per_subset, max_utt=max_utt, seed=config.selection_seed)
-    prepared: list[PreparedUtterance] = []
-    for key, (dc, drow) in rows.items():
-        recs = [with_duration(r) for k, r in chosen if k == key]
-        everything = [r for k, r in keyed if k == key]  # before selection: babble must not depend on it
-        for variant in dc.variants:
-            spec = variant.model_dump()
-            runtime = prepare_variant(spec, everything)  # the stored spec plus e.g. the babble pool
-            derived = [replace(r, duration_s=variant_duration(spec, r.duration_s)) for r in recs]
-            for p in register_utterances(session, drow.dataset_id, spec, derived):
-                p.variant = runtime
-                prepared.append(p)
-    return prepared
+        ids = session.execute(
+            select(Utterance.external_id, Utterance.utt_id).where(
+                Utterance.dataset_id == dataset_id, Utterance.variant_id == vrow.variant_id
+            )
+        ).all()
+        ids_out.update({(split, ext): utt for ext, utt in ids})
+    return [ids_out[(r.subset, r.external_id)] for r in records]
 
 
 def config_hash(values: dict[str, Any]) -> str:
@@ -239,144 +203,326 @@ def register_job_run(session: Session, benchmark_id: int, provider: Provider) ->
     return run
 
 
-def work_items(job_run_id: int, prepared: Sequence[PreparedUtterance], skip: set[int]) -> list[WorkItem]:
-    return [
-        WorkItem(
-            job_run_id=job_run_id,
-            utt_id=p.utt_id,
-            external_id=p.record.external_id,
-            audio_path=p.record.audio_path,
-            duration_s=p.record.duration_s,
-            ref_text=p.record.ref_text,
-            offset_s=p.record.offset_s,
-            segment_s=p.record.segment_s,
-            variant=p.variant,
-        )
-        for p in prepared
-        if p.utt_id not in skip
-    ]
+def stored_config(config: JobConfig, plan: Plan) -> dict[str, Any]:
+    stored = redact(config.model_dump(mode="json"))
+    stored["selection"] = {"max_utt": plan.max_utt, "max_per_subset": plan.max_per_subset}
+    return stored
 
 
-def record_input_errors(items: list[WorkItem], prepared: Sequence[PreparedUtterance], writer: ResultWriter) -> list[WorkItem]:
-    """Utterances whose input is already known to be broken are recorded as failed, not sent."""
-    broken = {p.utt_id: p.record.meta["load_error"] for p in prepared if "load_error" in p.record.meta}
-    for item in items:
-        if item.utt_id in broken:
-            writer.submit(PredictionResult(item.job_run_id, item.utt_id, None, error_kind="input", error_text=broken[item.utt_id], attempts=0))
-    return [i for i in items if i.utt_id not in broken]
+def materialise(db: Database, plan: Plan, providers: Sequence[Provider], notes: str | None = None) -> tuple[int, list[int]]:
+    """Write the plan in one transaction: utterances, benchmark, job runs (queued), work items.
+
+    Returns (benchmark_id, job_run_ids in provider order).
+    """
+    with db.transaction() as s:
+        utt_ids: list[int] = []
+        for index, (_dc, ds) in enumerate(plan.datasets):
+            drow = register_dataset(s, ds)
+            mine = [u for u in plan.utterances if u.dataset_index == index]
+            for variant in {variant_key(u.variant): u.variant for u in mine}.values():
+                recs = [u.record for u in mine if variant_key(u.variant) == variant_key(variant)]
+                utt_ids.extend(register_utterances(s, drow.dataset_id, variant, recs))
+        bench = Benchmark(name=plan.config.name, config_json=stored_config(plan.config, plan), notes=notes)
+        s.add(bench)
+        s.flush()
+        job_run_ids = []
+        for provider in providers:
+            run = register_job_run(s, bench.benchmark_id, provider)
+            queue.add_work_items(s, run.job_run_id, utt_ids)
+            job_run_ids.append(run.job_run_id)
+        return bench.benchmark_id, job_run_ids
 
 
-async def execute_with_signals(executor: Executor, items: list[WorkItem]) -> ExecStats:
-    """First Ctrl-C/SIGTERM: stop dispatching and let in-flight items finish; second: cancel."""
+# --- resume ----------------------------------------------------------------------------------
+
+
+def _redacted_paths(value: Any, path: str = "$") -> list[str]:
+    if value == REDACTED or (isinstance(value, str) and "***" in value and "@" in value):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _redacted_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _redacted_paths(v, f"{path}[{i}]")]
+    return []
+
+
+WORK_IDENTITY_PROVIDER_KEYS = ("name", "model", "label", "mode", "params")
+
+
+def work_identity(stored: dict[str, Any]) -> dict[str, Any]:
+    """What decides which requests a benchmark makes; everything else (concurrency, limits,
+    timeouts, base_url, the database) may change between a run and its resume."""
+    return {
+        "providers": [{k: p.get(k) for k in WORK_IDENTITY_PROVIDER_KEYS} for p in stored.get("providers", [])],
+        "datasets": stored.get("datasets"),
+        "selection_seed": stored.get("selection_seed"),
+        "selection": stored.get("selection"),
+    }
+
+
+def _differences(a: Any, b: Any, path: str = "$") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _differences(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} was stored, {b!r} given"]
+
+
+def config_for_resume(db: Database, benchmark_id: int, given: JobConfig | None) -> JobConfig:
+    """The job config a resume runs with.
+
+    Without --config it is rebuilt from the benchmark's stored config (keys always come from
+    the environment, so nothing is missing unless a secret had to be redacted from params or a
+    URL; then --config is required). With --config, what decides the requests (providers'
+    identity, datasets, selection) must match what was stored; concurrency, rate limits,
+    timeouts and base_url may differ and the new values apply.
+    """
+    with db.session() as s:
+        bench = s.get(Benchmark, benchmark_id)
+        if bench is None:
+            raise BenchError(f"no benchmark {benchmark_id} in {db.location}")
+        stored = dict(bench.config_json)
+    if given is None:
+        redacted = _redacted_paths({k: v for k, v in stored.items() if k != "database_url"})
+        if redacted:
+            raise ConfigError(
+                f"benchmark {benchmark_id}'s stored config has redacted secrets at {', '.join(redacted)}; "
+                "pass the job file with --config"
+            )
+        return parse_config({k: v for k, v in stored.items() if k != "selection"}, f"benchmark {benchmark_id} config")
+    given_stored = redact(given.model_dump(mode="json"))
+    given_stored["selection"] = stored.get("selection")
+    diffs = _differences(work_identity(stored), work_identity(given_stored))
+    if diffs:
+        raise ConfigError(f"the job file does not match benchmark {benchmark_id}: " + "; ".join(diffs[:5]))
+    return given
+
+
+def reopen_benchmark(db: Database, benchmark_id: int, config: JobConfig) -> list[tuple[int, ProviderConfig]]:
+    """Job runs of the benchmark with work left, made runnable again, with their provider config."""
+    by_label = {pc.display: pc for pc in config.providers}
+    out = []
+    with db.transaction() as s:
+        runs = s.execute(select(JobRun).where(JobRun.benchmark_id == benchmark_id).order_by(JobRun.job_run_id)).scalars().all()
+        for run in runs:
+            if run.label not in by_label:
+                raise ConfigError(f"job run {run.job_run_id} ({run.label}) has no provider with that label in the config")
+            if run.status == "running" and not _all_leases_dead(s, run.job_run_id):
+                log.warning("job run %d (%s) is running elsewhere; this process joins it", run.job_run_id, run.label)
+            if queue.reopen(s, run.job_run_id):
+                out.append((run.job_run_id, by_label[run.label]))
+    return out
+
+
+def _all_leases_dead(session: Session, job_run_id: int) -> bool:
+    from spectragram_bench.core.models import WorkItemRow
+
+    owners = session.execute(
+        select(WorkItemRow.lease_owner).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == "leased").distinct()
+    ).scalars().all()
+    return all(queue._owner_dead_here(o) for o in owners if o)
+
+
+# --- execution -------------------------------------------------------------------------------
+
+
+@dataclass
+class RunContext:
+    """What the job runs of one process share: database, writer, display, stop state."""
+
+    db: Database
+    writer: ResultWriter
+    progress: ProgressDisplay
+    lease_s: float = queue.DEFAULT_LEASE_S
+    grace_s: float = DEFAULT_GRACE_S
+    mark_interrupted: bool = True  # `run` marks its job runs interrupted; a worker leaves them to the others
+    executors: list[Executor] = field(default_factory=list)
+    run_tasks: set[asyncio.Task] = field(default_factory=set)
+    interrupted: bool = False
+    hard_stopped: bool = False
+
+    def stop_dispatching(self) -> None:
+        self.interrupted = True
+        for ex in self.executors:
+            ex.stats.interrupted = True
+            ex.stop.set()
+
+    def hard_stop(self) -> None:
+        self.stop_dispatching()
+        self.hard_stopped = True
+        for t in list(self.run_tasks):
+            t.cancel()
+
+
+async def _heartbeat(db: Database, owner: str, lease_s: float) -> None:
+    while True:
+        await asyncio.sleep(lease_s / 3)
+        try:
+            await asyncio.to_thread(queue.renew, db, owner, lease_s)
+        except Exception as exc:  # a missed renewal is retried; the lease outlives two misses
+            log.warning("lease renewal failed: %s", exc)
+
+
+def _evaluator(normalizer: Normalizer):
+    def evaluate(session: Session, job_run_id: int) -> None:
+        evaluate_job_run(session, job_run_id, normalizer)
+
+    return evaluate
+
+
+def _pacer_for(db: Database, pc: ProviderConfig, job_run_id: int) -> Pacer:
+    """PostgreSQL: the schedule every worker shares; SQLite (one process): in memory."""
+    if pc.rate_limit is not None and db.dialect == "postgresql":
+        return SharedPacer(pc.rate_limit, db, job_run_id)
+    return Pacer(pc.rate_limit)
+
+
+async def run_job_run(
+    ctx: RunContext, job_run_id: int, provider: Provider, normalizer: Normalizer, seed: int = 0
+) -> JobRunOutcome:
+    """Lease and run this job run's items until none are left, then evaluate it (once, across processes)."""
+    db, pc = ctx.db, provider.config
+    owner = queue.new_owner()
+
+    def record_broken(result: PredictionResult) -> None:
+        executor.stats.failed += 1
+        ctx.writer.submit(result)
+
+    executor = Executor(
+        provider, ctx.writer.submit, concurrency=pc.concurrency, timeout_s=pc.timeout_s,
+        retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=_pacer_for(db, pc, job_run_id), seed=seed,
+    )
+    ctx.executors.append(executor)
+    if ctx.interrupted:
+        executor.stop.set()
+    with db.session() as s:
+        c = queue.counts(s, job_run_id)
+    tracked = ctx.progress.add(pc.display, c.total, c.total - c.open, executor.stats)
+    await asyncio.to_thread(queue.mark_running, db, job_run_id)
+    feeder = queue.LeaseFeeder(
+        db, job_run_id, owner, batch=min(500, max(8, 2 * pc.concurrency)), lease_s=ctx.lease_s, on_broken=record_broken
+    )
+    heartbeat = asyncio.create_task(_heartbeat(db, owner, ctx.lease_s))
+    run_task = asyncio.create_task(executor.run(feeder))
+    ctx.run_tasks.add(run_task)
+    status: str | None = None
+    try:
+        try:
+            await run_task
+        except asyncio.CancelledError:
+            if not ctx.hard_stopped:
+                raise
+    finally:
+        ctx.run_tasks.discard(run_task)
+        heartbeat.cancel()
+        executor.close(wait=not ctx.hard_stopped)
+        await asyncio.to_thread(ctx.writer.flush)  # every finished result committed, whatever happened
+        await asyncio.to_thread(queue.release, db, owner)  # unfinished items back to pending
+        try:
+            await provider.aclose()
+        except Exception as exc:  # closing a client must not hide the run's outcome
+            log.warning("closing provider %s: %s", pc.display, exc)
+        stats = executor.stats
+        if stats.fatal_error is not None or not stats.interrupted:
+            status = await asyncio.to_thread(
+                queue.finalize, db, job_run_id, evaluate=_evaluator(normalizer),
+                fatal_error=stats.fatal_error, model_revision=executor.model_revision,
+            )
+            if status is not None:
+                log.info("job run %d (%s) %s: evaluated", job_run_id, pc.display, status)
+        elif ctx.mark_interrupted:
+            await asyncio.to_thread(queue.mark_interrupted, db, job_run_id)
+        ctx.progress.finish(tracked)
+    with db.session() as s:
+        run = s.get(JobRun, job_run_id)
+        return JobRunOutcome(job_run_id, pc.display, run.status, executor.stats, run.error_text)
+
+
+def _install_signals(ctx: RunContext) -> list[signal.Signals]:
+    """First SIGINT/SIGTERM: stop dispatching, grace period for in-flight; second: abandon them."""
     loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(executor.run(items))
     hits = 0
 
     def on_signal() -> None:
         nonlocal hits
         hits += 1
-        executor.stats.interrupted = True
-        executor.stop.set()
         if hits == 1:
-            log.warning("interrupt: finishing in-flight requests (press Ctrl-C again to stop at once)")
+            log.warning(
+                "interrupt: no new requests; waiting up to %g s for the ones in flight (interrupt again to stop now)",
+                ctx.grace_s,
+            )
+            ctx.stop_dispatching()
+            loop.call_later(ctx.grace_s, ctx.hard_stop)
         else:
-            task.cancel()
+            log.warning("second interrupt: abandoning in-flight requests; committing finished results")
+            ctx.hard_stop()
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
-        except (NotImplementedError, RuntimeError):
+        except (NotImplementedError, RuntimeError, ValueError):
             pass
+    return installed
+
+
+async def run_job_runs(
+    ctx: RunContext, runs: Sequence[tuple[int, Provider]], normalizer: Normalizer, seed: int
+) -> list[JobRunOutcome]:
+    """All job runs concurrently: each is bounded by its own provider's limits, not by the others."""
+    installed = _install_signals(ctx)
+    ctx.progress.start()
     try:
-        return await task
-    except asyncio.CancelledError:
-        return executor.stats
+        return list(await asyncio.gather(*(run_job_run(ctx, jr, p, normalizer, seed) for jr, p in runs)))
     finally:
+        await ctx.progress.stop()
+        loop = asyncio.get_running_loop()
         for sig in installed:
             loop.remove_signal_handler(sig)
 
 
-async def execute_then_close(executor: Executor, items: list[WorkItem], provider: Provider) -> ExecStats:
-    """Run the items, then release the provider's connections in the same event loop that opened them."""
+def execute(
+    db: Database, benchmark_id: int, runs: Sequence[tuple[int, Provider]], normalizer: Normalizer, seed: int, *,
+    progress: str = "log", grace_s: float = DEFAULT_GRACE_S, lease_s: float = queue.DEFAULT_LEASE_S,
+) -> BenchmarkOutcome:
+    writer = ResultWriter(db, also=queue.mark_done)
+    ctx = RunContext(db, writer, ProgressDisplay(progress), lease_s=lease_s, grace_s=grace_s)
     try:
-        return await execute_with_signals(executor, items)
+        outcomes = asyncio.run(run_job_runs(ctx, runs, normalizer, seed))
     finally:
-        await provider.aclose()
-
-
-def run_job_run(
-    db: Database, benchmark_id: int, provider: Provider, prepared: Sequence[PreparedUtterance],
-    normalizer: Normalizer, seed: int,
-) -> JobRunOutcome:
-    pc: ProviderConfig = provider.config
-    with db.transaction() as s:
-        run = register_job_run(s, benchmark_id, provider)
-        run.status, run.started_at = "running", utcnow()
-        job_run_id = run.job_run_id
-        done = existing_predictions(s, job_run_id)
-    writer = ResultWriter(db)
-    executor = Executor(
-        provider, writer.submit, concurrency=pc.concurrency, timeout_s=pc.timeout_s,
-        retry=RetryPolicy(max_attempts=pc.max_attempts), seed=seed,
-    )
-    status, error_text = "failed", None
-    try:
-        items = record_input_errors(work_items(job_run_id, prepared, done), prepared, writer)
-        stats = asyncio.run(execute_then_close(executor, items, provider))
-        stats.failed += len(prepared) - len(done) - len(items)
-        if stats.fatal_error:
-            status, error_text = "failed", stats.fatal_error
-        elif stats.interrupted:
-            status = "interrupted"
-        elif stats.failed:
-            status = "partial"
-        else:
-            status = "completed"
-    except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        error_text = str(exc) or type(exc).__name__
-        raise
-    finally:
-        writer.close()  # flush: every finished result is committed, whatever happened
-        asyncio.run(provider.aclose())
-        with db.transaction() as s:
-            run = s.get(JobRun, job_run_id)
-            run.status, run.ended_at, run.error_text = status, utcnow(), error_text
-            run.model_revision = executor.model_revision
-            if executor.model_revision:
-                s.get(Model, run.model_id).revision = executor.model_revision  # the newest revision seen
-            write_cost_summary(s, job_run_id, pc)
-            if status != "interrupted":
-                evaluate_job_run(s, job_run_id, normalizer)
-    return JobRunOutcome(job_run_id, pc.display, status, executor.stats, error_text)
+        writer.close()
+    return BenchmarkOutcome(benchmark_id, outcomes, interrupted=ctx.interrupted)
 
 
 def run_benchmark(
     config: JobConfig, db: Database, *, max_utt: int | None = None, max_per_subset: int | None = None,
-    notes: str | None = None,
+    notes: str | None = None, progress: str = "log", grace_s: float = DEFAULT_GRACE_S,
 ) -> BenchmarkOutcome:
-    max_utt = max_utt if max_utt is not None else config.max_utt
-    max_per_subset = max_per_subset if max_per_subset is not None else config.max_per_subset
+    """Plan, write the plan, run every job run, evaluate each."""
+    normalizer = NORMALIZERS.get(config.evaluation.normalizer)
     providers = build_providers(config)
-    datasets = load_datasets(config)
-    normalizer = resolve_normalizer(config.evaluation.normalizer, config.evaluation.normalizer_steps)
-    with db.transaction() as s:
-        prepared = prepare_utterances(s, config, datasets, max_utt, max_per_subset)
-        stored = redact(config.model_dump(mode="json"))
-        stored["selection"] = {"max_utt": max_utt, "max_per_subset": max_per_subset}
-        bench = Benchmark(name=config.name, config_json=stored, notes=notes)
-        s.add(bench)
-        s.flush()
-        benchmark_id = bench.benchmark_id
-    if not prepared:
-        raise BenchError("no utterances selected: the datasets are empty or the limits exclude everything")
-    outcome = BenchmarkOutcome(benchmark_id)
-    for provider in providers:
-        result = run_job_run(db, benchmark_id, provider, prepared, normalizer, config.evaluation.bootstrap_seed)
-        outcome.job_runs.append(result)
-        if result.stats.interrupted:
-            outcome.interrupted = True
-            break
+    plan = build_plan(config, max_utt, max_per_subset)
+    benchmark_id, job_run_ids = materialise(db, plan, providers, notes)
+    log.info("benchmark %d: %d job run(s) x %d work items", benchmark_id, len(job_run_ids), len(plan.utterances))
+    return execute(
+        db, benchmark_id, list(zip(job_run_ids, providers, strict=True)), normalizer,
+        config.evaluation.bootstrap_seed, progress=progress, grace_s=grace_s,
+    )
+
+
+def resume_benchmark(
+    db: Database, benchmark_id: int, config: JobConfig | None = None, *, progress: str = "log",
+    grace_s: float = DEFAULT_GRACE_S,
+) -> BenchmarkOutcome:
+    """Continue a benchmark: items with a prediction are skipped, failed items retried."""
+    config = config_for_resume(db, benchmark_id, config)
+    normalizer = NORMALIZERS.get(config.evaluation.normalizer)
+    queue.reclaim_dead_leases(db)
+    open_runs = reopen_benchmark(db, benchmark_id, config)
+    providers = {pc.display: p for pc, p in zip(config.providers, build_providers(config), strict=True)}
+    if not open_runs:
+        log.info("benchmark %d: nothing left to do", benchmark_id)
+    runs = [(jr, providers[pc.display]) for jr, pc in open_runs]
+    outcome = execute(db, benchmark_id, runs, normalizer, config.evaluation.bootstrap_seed, progress=progress, grace_s=grace_s)
     return outcome

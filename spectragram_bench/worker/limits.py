@@ -1,0 +1,159 @@
+"""Provider limits the executor stays under: a rate pacer and an adaptive concurrency limit.
+
+Rate limits (requests per minute, audio seconds per minute) use GCRA, the generic cell rate
+algorithm behind most API gateways' token buckets: each request reserves the next free
+start time on every limited dimension at once, and sleeps until it. There is no burst, so
+requests reach the provider evenly spaced and the long-run rate is exactly the configured
+one (a late wake-up does not shift the schedule). The same algorithm runs as one SQL UPDATE
+on the `rate_pacer` row of a job run, so workers on several machines share one schedule
+(`SharedPacer`); a single process keeps it in memory (`Pacer`).
+
+aiolimiter was considered: its leaky bucket allows a burst of the whole per-period budget,
+hands capacity to the smallest request first (long utterances starve under an audio-seconds
+limit), and cannot share state between processes.
+
+Concurrency follows AIMD (as TCP congestion control and inspect_ai's adaptive limit): a burst
+of 429s halves the limit once (429s from requests sent before the decrease do not count
+again), and each success while the limit is in full use adds 1/limit, up to the configured
+concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+from sqlalchemy import func, update
+
+from spectragram_bench.core.config import RateLimit
+from spectragram_bench.core.models import RatePacer
+
+
+class Pacer:
+    """In-process GCRA over requests/min and audio seconds/min."""
+
+    def __init__(self, limit: RateLimit | None, clock: Callable[[], float] = time.monotonic) -> None:
+        rpm = limit.requests_per_minute if limit else None
+        aspm = limit.audio_seconds_per_minute if limit else None
+        self.request_cost_s = 60.0 / rpm if rpm else 0.0  # schedule time one request occupies
+        self.audio_cost_s = 60.0 / aspm if aspm else 0.0  # schedule time one audio second occupies
+        self.clock = clock
+        self._tat_requests = 0.0
+        self._tat_audio = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.request_cost_s or self.audio_cost_s)
+
+    def costs(self, audio_s: float | None) -> tuple[float, float]:
+        return self.request_cost_s, (audio_s or 0.0) * self.audio_cost_s
+
+    async def reserve(self, audio_s: float | None) -> float:
+        """Reserve the next start time; returns how long to wait for it (seconds)."""
+        c_req, c_audio = self.costs(audio_s)
+        now = self.clock()
+        start = max(now, self._tat_requests, self._tat_audio)
+        self._tat_requests = start + c_req
+        self._tat_audio = start + c_audio
+        return start - now
+
+    async def acquire(self, audio_s: float | None) -> float:
+        """Wait for this request's slot; returns the time waited."""
+        if not self.active:
+            return 0.0
+        delay = await self.reserve(audio_s)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return max(0.0, delay)
+
+
+class SharedPacer(Pacer):
+    """The same schedule kept in the job run's `rate_pacer` row, shared by every worker.
+
+    One UPDATE per request (a few ms round trip, negligible next to a paid API call); the row
+    lock serialises reservations across machines. Times are unix seconds: worker clocks must
+    be NTP-synchronised, as for leases.
+    """
+
+    def __init__(self, limit: RateLimit | None, db, job_run_id: int) -> None:
+        super().__init__(limit, clock=time.time)
+        self.db = db
+        self.job_run_id = job_run_id
+
+    def _reserve_sync(self, audio_s: float | None) -> float:
+        c_req, c_audio = self.costs(audio_s)
+        greatest = func.greatest if self.db.dialect == "postgresql" else func.max
+        now = self.clock()
+        start = greatest(RatePacer.tat_requests, RatePacer.tat_audio, now)
+        stmt = (
+            update(RatePacer)
+            .where(RatePacer.job_run_id == self.job_run_id)
+            .values(tat_requests=start + c_req, tat_audio=start + c_audio)
+            .returning(RatePacer.tat_requests)
+        )
+        with self.db.engine.begin() as conn:
+            new_tat = conn.execute(stmt).scalar_one()
+        return (new_tat - c_req) - self.clock()
+
+    async def reserve(self, audio_s: float | None) -> float:
+        return await asyncio.to_thread(self._reserve_sync, audio_s)
+
+
+class AdaptiveConcurrency:
+    """A semaphore whose size follows AIMD between 1 and `maximum`."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self.limit = float(maximum)
+        self.in_use = 0
+        self.generation = 0  # bumped on each decrease; attempts remember the one they started in
+        self.decreases = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def size(self) -> int:
+        return max(1, int(self.limit))
+
+    async def acquire(self) -> int:
+        """Take a slot; returns the generation to hand back to `on_rate_limited`."""
+        while self.in_use >= self.size:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut in self._waiters:
+                    self._waiters.remove(fut)
+                self._wake()
+                raise
+        self.in_use += 1
+        return self.generation
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._wake()
+
+    def on_success(self) -> None:
+        """Additive increase, only while the current limit is what holds requests back."""
+        if self.limit < self.maximum and self.in_use >= self.size:
+            self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+            self._wake()
+
+    def on_rate_limited(self, generation: int) -> None:
+        """Multiplicative decrease, once per burst: a 429 to a request sent before the last
+        decrease was already accounted for."""
+        if generation != self.generation:
+            return
+        self.limit = max(1.0, self.limit / 2.0)
+        self.generation += 1
+        self.decreases += 1
+
+    def _wake(self) -> None:
+        free = self.size - self.in_use
+        while free > 0 and self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                free -= 1

@@ -1,0 +1,230 @@
+"""The execution plan: benchmark -> job runs (provider x model) -> work items (utterance x
+variant) -> each job run's evaluation, which runs once all of that job run's items are done.
+
+Building the plan reads the datasets (transcripts, audio headers) and applies the seeded
+selection, and nothing else: no database, no provider. `run --dry-run` prints it with audio
+hours, estimated cost and the shortest duration the configured rate limits allow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from spectragram_bench.core.audio import audio_duration
+from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConfig
+from spectragram_bench.core.errors import AudioError, BenchError
+from spectragram_bench.core.records import UtteranceRecord
+from spectragram_bench.core.registry import DATASETS
+from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.datasets.selection import select as select_utterances
+from spectragram_bench.datasets.variants import variant_label
+
+
+@dataclass(frozen=True)
+class PlannedUtterance:
+    """One work item's utterance x variant, before it has a database id."""
+
+    dataset_index: int
+    record: UtteranceRecord
+    variant: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EvaluationNode:
+    """Runs once, after the last of its job run's items is done."""
+
+    normalizer: str
+    after_items: int
+
+
+@dataclass(frozen=True)
+class JobRunNode:
+    provider: ProviderConfig
+    n_items: int
+    audio_s: float
+    evaluation: EvaluationNode
+    price_per_minute_usd: float | None
+    min_duration_s: float | None  # the rate limits' lower bound; None when no limit is set
+
+    @property
+    def est_cost_usd(self) -> float | None:
+        if self.price_per_minute_usd is None:
+            return None
+        return self.audio_s / 60.0 * self.price_per_minute_usd
+
+
+@dataclass
+class Plan:
+    config: JobConfig
+    max_utt: int | None
+    max_per_subset: int | None
+    datasets: list[tuple[DatasetConfig, Dataset]]
+    utterances: list[PlannedUtterance]
+    job_runs: list[JobRunNode] = field(default_factory=list)
+
+    @property
+    def audio_s(self) -> float:
+        return sum(u.record.duration_s or 0.0 for u in self.utterances)
+
+    @property
+    def n_items(self) -> int:
+        return sum(j.n_items for j in self.job_runs)
+
+
+def with_duration(record: UtteranceRecord) -> UtteranceRecord:
+    """Fill duration from the audio header; an unreadable file is noted for the utterance, not fatal."""
+    if record.duration_s is not None or "load_error" in record.meta:
+        return record
+    try:
+        duration = audio_duration(record.audio_path)
+    except AudioError as exc:
+        return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
+    if record.segment_s is not None:
+        duration = record.segment_s
+    return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
+
+
+def price_per_minute(pc: ProviderConfig) -> float | None:
+    """USD per audio minute: the config's override (the providers' dated price table plugs in here)."""
+    return pc.price_per_minute_usd
+
+
+def min_duration(pc: ProviderConfig, n_items: int, audio_s: float) -> float | None:
+    """The shortest time the rate limits allow for `n_items` requests carrying `audio_s` of audio."""
+    rl = pc.rate_limit
+    if rl is None or (rl.requests_per_minute is None and rl.audio_seconds_per_minute is None):
+        return None
+    bounds = []
+    if rl.requests_per_minute:
+        bounds.append(n_items / rl.requests_per_minute * 60.0)
+    if rl.audio_seconds_per_minute:
+        bounds.append(audio_s / rl.audio_seconds_per_minute * 60.0)
+    return max(bounds)
+
+
+def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: int | None = None) -> Plan:
+    max_utt = max_utt if max_utt is not None else config.max_utt
+    max_per_subset = max_per_subset if max_per_subset is not None else config.max_per_subset
+    datasets = [(dc, DATASETS.get(dc.name)(dc.root, dc.subsets, dc.options)) for dc in config.datasets]
+    keyed: list[tuple[str, UtteranceRecord]] = []
+    for index, (dc, ds) in enumerate(datasets):
+        seen: set[str] = set()
+        for rec in ds.utterances():
+            if rec.external_id in seen:
+                raise BenchError(f"dataset {dc.name!r} at {dc.root}: duplicate utterance id {rec.external_id!r}")
+            seen.add(rec.external_id)
+            keyed.append((f"{index}:{dc.name}", rec))
+    chosen = select_utterances(keyed, max_per_subset=max_per_subset, max_utt=max_utt, seed=config.selection_seed)
+    utterances: list[PlannedUtterance] = []
+    for index, (dc, _ds) in enumerate(datasets):
+        key = f"{index}:{dc.name}"
+        recs = [with_duration(r) for k, r in chosen if k == key]
+        for variant in dc.variants:
+            utterances.extend(PlannedUtterance(index, r, variant.model_dump()) for r in recs)
+    if not utterances:
+        raise BenchError("no utterances selected: the datasets are empty or the limits exclude everything")
+    plan = Plan(config, max_utt, max_per_subset, datasets, utterances)
+    audio_s = plan.audio_s
+    for pc in config.providers:
+        plan.job_runs.append(
+            JobRunNode(
+                provider=pc,
+                n_items=len(utterances),
+                audio_s=audio_s,
+                evaluation=EvaluationNode(config.evaluation.normalizer, len(utterances)),
+                price_per_minute_usd=price_per_minute(pc),
+                min_duration_s=min_duration(pc, len(utterances), audio_s),
+            )
+        )
+    return plan
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = math.ceil(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def fmt_usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def print_plan(plan: Plan, console: Console | None = None) -> None:
+    """The dry-run view: one row per job run, then the totals."""
+    console = console or Console()
+    cfg = plan.config
+    variants = sorted({variant_label(u.variant) for u in plan.utterances})
+    per_dataset = ", ".join(
+        f"{dc.name} ({sum(1 for u in plan.utterances if u.dataset_index == i)} items)" for i, (dc, _) in enumerate(plan.datasets)
+    )
+    table = Table(title=f"plan for benchmark {cfg.name!r} (dry run: no provider called, nothing written)")
+    for col, justify in (
+        ("job run", "left"), ("mode", "left"), ("items", "right"), ("audio h", "right"), ("concurrency", "right"),
+        ("rate limit", "left"), ("est. cost", "right"), ("min duration", "right"), ("then", "left"),
+    ):
+        table.add_column(col, justify=justify)
+    for j in plan.job_runs:
+        rl = j.provider.rate_limit
+        limits = []
+        if rl and rl.requests_per_minute:
+            limits.append(f"{rl.requests_per_minute:g} req/min")
+        if rl and rl.audio_seconds_per_minute:
+            limits.append(f"{rl.audio_seconds_per_minute:g} audio s/min")
+        table.add_row(
+            j.provider.display, j.provider.mode, str(j.n_items), f"{j.audio_s / 3600:.3f}", str(j.provider.concurrency),
+            ", ".join(limits) or "none", fmt_usd(j.est_cost_usd),
+            fmt_duration(j.min_duration_s) if j.min_duration_s is not None else "no limit set",
+            f"evaluate ({j.evaluation.normalizer}) after {j.evaluation.after_items} items",
+        )
+    console.print(table)
+    costs = [j.est_cost_usd for j in plan.job_runs]
+    known = [c for c in costs if c is not None]
+    total_cost = fmt_usd(sum(known)) + (" + unpriced job runs (set price_per_minute_usd)" if len(known) < len(costs) else "")
+    bounds = [j.min_duration_s for j in plan.job_runs if j.min_duration_s is not None]
+    console.print(f"datasets: {per_dataset}; variants: {', '.join(variants)}")
+    console.print(
+        f"total: {len(plan.job_runs)} job runs, {plan.n_items} work items, "
+        f"{plan.audio_s / 3600 * len(plan.job_runs):.3f} audio hours sent, est. cost {total_cost}, "
+        f"min duration {fmt_duration(max(bounds)) if bounds else '- (no rate limits)'} (job runs run concurrently)"
+    )
+
+
+def print_remaining(db, benchmark_id: int, config: JobConfig, console: Console | None = None) -> None:
+    """`--resume ID --dry-run`: what a resume would still request, per job run."""
+    from sqlalchemy import select
+
+    from spectragram_bench.core.models import JobRun, Prediction, Utterance, WorkItemRow
+    from spectragram_bench.worker import queue
+
+    console = console or Console()
+    by_label = {pc.display: pc for pc in config.providers}
+    table = Table(title=f"benchmark {benchmark_id}: work left for a resume (dry run: nothing called, nothing written)")
+    for col in ("job run", "status", "items", "ok", "failed (retried)", "not done", "audio h left", "est. cost left", "min duration"):
+        table.add_column(col, justify="left" if col in ("job run", "status") else "right")
+    with db.session() as s:
+        runs = s.execute(select(JobRun).where(JobRun.benchmark_id == benchmark_id).order_by(JobRun.job_run_id)).scalars().all()
+        for run in runs:
+            c = queue.counts(s, run.job_run_id)
+            ok_ids = select(Prediction.utt_id).where(Prediction.job_run_id == run.job_run_id, Prediction.status == "ok")
+            left = s.execute(
+                select(Utterance.duration_s)
+                .join(WorkItemRow, WorkItemRow.utt_id == Utterance.utt_id)
+                .where(WorkItemRow.job_run_id == run.job_run_id, WorkItemRow.utt_id.not_in(ok_ids))
+            ).scalars().all()
+            audio_left = sum(d or 0.0 for d in left)
+            pc = by_label.get(run.label or "")
+            price = price_per_minute(pc) if pc else None
+            table.add_row(
+                f"{run.job_run_id} {run.label}", run.status, str(c.total), str(c.ok), str(c.failed), str(c.open),
+                f"{audio_left / 3600:.3f}", fmt_usd(None if price is None else audio_left / 60 * price),
+                fmt_duration(min_duration(pc, len(left), audio_left)) if pc and pc.rate_limit else "no limit set",
+            )
+    console.print(table)

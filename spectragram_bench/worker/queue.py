@@ -1,0 +1,335 @@
+"""The work-item table: what each job run still has to do, and who is doing it.
+
+Every run, single-process or on many machines, goes through the same table. A process
+leases a batch of items (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent
+workers never take the same rows; SQLite serialises writers and has no row locks), keeps its
+leases alive with a heartbeat, and marks an item done in the same transaction that commits
+its prediction. A process that dies stops renewing: its leases expire and other workers
+take the items again; a restart on the same host reclaims the leases of its dead processes at
+once. The last process to finish a job run's items evaluates it, exactly once, under a lock
+on the job_run row.
+
+Exactly-once, precisely: an item whose prediction is committed is never requested again. A
+reply that arrived but was not yet committed when a process was killed is lost and requested
+again; a worker stalled past its lease expiry may race the one that took its items over (the
+database's unique keys then absorb the duplicate write).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from spectragram_bench.core.models import (
+    DatasetVariant,
+    JobRun,
+    Prediction,
+    RatePacer,
+    Utterance,
+    WorkItemRow,
+    utcnow,
+)
+from spectragram_bench.core.persistence import Database, _insert
+from spectragram_bench.core.records import PredictionResult, WorkItem
+
+DEFAULT_LEASE_S = 60.0
+LEASABLE_STATUSES = ("queued", "running")
+FINAL_STATUSES = ("completed", "partial", "failed")
+
+
+def new_owner() -> str:
+    """A lease owner id: host, pid (to recognise our own dead processes) and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_dead_here(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def add_work_items(session: Session, job_run_id: int, utt_ids: Iterable[int]) -> None:
+    """Queue the items of a job run (idempotent) and its shared rate-limit schedule."""
+    insert = _insert(session.bind.dialect.name)
+    rows = [{"job_run_id": job_run_id, "utt_id": u, "state": "pending", "leases": 0} for u in utt_ids]
+    for start in range(0, len(rows), 1000):
+        stmt = insert(WorkItemRow).values(rows[start : start + 1000])
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["job_run_id", "utt_id"]))
+    pacer = insert(RatePacer).values(job_run_id=job_run_id, tat_requests=0.0, tat_audio=0.0)
+    session.execute(pacer.on_conflict_do_nothing(index_elements=["job_run_id"]))
+
+
+def reopen(session: Session, job_run_id: int) -> bool:
+    """Make a job run runnable again (resume): failed items pending, status queued.
+
+    Returns False when there is nothing to do (every item has a successful prediction).
+    """
+    failed = select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status != "ok")
+    session.execute(
+        update(WorkItemRow)
+        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == "done", WorkItemRow.utt_id.in_(failed))
+        .values(state="pending", lease_owner=None, lease_expires_at=None)
+    )
+    remaining = session.execute(
+        select(func.count()).select_from(WorkItemRow).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state != "done")
+    ).scalar_one()
+    run = session.get(JobRun, job_run_id)
+    if remaining == 0:
+        return False
+    run.status, run.ended_at, run.error_text = "queued", None, None
+    return True
+
+
+def reclaim_dead_leases(db: Database) -> int:
+    """Release the leases of processes on this host that no longer exist (killed, crashed)."""
+    with db.transaction() as s:
+        owners = s.execute(select(WorkItemRow.lease_owner).where(WorkItemRow.state == "leased").distinct()).scalars().all()
+        dead = [o for o in owners if o and _owner_dead_here(o)]
+        if not dead:
+            return 0
+        result = s.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.state == "leased", WorkItemRow.lease_owner.in_(dead))
+            .values(state="pending", lease_owner=None, lease_expires_at=None)
+        )
+        return result.rowcount or 0
+
+
+def lease(db: Database, job_run_id: int, owner: str, n: int, lease_s: float) -> list[int]:
+    """Lease up to `n` runnable items of a job run (pending, or leased by someone whose lease expired)."""
+    now = time.time()
+    candidates = (
+        select(WorkItemRow.utt_id)
+        .where(
+            WorkItemRow.job_run_id == job_run_id,
+            (WorkItemRow.state == "pending") | ((WorkItemRow.state == "leased") & (WorkItemRow.lease_expires_at < now)),
+        )
+        .order_by(WorkItemRow.utt_id)
+        .limit(n)
+        .with_for_update(skip_locked=True)
+    )
+    with db.transaction() as s:
+        status = s.execute(select(JobRun.status).where(JobRun.job_run_id == job_run_id)).scalar_one()
+        if status not in LEASABLE_STATUSES:
+            return []
+        ids = s.execute(candidates).scalars().all()
+        if not ids:
+            return []
+        s.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id.in_(ids))
+            .values(state="leased", lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
+        )
+    return list(ids)
+
+
+def renew(db: Database, owner: str, lease_s: float) -> int:
+    with db.transaction() as s:
+        result = s.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == "leased")
+            .values(lease_expires_at=time.time() + lease_s)
+        )
+        return result.rowcount or 0
+
+
+def release(db: Database, owner: str) -> int:
+    """Give back every item this owner leased but did not finish (stop, interrupt)."""
+    with db.transaction() as s:
+        result = s.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == "leased")
+            .values(state="pending", lease_owner=None, lease_expires_at=None)
+        )
+        return result.rowcount or 0
+
+
+def mark_done(session: Session, results: Sequence[PredictionResult]) -> None:
+    """The writer's companion statement: items are done in the transaction that commits their results."""
+    by_run: dict[int, list[int]] = defaultdict(list)
+    for r in results:
+        by_run[r.job_run_id].append(r.utt_id)
+    for job_run_id, utt_ids in by_run.items():
+        session.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id.in_(utt_ids))
+            .values(state="done", lease_owner=None, lease_expires_at=None)
+        )
+
+
+def load_items(session: Session, job_run_id: int, utt_ids: Sequence[int]) -> tuple[list[WorkItem], dict[int, str]]:
+    """Work items rebuilt from the database alone (a worker on another machine has no dataset
+    loader), and the input errors the dataset loader noted for some of them (never sent)."""
+    rows = session.execute(
+        select(Utterance, DatasetVariant.variant_json)
+        .join(DatasetVariant, DatasetVariant.variant_id == Utterance.variant_id)
+        .where(Utterance.utt_id.in_(utt_ids))
+        .order_by(Utterance.utt_id)
+    ).all()
+    items = []
+    broken: dict[int, str] = {}
+    for utt, variant in rows:
+        meta = utt.meta_json or {}
+        if meta.get("load_error"):
+            broken[utt.utt_id] = str(meta["load_error"])
+        items.append(
+            WorkItem(
+                job_run_id=job_run_id,
+                utt_id=utt.utt_id,
+                external_id=utt.external_id,
+                audio_path=utt.audio_path,
+                duration_s=utt.duration_s,
+                ref_text=utt.ref_text,
+                offset_s=float(meta.get("offset_s", 0.0) or 0.0),
+                segment_s=meta.get("segment_s"),
+                variant=variant or {},
+            )
+        )
+    return items, broken
+
+
+@dataclass
+class Counts:
+    total: int = 0
+    ok: int = 0
+    failed: int = 0
+    open: int = 0  # not done: pending or leased
+
+
+def counts(session: Session, job_run_id: int) -> Counts:
+    c = Counts()
+    for state, n in session.execute(
+        select(WorkItemRow.state, func.count()).where(WorkItemRow.job_run_id == job_run_id).group_by(WorkItemRow.state)
+    ):
+        c.total += n
+        if state != "done":
+            c.open += n
+    for status, n in session.execute(
+        select(Prediction.status, func.count())
+        .join(WorkItemRow, and_(WorkItemRow.job_run_id == Prediction.job_run_id, WorkItemRow.utt_id == Prediction.utt_id))
+        .where(Prediction.job_run_id == job_run_id)
+        .group_by(Prediction.status)
+    ):
+        if status == "ok":
+            c.ok += n
+        else:
+            c.failed += n
+    return c
+
+
+def runnable_job_runs(db: Database) -> list[int]:
+    """Job runs with items a worker could lease now."""
+    now = time.time()
+    with db.session() as s:
+        return list(
+            s.execute(
+                select(WorkItemRow.job_run_id)
+                .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
+                .where(
+                    JobRun.status.in_(LEASABLE_STATUSES),
+                    (WorkItemRow.state == "pending") | ((WorkItemRow.state == "leased") & (WorkItemRow.lease_expires_at < now)),
+                )
+                .distinct()
+                .order_by(WorkItemRow.job_run_id)
+            ).scalars()
+        )
+
+
+def mark_running(db: Database, job_run_id: int, model_revision: str | None = None) -> None:
+    with db.transaction() as s:
+        run = s.execute(select(JobRun).where(JobRun.job_run_id == job_run_id).with_for_update()).scalar_one()
+        if run.status == "queued":
+            run.status = "running"
+            run.started_at = run.started_at or utcnow()
+
+
+def finalize(
+    db: Database, job_run_id: int, *, evaluate: Callable[[Session, int], None],
+    fatal_error: str | None = None, model_revision: str | None = None,
+) -> str | None:
+    """Close a job run once: evaluate it and set its final status, under a lock on its row.
+
+    Called by every process when it runs out of items; only the one that finds every item
+    done (or brings a run-fatal error) while the run is still open does anything. Returns the
+    status it set, or None when there was nothing to do.
+    """
+    with db.transaction() as s:
+        run = s.execute(select(JobRun).where(JobRun.job_run_id == job_run_id).with_for_update()).scalar_one()
+        if model_revision and not run.model_revision:
+            run.model_revision = model_revision
+        if run.status not in LEASABLE_STATUSES:
+            return None
+        c = counts(s, job_run_id)
+        if fatal_error is not None:
+            status, error_text = "failed", fatal_error
+        elif c.open:
+            return None
+        elif c.failed == 0:
+            status, error_text = "completed", None
+        elif c.ok == 0:
+            status, error_text = "failed", f"all {c.failed} items failed"
+        else:
+            status, error_text = "partial", f"{c.failed} of {c.total} items failed"
+        evaluate(s, job_run_id)
+        run.status, run.ended_at, run.error_text = status, utcnow(), error_text
+        return status
+
+
+def mark_interrupted(db: Database, job_run_id: int) -> None:
+    with db.transaction() as s:
+        run = s.get(JobRun, job_run_id)
+        if run.status in LEASABLE_STATUSES:
+            run.status, run.ended_at = "interrupted", utcnow()
+
+
+class LeaseFeeder:
+    """Yields a job run's items as they are leased, in batches, until none are left."""
+
+    def __init__(
+        self, db: Database, job_run_id: int, owner: str, *, batch: int, lease_s: float,
+        on_broken: Callable[[PredictionResult], None],
+    ) -> None:
+        self.db = db
+        self.on_broken = on_broken
+        self.job_run_id = job_run_id
+        self.owner = owner
+        self.batch = batch
+        self.lease_s = lease_s
+        self.leased = 0
+
+    async def __aiter__(self) -> AsyncIterator[WorkItem]:
+        import asyncio
+
+        while True:
+            ids = await asyncio.to_thread(lease, self.db, self.job_run_id, self.owner, self.batch, self.lease_s)
+            if not ids:
+                return
+            self.leased += len(ids)
+            with self.db.session() as s:
+                items, broken = await asyncio.to_thread(load_items, s, self.job_run_id, ids)
+            for item in items:
+                if item.utt_id in broken:
+                    self.on_broken(
+                        PredictionResult(item.job_run_id, item.utt_id, None, error_kind="input", error_text=broken[item.utt_id], attempts=0)
+                    )
+                    continue
+                yield item
