@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from spectragram_bench import __version__
 from spectragram_bench.core.errors import BenchError
 
-COMMANDS = ("run", "schema", "list", "evaluate", "compare", "report", "export")
+COMMANDS = ("run", "schema", "list", "evaluate", "compare", "report", "export", "enqueue", "worker")
 
 
 def build_parser() -> argparse.ArgumentParser:

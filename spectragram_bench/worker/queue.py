@@ -333,3 +333,16 @@ class LeaseFeeder:
                     )
                     continue
                 yield item
+
+
+def open_job_runs(db: Database) -> list[int]:
+    """Job runs still open with items not done, leasable now or held by a lease that may expire."""
+    with db.session() as s:
+        return list(
+            s.execute(
+                select(WorkItemRow.job_run_id)
+                .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
+                .where(JobRun.status.in_(LEASABLE_STATUSES), WorkItemRow.state != "done")
+                .distinct()
+            ).scalars()
+        )
