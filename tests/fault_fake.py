@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import socket
 import struct
 import threading
@@ -32,6 +33,7 @@ class Received:
     utt: str
     fault: str
     at: float
+    pid: int | None = None  # the client process, to tell workers apart
 
 
 @dataclass
@@ -93,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "ok" and st.enforce_rps is not None and not st.take_token():
                 fault = "rate"
                 st.rejected_by_rate += 1
-            st.log.append(Received(utt, fault, time.monotonic()))
+            st.log.append(Received(utt, fault, time.monotonic(), payload.get("pid")))
         if st.latency_s:
             time.sleep(st.latency_s)
         request_id = f"req-{utt}-{attempt}"
@@ -222,7 +224,8 @@ class FaultyProvider(Provider):
             self._client = httpx.AsyncClient(base_url=self.config.base_url, timeout=30.0)
         try:
             reply = await self._client.post(
-                "/v1/transcribe", json={"utt": item.external_id, "ref": item.ref_text, "audio_s": audio.duration_s}
+                "/v1/transcribe",
+                json={"utt": item.external_id, "ref": item.ref_text, "audio_s": audio.duration_s, "pid": os.getpid()},
             )
         except httpx.TransportError as exc:  # resets, refused connections, read errors
             raise ProviderError(ErrorKind.RETRYABLE, f"{type(exc).__name__}: {exc}") from None
@@ -257,8 +260,6 @@ class ProcessEcho(Provider):
     executor_pool = "process"
 
     def transcribe_blocking(self, audio: AudioClip, item: WorkItem) -> Transcript:
-        import os
-
         if item.external_id in self.params.get("bad", []):
             raise ProviderError(ErrorKind.UTTERANCE, "cannot decode this one", status=None, request_id="r-bad")
         return Transcript(text=item.ref_text, meta={"pid": os.getpid()})

@@ -78,10 +78,11 @@ def add_work_items(session: Session, job_run_id: int, utt_ids: Iterable[int]) ->
     session.execute(pacer.on_conflict_do_nothing(index_elements=["job_run_id"]))
 
 
-def reopen(session: Session, job_run_id: int) -> bool:
+def reopen(session: Session, job_run_id: int) -> int:
     """Make a job run runnable again (resume): failed items pending, status queued.
 
-    Returns False when there is nothing to do (every item has a successful prediction).
+    Returns the number of items left to do. A run with nothing left but no final status
+    (killed between its last commit and its evaluation) is queued too, for `finalize`.
     """
     failed = select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status != "ok")
     session.execute(
@@ -93,10 +94,9 @@ def reopen(session: Session, job_run_id: int) -> bool:
         select(func.count()).select_from(WorkItemRow).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state != "done")
     ).scalar_one()
     run = session.get(JobRun, job_run_id)
-    if remaining == 0:
-        return False
-    run.status, run.ended_at, run.error_text = "queued", None, None
-    return True
+    if remaining or run.status not in FINAL_STATUSES:
+        run.status, run.ended_at, run.error_text = "queued", None, None
+    return remaining
 
 
 def reclaim_dead_leases(db: Database) -> int:
@@ -115,31 +115,43 @@ def reclaim_dead_leases(db: Database) -> int:
 
 
 def lease(db: Database, job_run_id: int, owner: str, n: int, lease_s: float) -> list[int]:
-    """Lease up to `n` runnable items of a job run (pending, or leased by someone whose lease expired)."""
+    """Lease up to `n` runnable items of a job run (pending, or leased by someone whose lease expired).
+
+    One statement, `WITH picked AS MATERIALIZED (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
+    UPDATE ... FROM picked RETURNING`: atomic on both databases (SQLite runs one statement
+    under its write lock; a SELECT then an UPDATE would hand the same rows to two processes).
+    The materialised CTE matters: PostgreSQL may re-run a `WHERE utt_id IN (SELECT ... LIMIT n
+    ... SKIP LOCKED)` subquery per row and update far more than n rows.
+    """
     now = time.time()
     candidates = (
         select(WorkItemRow.utt_id)
+        .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
         .where(
             WorkItemRow.job_run_id == job_run_id,
+            JobRun.status.in_(LEASABLE_STATUSES),
             (WorkItemRow.state == "pending") | ((WorkItemRow.state == "leased") & (WorkItemRow.lease_expires_at < now)),
         )
         .order_by(WorkItemRow.utt_id)
         .limit(n)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=WorkItemRow, skip_locked=True)
+    )
+    picked = candidates.cte("picked").prefix_with("MATERIALIZED")
+    stmt = (
+        update(WorkItemRow)
+        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id == picked.c.utt_id)
+        .values(state="leased", lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
+        .returning(WorkItemRow.utt_id)
     )
     with db.transaction() as s:
-        status = s.execute(select(JobRun.status).where(JobRun.job_run_id == job_run_id)).scalar_one()
-        if status not in LEASABLE_STATUSES:
-            return []
-        ids = s.execute(candidates).scalars().all()
-        if not ids:
-            return []
-        s.execute(
-            update(WorkItemRow)
-            .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id.in_(ids))
-            .values(state="leased", lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
-        )
-    return list(ids)
+        return sorted(s.execute(stmt).scalars().all())
+
+
+def _lock_job_run(session: Session, job_run_id: int) -> JobRun:
+    """Take the job run's row lock first (a no-op UPDATE: a row lock on PostgreSQL, the write
+    lock on SQLite), so a check-then-write below is never interleaved with another process's."""
+    session.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(status=JobRun.status))
+    return session.execute(select(JobRun).where(JobRun.job_run_id == job_run_id)).scalar_one()
 
 
 def renew(db: Database, owner: str, lease_s: float) -> int:
@@ -256,7 +268,7 @@ def runnable_job_runs(db: Database) -> list[int]:
 
 def mark_running(db: Database, job_run_id: int, model_revision: str | None = None) -> None:
     with db.transaction() as s:
-        run = s.execute(select(JobRun).where(JobRun.job_run_id == job_run_id).with_for_update()).scalar_one()
+        run = _lock_job_run(s, job_run_id)
         if run.status == "queued":
             run.status = "running"
             run.started_at = run.started_at or utcnow()
@@ -273,7 +285,7 @@ def finalize(
     status it set, or None when there was nothing to do.
     """
     with db.transaction() as s:
-        run = s.execute(select(JobRun).where(JobRun.job_run_id == job_run_id).with_for_update()).scalar_one()
+        run = _lock_job_run(s, job_run_id)
         if model_revision and not run.model_revision:
             run.model_revision = model_revision
         if run.status not in LEASABLE_STATUSES:
@@ -344,5 +356,19 @@ def open_job_runs(db: Database) -> list[int]:
                 .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
                 .where(JobRun.status.in_(LEASABLE_STATUSES), WorkItemRow.state != "done")
                 .distinct()
+            ).scalars()
+        )
+
+
+def unclosed_job_runs(db: Database) -> list[int]:
+    """Open job runs whose items are all done: their last process died before evaluating them."""
+    with db.session() as s:
+        not_done = select(WorkItemRow.job_run_id).where(WorkItemRow.state != "done")
+        has_items = select(WorkItemRow.job_run_id)
+        return list(
+            s.execute(
+                select(JobRun.job_run_id).where(
+                    JobRun.status.in_(LEASABLE_STATUSES), JobRun.job_run_id.not_in(not_done), JobRun.job_run_id.in_(has_items)
+                )
             ).scalars()
         )

@@ -299,9 +299,13 @@ def config_for_resume(db: Database, benchmark_id: int, given: JobConfig | None) 
 
 
 def reopen_benchmark(db: Database, benchmark_id: int, config: JobConfig) -> list[tuple[int, ProviderConfig]]:
-    """Job runs of the benchmark with work left, made runnable again, with their provider config."""
+    """Job runs of the benchmark with work left, made runnable again, with their provider config.
+
+    A job run whose items are all done but which was never closed (its process died between
+    the last commit and the evaluation) is evaluated and closed here, without any request.
+    """
     by_label = {pc.display: pc for pc in config.providers}
-    out = []
+    out, to_close = [], []
     with db.transaction() as s:
         runs = s.execute(select(JobRun).where(JobRun.benchmark_id == benchmark_id).order_by(JobRun.job_run_id)).scalars().all()
         for run in runs:
@@ -309,8 +313,15 @@ def reopen_benchmark(db: Database, benchmark_id: int, config: JobConfig) -> list
                 raise ConfigError(f"job run {run.job_run_id} ({run.label}) has no provider with that label in the config")
             if run.status == "running" and not _all_leases_dead(s, run.job_run_id):
                 log.warning("job run %d (%s) is running elsewhere; this process joins it", run.job_run_id, run.label)
+            was_final = run.status in queue.FINAL_STATUSES
             if queue.reopen(s, run.job_run_id):
                 out.append((run.job_run_id, by_label[run.label]))
+            elif not was_final:
+                to_close.append(run.job_run_id)
+    evaluate = _evaluator(NORMALIZERS.get(config.evaluation.normalizer))
+    for job_run_id in to_close:
+        status = queue.finalize(db, job_run_id, evaluate=evaluate)
+        log.info("job run %d had no work left: %s, evaluated", job_run_id, status)
     return out
 
 
@@ -553,6 +564,22 @@ def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, 
     return provider, NORMALIZERS.get(config.evaluation.normalizer), config.evaluation.bootstrap_seed
 
 
+async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
+    """Evaluate job runs whose last worker died after its last commit (exactly once: finalize locks)."""
+    for jr in await asyncio.to_thread(queue.unclosed_job_runs, ctx.db):
+        if jr in skipped:
+            continue
+        try:
+            _provider, normalizer, _seed = await asyncio.to_thread(job_run_setup, ctx.db, jr)
+        except BenchError as exc:
+            log.error("job run %d cannot be evaluated here: %s", jr, exc)
+            skipped.add(jr)
+            continue
+        status = await asyncio.to_thread(queue.finalize, ctx.db, jr, evaluate=_evaluator(normalizer))
+        if status is not None:
+            log.info("job run %d (left open by a dead process) %s: evaluated", jr, status)
+
+
 async def _worker_loop(ctx: RunContext, wait: bool, poll_s: float) -> list[JobRunOutcome]:
     installed = _install_signals(ctx)
     ctx.progress.start()
@@ -575,6 +602,7 @@ async def _worker_loop(ctx: RunContext, wait: bool, poll_s: float) -> list[JobRu
             if not active:
                 if ctx.interrupted:
                     break
+                await _close_orphans(ctx, skipped)
                 still_open = set(await asyncio.to_thread(queue.open_job_runs, ctx.db)) - skipped
                 if not still_open and not wait:
                     break
