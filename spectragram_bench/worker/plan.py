@@ -23,6 +23,7 @@ from spectragram_bench.core.registry import DATASETS
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import select as select_utterances
 from spectragram_bench.datasets.variants import variant_label
+from spectragram_bench.reporting.summary import wide_console
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def fmt_usd(value: float | None) -> str:
 
 def print_plan(plan: Plan, console: Console | None = None) -> None:
     """The dry-run view: one row per job run, then the totals."""
-    console = console or Console()
+    console = console or wide_console()
     cfg = plan.config
     variants = sorted({variant_label(u.variant) for u in plan.utterances})
     per_dataset = ", ".join(
@@ -187,11 +188,14 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     console.print(table)
     costs = [j.est_cost_usd for j in plan.job_runs]
     known = [c for c in costs if c is not None]
-    total_cost = fmt_usd(sum(known)) + (" + unpriced job runs (set price_per_minute_usd)" if len(known) < len(costs) else "")
+    if not known:
+        total_cost = "unknown (set price_per_minute_usd)"
+    else:
+        total_cost = fmt_usd(sum(known)) + (" + unpriced job runs (set price_per_minute_usd)" if len(known) < len(costs) else "")
     bounds = [j.min_duration_s for j in plan.job_runs if j.min_duration_s is not None]
     console.print(f"datasets: {per_dataset}; variants: {', '.join(variants)}")
     console.print(
-        f"total: {len(plan.job_runs)} job runs, {plan.n_items} work items, "
+        f"total: {len(plan.job_runs)} job run(s), {plan.n_items} work items, "
         f"{plan.audio_s / 3600 * len(plan.job_runs):.3f} audio hours sent, est. cost {total_cost}, "
         f"min duration {fmt_duration(max(bounds)) if bounds else '- (no rate limits)'} (job runs run concurrently)"
     )
@@ -204,7 +208,7 @@ def print_remaining(db, benchmark_id: int, config: JobConfig, console: Console |
     from spectragram_bench.core.models import JobRun, Prediction, Utterance, WorkItemRow
     from spectragram_bench.worker import queue
 
-    console = console or Console()
+    console = console or wide_console()
     by_label = {pc.display: pc for pc in config.providers}
     table = Table(title=f"benchmark {benchmark_id}: work left for a resume (dry run: nothing called, nothing written)")
     for col in ("job run", "status", "items", "ok", "failed (retried)", "not done", "audio h left", "est. cost left", "min duration"):
