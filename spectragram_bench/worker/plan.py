@@ -9,6 +9,7 @@ hours, estimated cost and the shortest duration the configured rate limits allow
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +125,8 @@ def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: in
     utterances: list[PlannedUtterance] = []
     for index, (dc, _ds) in enumerate(datasets):
         key = f"{index}:{dc.name}"
-        recs = [with_duration(r) for k, r in chosen if k == key]
+        with ThreadPoolExecutor(max_workers=4) as pool:  # header reads release the GIL (libsndfile)
+            recs = list(pool.map(with_duration, [r for k, r in chosen if k == key]))
         for variant in dc.variants:
             utterances.extend(PlannedUtterance(index, r, variant.model_dump()) for r in recs)
     if not utterances:

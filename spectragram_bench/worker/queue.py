@@ -71,9 +71,9 @@ def add_work_items(session: Session, job_run_id: int, utt_ids: Iterable[int]) ->
     """Queue the items of a job run (idempotent) and its shared rate-limit schedule."""
     insert = _insert(session.bind.dialect.name)
     rows = [{"job_run_id": job_run_id, "utt_id": u, "state": "pending", "leases": 0} for u in utt_ids]
-    for start in range(0, len(rows), 1000):
-        stmt = insert(WorkItemRow).values(rows[start : start + 1000])
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["job_run_id", "utt_id"]))
+    if rows:
+        stmt = insert(WorkItemRow).on_conflict_do_nothing(index_elements=["job_run_id", "utt_id"])
+        session.connection().execute(stmt, rows)
     pacer = insert(RatePacer).values(job_run_id=job_run_id, tat_requests=0.0, tat_audio=0.0)
     session.execute(pacer.on_conflict_do_nothing(index_elements=["job_run_id"]))
 

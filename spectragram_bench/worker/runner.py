@@ -158,13 +158,13 @@ def register_utterances(
             }
             for r in recs
         ]
-        for start in range(0, len(rows), 500):
-            stmt = insert(Utterance).values(rows[start : start + 500])
+        if rows:  # one cached statement, executemany: compiling a 500-row VALUES costs more than running it
+            stmt = insert(Utterance)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["dataset_id", "variant_id", "external_id"],
                 set_={k: stmt.excluded[k] for k in ("audio_path", "ref_text", "duration_s", "speaker", "meta_json")},
             )
-            session.execute(stmt)
+            session.connection().execute(stmt, rows)
         ids = session.execute(
             select(Utterance.external_id, Utterance.utt_id).where(
                 Utterance.dataset_id == dataset_id, Utterance.variant_id == vrow.variant_id
