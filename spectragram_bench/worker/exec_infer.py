@@ -216,10 +216,14 @@ class Executor:
         finally:
             self.slots.release()
 
-    async def run_item(self, item: WorkItem) -> None:
+    def prefetch(self, item: WorkItem) -> asyncio.Future:
+        """Start loading an item's audio now, so it is ready when a slot frees up."""
+        return asyncio.get_running_loop().run_in_executor(self.io_pool, prepare_audio, item)
+
+    async def run_item(self, item: WorkItem, audio: asyncio.Future | None = None) -> None:
         started = time.perf_counter()
         try:
-            clip, variant_facts = await asyncio.get_running_loop().run_in_executor(self.io_pool, prepare_audio, item)
+            clip, variant_facts = await (audio if audio is not None else self.prefetch(item))
         except (AudioError, ValueError) as exc:
             self._fail(item, "input", str(exc), 0, started, [])
             return
@@ -296,7 +300,8 @@ class Executor:
     async def run(self, items: Iterable[WorkItem] | AsyncIterable[WorkItem]) -> ExecStats:
         """Process `items` with at most `concurrency` attempts in flight; returns when all are
         settled or, after `stop`, when the in-flight ones are."""
-        queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self.concurrency)
+        # items wait here with their audio already loading (prefetch depth = concurrency)
+        queue: asyncio.Queue[tuple[WorkItem, asyncio.Future] | None] = asyncio.Queue(maxsize=self.concurrency)
         n_workers = self.concurrency
 
         async def feed() -> None:
@@ -305,25 +310,27 @@ class Executor:
                     async for item in items:
                         if self.stop.is_set():
                             break
-                        await queue.put(item)
+                        await queue.put((item, self.prefetch(item)))
                 else:
                     for item in items:
                         if self.stop.is_set():
                             break
-                        await queue.put(item)
+                        await queue.put((item, self.prefetch(item)))
             finally:
                 for _ in range(n_workers):
                     await queue.put(None)
 
         async def worker() -> None:
             while True:
-                item = await queue.get()
-                if item is None:
+                entry = await queue.get()
+                if entry is None:
                     return
+                item, audio = entry
                 if self.stop.is_set():
+                    audio.cancel()
                     self.stats.abandoned += 1
                     continue
-                await self.run_item(item)
+                await self.run_item(item, audio)
 
         tasks = [asyncio.create_task(feed()), *(asyncio.create_task(worker()) for _ in range(n_workers))]
         try:

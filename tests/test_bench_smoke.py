@@ -1,0 +1,30 @@
+"""The benchmarks in bench/ run (small sizes): CI's smoke run. They print figures and assert
+nothing about speed; here only that they complete and print their ratios."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "script, expect",
+    [
+        ("bench_throughput.py", "achieved/ideal"),
+        ("bench_rate_limiter.py", "shared pacer on PostgreSQL"),
+        ("bench_overhead.py", "postgresql concurrent"),
+    ],
+)
+def test_benchmark_smoke_run(script, expect):
+    res = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), "--smoke"],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert expect in res.stdout
+    print(res.stdout)
