@@ -87,7 +87,7 @@ def shared_case(n: int, workdir: Path) -> tuple[float, int]:
     config = parse_config(job(corpus, [{"name": "mock", "rate_limit": {"requests_per_minute": RPS * 60}}]))
     with database("postgresql", workdir) as url:
         db = open_database(url)
-        _bid, (jr,) = materialise(db, build_plan(config, 10), build_providers(config))
+        _bid, (jr,), _runtime = materialise(db, build_plan(config, 10), build_providers(config))
         db.dispose()
         ctx = multiprocessing.get_context("spawn")
         out = ctx.Queue()

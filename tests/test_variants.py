@@ -264,7 +264,7 @@ def test_selection_and_variant_audio_are_identical_across_runs(tmp_path):
     assert len(chosen) == 5
     for label in ("clean", "noise babble 10 dB", "noise babble 0 dB", "speed x0.9"):
         assert {r.external_id for r in first if variant_label(r.variant) == label} == chosen  # paired variants
-    facts = lambda rows: [(r.external_id, variant_label(r.variant), {k: v for k, v in r.facts.items() if k != "attempts"}) for r in rows]  # noqa: E731
+    facts = lambda rows: [(r.external_id, variant_label(r.variant), {k: v for k, v in r.facts.items() if k not in ("attempts", "attempt_log")}) for r in rows]  # noqa: E731
     assert facts(first) == facts(second)
     babble = [r for r in first if r.variant.get("noise") == "babble"]
     assert all(abs(r.facts["snr_db_measured"] - r.variant["snr_db"]) < 0.1 for r in babble)

@@ -121,7 +121,7 @@ def test_lease_skip_locked_hands_each_item_to_one_owner(db_url):
         from spectragram_bench.worker.runner import build_providers, materialise
 
         db = open_database(db_url)
-        _bid, (jr,) = materialise(db, build_plan(config), build_providers(config))
+        _bid, (jr,), _runtime = materialise(db, build_plan(config), build_providers(config))
     got: dict[str, list[int]] = {}
 
     def take(owner: str) -> None:

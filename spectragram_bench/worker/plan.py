@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
@@ -23,17 +23,21 @@ from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.registry import DATASETS
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import select as select_utterances
-from spectragram_bench.datasets.variants import variant_label
+from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_label
 from spectragram_bench.reporting.summary import wide_console
 
 
 @dataclass(frozen=True)
 class PlannedUtterance:
-    """One work item's utterance x variant, before it has a database id."""
+    """One work item's utterance x variant, before it has a database id.
+
+    `variant` is the stored spec; `runtime_variant` adds run-time resources (a babble pool,
+    noise files: datasets/variants.prepare_variant)."""
 
     dataset_index: int
     record: UtteranceRecord
     variant: dict[str, Any]
+    runtime_variant: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def with_duration(record: UtteranceRecord) -> UtteranceRecord:
         return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
     if record.segment_s is not None:
         duration = record.segment_s
+    elif record.offset_s:
+        duration = max(0.0, duration - record.offset_s)  # from the offset to the end of the file
     return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
 
 
@@ -127,8 +133,14 @@ def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: in
         key = f"{index}:{dc.name}"
         with ThreadPoolExecutor(max_workers=4) as pool:  # header reads release the GIL (libsndfile)
             recs = list(pool.map(with_duration, [r for k, r in chosen if k == key]))
+        everything = [r for k, r in keyed if k == key]  # before selection: babble must not depend on it
         for variant in dc.variants:
-            utterances.extend(PlannedUtterance(index, r, variant.model_dump()) for r in recs)
+            spec = variant.model_dump()
+            runtime = prepare_variant(spec, everything)
+            utterances.extend(
+                PlannedUtterance(index, replace(r, duration_s=variant_duration(spec, r.duration_s)), spec, runtime)
+                for r in recs
+            )
     if not utterances:
         raise BenchError("no utterances selected: the datasets are empty or the limits exclude everything")
     plan = Plan(config, max_utt, max_per_subset, datasets, utterances)

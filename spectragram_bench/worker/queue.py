@@ -188,7 +188,10 @@ def mark_done(session: Session, results: Sequence[PredictionResult]) -> None:
         )
 
 
-def load_items(session: Session, job_run_id: int, utt_ids: Sequence[int]) -> tuple[list[WorkItem], dict[int, str]]:
+def load_items(
+    session: Session, job_run_id: int, utt_ids: Sequence[int],
+    variants: Callable[[int, dict], dict] = lambda _dataset_id, spec: spec,
+) -> tuple[list[WorkItem], dict[int, str]]:
     """Work items rebuilt from the database alone (a worker on another machine has no dataset
     loader), and the input errors the dataset loader noted for some of them (never sent)."""
     rows = session.execute(
@@ -213,7 +216,7 @@ def load_items(session: Session, job_run_id: int, utt_ids: Sequence[int]) -> tup
                 ref_text=utt.ref_text,
                 offset_s=float(meta.get("offset_s", 0.0) or 0.0),
                 segment_s=meta.get("segment_s"),
-                variant=variant or {},
+                variant=variants(utt.dataset_id, variant or {}),
             )
         )
     return items, broken
@@ -306,11 +309,14 @@ def finalize(
         return status
 
 
-def mark_interrupted(db: Database, job_run_id: int) -> None:
+def mark_interrupted(db: Database, job_run_id: int, also: Callable[[Session, int], None] | None = None) -> None:
+    """`also`: what else an interrupted run records (the cost of what was done so far)."""
     with db.transaction() as s:
         run = s.get(JobRun, job_run_id)
         if run.status in LEASABLE_STATUSES:
             run.status, run.ended_at = "interrupted", utcnow()
+            if also is not None:
+                also(s, job_run_id)
 
 
 class LeaseFeeder:
@@ -318,9 +324,10 @@ class LeaseFeeder:
 
     def __init__(
         self, db: Database, job_run_id: int, owner: str, *, batch: int, lease_s: float,
-        on_broken: Callable[[PredictionResult], None],
+        on_broken: Callable[[PredictionResult], None], variants: Callable[[int, dict], dict],
     ) -> None:
         self.db = db
+        self.variants = variants
         self.on_broken = on_broken
         self.job_run_id = job_run_id
         self.owner = owner
@@ -337,7 +344,7 @@ class LeaseFeeder:
                 return
             self.leased += len(ids)
             with self.db.session() as s:
-                items, broken = await asyncio.to_thread(load_items, s, self.job_run_id, ids)
+                items, broken = await asyncio.to_thread(load_items, s, self.job_run_id, ids, self.variants)
             for item in items:
                 if item.utt_id in broken:
                     self.on_broken(

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,11 +37,13 @@ from spectragram_bench.core.models import Dataset as DatasetRow
 from spectragram_bench.core.models import DatasetVariant as VariantRow
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import Normalizer
+from spectragram_bench.core.normalize import resolve as resolve_normalizer
 from spectragram_bench.core.persistence import Database, ResultWriter, _insert
+from spectragram_bench.core.pricing import write_cost_summary
 from spectragram_bench.core.records import PredictionResult, UtteranceRecord
-from spectragram_bench.core.registry import NORMALIZERS, PROVIDERS
+from spectragram_bench.core.registry import DATASETS, PROVIDERS
 from spectragram_bench.datasets.base import Dataset
-from spectragram_bench.datasets.variants import variant_key
+from spectragram_bench.datasets.variants import prepare_variant, variant_key
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import queue
@@ -87,6 +90,54 @@ def build_providers(config: JobConfig) -> list[Provider]:
         provider.check_ready()
         providers.append(provider)
     return providers
+
+
+def normalizer_for(config: JobConfig) -> Normalizer:
+    return resolve_normalizer(config.evaluation.normalizer, config.evaluation.normalizer_steps)
+
+
+class VariantResolver:
+    """The variant as the executor applies it, for items rebuilt from the database.
+
+    The database stores a variant's parameters; some variants also need run-time resources
+    (datasets/variants.prepare_variant): noise files are listed from their folder, and a
+    babble pool is the dataset's utterances before selection, so a resume or a worker reads
+    that dataset again (from the benchmark's config) the first time it meets such a variant.
+    """
+
+    def __init__(self, db: Database, config: JobConfig, known: dict[tuple[int, str], dict[str, Any]] | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.known = dict(known or {})
+        self._lock = threading.Lock()
+
+    def __call__(self, dataset_id: int, spec: dict[str, Any]) -> dict[str, Any]:
+        key = (dataset_id, variant_key(spec))
+        with self._lock:
+            if key not in self.known:
+                if spec.get("noise") == "babble":  # needs the whole dataset's utterance list
+                    self._load_babble_pools()
+                else:
+                    self.known[key] = prepare_variant(spec, ())
+            if key not in self.known:
+                raise BenchError(f"variant {spec} of dataset {dataset_id} is not in the benchmark's config")
+            return self.known[key]
+
+    def _load_babble_pools(self) -> None:
+        for dc in self.config.datasets:
+            specs = [v.model_dump() for v in dc.variants]
+            specs = [v for v in specs if v.get("noise") == "babble"]
+            if not specs:
+                continue
+            ds = DATASETS.get(dc.name)(dc.root, dc.subsets, dc.options)
+            info = ds.info()
+            with self.db.session() as s:
+                row = s.execute(select(DatasetRow).filter_by(name=info.name, source=info.source)).scalar_one_or_none()
+            if row is None:
+                continue
+            everything = list(ds.utterances())
+            for spec in specs:
+                self.known[(row.dataset_id, variant_key(spec))] = prepare_variant(spec, everything)
 
 
 def _upsert(session: Session, table, values: dict[str, Any], keys: Sequence[str], update: Sequence[str] = ()):
@@ -209,19 +260,23 @@ def stored_config(config: JobConfig, plan: Plan) -> dict[str, Any]:
     return stored
 
 
-def materialise(db: Database, plan: Plan, providers: Sequence[Provider], notes: str | None = None) -> tuple[int, list[int]]:
+def materialise(
+    db: Database, plan: Plan, providers: Sequence[Provider], notes: str | None = None
+) -> tuple[int, list[int], dict[tuple[int, str], dict[str, Any]]]:
     """Write the plan in one transaction: utterances, benchmark, job runs (queued), work items.
 
-    Returns (benchmark_id, job_run_ids in provider order).
+    Returns (benchmark_id, job_run_ids in provider order, run-time variants by (dataset_id, variant key)).
     """
+    runtime: dict[tuple[int, str], dict[str, Any]] = {}
     with db.transaction() as s:
         utt_ids: list[int] = []
         for index, (_dc, ds) in enumerate(plan.datasets):
             drow = register_dataset(s, ds)
             mine = [u for u in plan.utterances if u.dataset_index == index]
-            for variant in {variant_key(u.variant): u.variant for u in mine}.values():
-                recs = [u.record for u in mine if variant_key(u.variant) == variant_key(variant)]
-                utt_ids.extend(register_utterances(s, drow.dataset_id, variant, recs))
+            for vkey, planned in {variant_key(u.variant): u for u in mine}.items():
+                recs = [u.record for u in mine if variant_key(u.variant) == vkey]
+                utt_ids.extend(register_utterances(s, drow.dataset_id, planned.variant, recs))
+                runtime[(drow.dataset_id, vkey)] = planned.runtime_variant
         bench = Benchmark(name=plan.config.name, config_json=stored_config(plan.config, plan), notes=notes)
         s.add(bench)
         s.flush()
@@ -230,7 +285,7 @@ def materialise(db: Database, plan: Plan, providers: Sequence[Provider], notes: 
             run = register_job_run(s, bench.benchmark_id, provider)
             queue.add_work_items(s, run.job_run_id, utt_ids)
             job_run_ids.append(run.job_run_id)
-        return bench.benchmark_id, job_run_ids
+        return bench.benchmark_id, job_run_ids, runtime
 
 
 # --- resume ----------------------------------------------------------------------------------
@@ -317,10 +372,10 @@ def reopen_benchmark(db: Database, benchmark_id: int, config: JobConfig) -> list
             if queue.reopen(s, run.job_run_id):
                 out.append((run.job_run_id, by_label[run.label]))
             elif not was_final:
-                to_close.append(run.job_run_id)
-    evaluate = _evaluator(NORMALIZERS.get(config.evaluation.normalizer))
-    for job_run_id in to_close:
-        status = queue.finalize(db, job_run_id, evaluate=evaluate)
+                to_close.append((run.job_run_id, by_label[run.label]))
+    normalizer = normalizer_for(config)
+    for job_run_id, pc in to_close:
+        status = queue.finalize(db, job_run_id, evaluate=_closer(normalizer, pc))
         log.info("job run %d had no work left: %s, evaluated", job_run_id, status)
     return out
 
@@ -374,11 +429,18 @@ async def _heartbeat(db: Database, owner: str, lease_s: float) -> None:
             log.warning("lease renewal failed: %s", exc)
 
 
-def _evaluator(normalizer: Normalizer):
-    def evaluate(session: Session, job_run_id: int) -> None:
+def _closer(normalizer: Normalizer, pc: ProviderConfig):
+    """What closing a job run writes: the model's revision as the provider reported it, the
+    cost summary, and the evaluation."""
+
+    def close(session: Session, job_run_id: int) -> None:
+        run = session.get(JobRun, job_run_id)
+        if run.model_revision:
+            session.get(Model, run.model_id).revision = run.model_revision  # the newest revision seen
+        write_cost_summary(session, job_run_id, pc)
         evaluate_job_run(session, job_run_id, normalizer)
 
-    return evaluate
+    return close
 
 
 def _pacer_for(db: Database, pc: ProviderConfig, job_run_id: int) -> Pacer:
@@ -389,7 +451,8 @@ def _pacer_for(db: Database, pc: ProviderConfig, job_run_id: int) -> Pacer:
 
 
 async def run_job_run(
-    ctx: RunContext, job_run_id: int, provider: Provider, normalizer: Normalizer, seed: int = 0
+    ctx: RunContext, job_run_id: int, provider: Provider, normalizer: Normalizer, seed: int,
+    variants: VariantResolver,
 ) -> JobRunOutcome:
     """Lease and run this job run's items until none are left, then evaluate it (once, across processes)."""
     db, pc = ctx.db, provider.config
@@ -411,7 +474,8 @@ async def run_job_run(
     tracked = ctx.progress.add(pc.display, c.total, c.total - c.open, executor.stats)
     await asyncio.to_thread(queue.mark_running, db, job_run_id)
     feeder = queue.LeaseFeeder(
-        db, job_run_id, owner, batch=min(500, max(8, 2 * pc.concurrency)), lease_s=ctx.lease_s, on_broken=record_broken
+        db, job_run_id, owner, batch=min(500, max(8, 2 * pc.concurrency)), lease_s=ctx.lease_s,
+        on_broken=record_broken, variants=variants,
     )
     heartbeat = asyncio.create_task(_heartbeat(db, owner, ctx.lease_s))
     run_task = asyncio.create_task(executor.run(feeder))
@@ -436,13 +500,13 @@ async def run_job_run(
         stats = executor.stats
         if stats.fatal_error is not None or not stats.interrupted:
             status = await asyncio.to_thread(
-                queue.finalize, db, job_run_id, evaluate=_evaluator(normalizer),
+                queue.finalize, db, job_run_id, evaluate=_closer(normalizer, pc),
                 fatal_error=stats.fatal_error, model_revision=executor.model_revision,
             )
             if status is not None:
                 log.info("job run %d (%s) %s: evaluated", job_run_id, pc.display, status)
         elif ctx.mark_interrupted:
-            await asyncio.to_thread(queue.mark_interrupted, db, job_run_id)
+            await asyncio.to_thread(queue.mark_interrupted, db, job_run_id, lambda s, jr: write_cost_summary(s, jr, pc))
         ctx.progress.finish(tracked)
     with db.session() as s:
         run = s.get(JobRun, job_run_id)
@@ -479,13 +543,13 @@ def _install_signals(ctx: RunContext) -> list[signal.Signals]:
 
 
 async def run_job_runs(
-    ctx: RunContext, runs: Sequence[tuple[int, Provider]], normalizer: Normalizer, seed: int
+    ctx: RunContext, runs: Sequence[tuple[int, Provider]], normalizer: Normalizer, seed: int, variants: VariantResolver
 ) -> list[JobRunOutcome]:
     """All job runs concurrently: each is bounded by its own provider's limits, not by the others."""
     installed = _install_signals(ctx)
     ctx.progress.start()
     try:
-        return list(await asyncio.gather(*(run_job_run(ctx, jr, p, normalizer, seed) for jr, p in runs)))
+        return list(await asyncio.gather(*(run_job_run(ctx, jr, p, normalizer, seed, variants) for jr, p in runs)))
     finally:
         await ctx.progress.stop()
         loop = asyncio.get_running_loop()
@@ -494,13 +558,15 @@ async def run_job_runs(
 
 
 def execute(
-    db: Database, benchmark_id: int, runs: Sequence[tuple[int, Provider]], normalizer: Normalizer, seed: int, *,
-    progress: str = "log", grace_s: float = DEFAULT_GRACE_S, lease_s: float = queue.DEFAULT_LEASE_S,
+    db: Database, benchmark_id: int, runs: Sequence[tuple[int, Provider]], config: JobConfig,
+    variants: VariantResolver, *, progress: str = "log", grace_s: float = DEFAULT_GRACE_S,
+    lease_s: float = queue.DEFAULT_LEASE_S,
 ) -> BenchmarkOutcome:
     writer = ResultWriter(db, also=queue.mark_done)
     ctx = RunContext(db, writer, ProgressDisplay(progress), lease_s=lease_s, grace_s=grace_s)
+    normalizer = normalizer_for(config)
     try:
-        outcomes = asyncio.run(run_job_runs(ctx, runs, normalizer, seed))
+        outcomes = asyncio.run(run_job_runs(ctx, runs, normalizer, config.evaluation.bootstrap_seed, variants))
     finally:
         writer.close()
     return BenchmarkOutcome(benchmark_id, outcomes, interrupted=ctx.interrupted)
@@ -511,14 +577,14 @@ def run_benchmark(
     notes: str | None = None, progress: str = "log", grace_s: float = DEFAULT_GRACE_S,
 ) -> BenchmarkOutcome:
     """Plan, write the plan, run every job run, evaluate each."""
-    normalizer = NORMALIZERS.get(config.evaluation.normalizer)
+    normalizer_for(config)  # an unknown normaliser fails before anything is written
     providers = build_providers(config)
     plan = build_plan(config, max_utt, max_per_subset)
-    benchmark_id, job_run_ids = materialise(db, plan, providers, notes)
+    benchmark_id, job_run_ids, runtime = materialise(db, plan, providers, notes)
     log.info("benchmark %d: %d job run(s) x %d work items", benchmark_id, len(job_run_ids), len(plan.utterances))
     return execute(
-        db, benchmark_id, list(zip(job_run_ids, providers, strict=True)), normalizer,
-        config.evaluation.bootstrap_seed, progress=progress, grace_s=grace_s,
+        db, benchmark_id, list(zip(job_run_ids, providers, strict=True)), config,
+        VariantResolver(db, config, runtime), progress=progress, grace_s=grace_s,
     )
 
 
@@ -528,21 +594,20 @@ def resume_benchmark(
 ) -> BenchmarkOutcome:
     """Continue a benchmark: items with a prediction are skipped, failed items retried."""
     config = config_for_resume(db, benchmark_id, config)
-    normalizer = NORMALIZERS.get(config.evaluation.normalizer)
+    normalizer_for(config)
     queue.reclaim_dead_leases(db)
     open_runs = reopen_benchmark(db, benchmark_id, config)
     providers = {pc.display: p for pc, p in zip(config.providers, build_providers(config), strict=True)}
     if not open_runs:
         log.info("benchmark %d: nothing left to do", benchmark_id)
     runs = [(jr, providers[pc.display]) for jr, pc in open_runs]
-    outcome = execute(db, benchmark_id, runs, normalizer, config.evaluation.bootstrap_seed, progress=progress, grace_s=grace_s)
-    return outcome
+    return execute(db, benchmark_id, runs, config, VariantResolver(db, config), progress=progress, grace_s=grace_s)
 
 
 # --- workers ---------------------------------------------------------------------------------
 
 
-def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, int]:
+def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, int, VariantResolver]:
     """A provider for a job run someone else enqueued, from its benchmark's stored config.
 
     Keys come from this machine's environment (api_key_env); a provider whose params had to
@@ -561,7 +626,7 @@ def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, 
     pc = next(p for p in config.providers if p.display == run.label)
     provider = PROVIDERS.get(pc.name)(pc)
     provider.check_ready()
-    return provider, NORMALIZERS.get(config.evaluation.normalizer), config.evaluation.bootstrap_seed
+    return provider, normalizer_for(config), config.evaluation.bootstrap_seed, VariantResolver(db, config)
 
 
 async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
@@ -570,12 +635,12 @@ async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
         if jr in skipped:
             continue
         try:
-            _provider, normalizer, _seed = await asyncio.to_thread(job_run_setup, ctx.db, jr)
+            _provider, normalizer, _seed, _variants = await asyncio.to_thread(job_run_setup, ctx.db, jr)
         except BenchError as exc:
             log.error("job run %d cannot be evaluated here: %s", jr, exc)
             skipped.add(jr)
             continue
-        status = await asyncio.to_thread(queue.finalize, ctx.db, jr, evaluate=_evaluator(normalizer))
+        status = await asyncio.to_thread(queue.finalize, ctx.db, jr, evaluate=_closer(normalizer, _provider.config))
         if status is not None:
             log.info("job run %d (left open by a dead process) %s: evaluated", jr, status)
 
@@ -593,12 +658,12 @@ async def _worker_loop(ctx: RunContext, wait: bool, poll_s: float) -> list[JobRu
                     if jr in active or jr in skipped:
                         continue
                     try:
-                        provider, normalizer, seed = await asyncio.to_thread(job_run_setup, ctx.db, jr)
+                        provider, normalizer, seed, variants = await asyncio.to_thread(job_run_setup, ctx.db, jr)
                     except BenchError as exc:
                         log.error("job run %d skipped: %s", jr, exc)
                         skipped.add(jr)
                         continue
-                    active[jr] = asyncio.create_task(run_job_run(ctx, jr, provider, normalizer, seed))
+                    active[jr] = asyncio.create_task(run_job_run(ctx, jr, provider, normalizer, seed, variants))
             if not active:
                 if ctx.interrupted:
                     break
@@ -649,7 +714,7 @@ def enqueue_benchmark(
 ) -> tuple[int, list[int], int]:
     """Write the plan for workers to run: (benchmark_id, job_run_ids, items per job run)."""
     providers = build_providers(config)
-    NORMALIZERS.get(config.evaluation.normalizer)
+    normalizer_for(config)
     plan = build_plan(config, max_utt, max_per_subset)
-    benchmark_id, job_run_ids = materialise(db, plan, providers, notes)
+    benchmark_id, job_run_ids, _runtime = materialise(db, plan, providers, notes)
     return benchmark_id, job_run_ids, len(plan.utterances)
