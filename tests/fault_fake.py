@@ -10,7 +10,6 @@ every request it receives, so tests can check what was (not) requested again.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import socket
@@ -26,6 +25,7 @@ from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
+from spectragram_bench.providers.http_errors import error_for_exception, error_for_response, reply_json
 
 
 @dataclass
@@ -168,50 +168,9 @@ class FaultServer:
 # --- the adapter ---------------------------------------------------------------------------
 
 
-def parse_duration(text: str) -> float | None:
-    """x-ratelimit-reset-* values such as '1s', '12ms', '6m0s'."""
-    total, number, unit = 0.0, "", ""
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    text = text.strip()
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c.isdigit() or c == ".":
-            if unit:
-                total += float(number) * units[unit]
-                number, unit = "", ""
-            number += c
-        else:
-            unit += c
-        i += 1
-    if number and unit in units:
-        total += float(number) * units[unit]
-        return total
-    return None
-
-
-def parse_retry_after(headers: httpx.Headers) -> float | None:
-    """retry-after-ms, then Retry-After (seconds or an HTTP date), then x-ratelimit-reset-*."""
-    if "retry-after-ms" in headers:
-        try:
-            return float(headers["retry-after-ms"]) / 1000.0
-        except ValueError:
-            pass
-    if "retry-after" in headers:
-        value = headers["retry-after"]
-        try:
-            return float(value)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
-    resets = [parse_duration(v) for k, v in headers.items() if k.lower().startswith("x-ratelimit-reset-")]
-    resets = [r for r in resets if r is not None]
-    return max(resets) if resets else None
-
-
 class FaultyProvider(Provider):
-    """Test-only adapter for FaultServer (sends the reference text; a real adapter never would)."""
+    """Test-only adapter for FaultServer (sends the reference text; a real adapter never would).
+    Failures are classified by the real adapters' shared classifier (providers/http_errors.py)."""
 
     name = "faulty"
 
@@ -228,21 +187,11 @@ class FaultyProvider(Provider):
                 json={"utt": item.external_id, "ref": item.ref_text, "audio_s": audio.duration_s, "pid": os.getpid()},
             )
         except httpx.TransportError as exc:  # resets, refused connections, read errors
-            raise ProviderError(ErrorKind.RETRYABLE, f"{type(exc).__name__}: {exc}") from None
-        code = reply.status_code
-        if code == 429:
-            raise ProviderError(ErrorKind.RATE_LIMITED, "rate limited", status=code, retry_after_s=parse_retry_after(reply.headers))
-        if code in (408, 409) or code >= 500:
-            raise ProviderError(ErrorKind.RETRYABLE, reply.text[:200], status=code, retry_after_s=parse_retry_after(reply.headers))
-        if code in (401, 402, 403, 404):
-            raise ProviderError(ErrorKind.FATAL, reply.text[:200], status=code)
-        if code != 200:
-            raise ProviderError(ErrorKind.UTTERANCE, reply.text[:200], status=code)
-        try:
-            body = reply.json()
-            text = body["text"]
-        except (ValueError, KeyError) as exc:
-            raise ProviderError(ErrorKind.RETRYABLE, f"malformed reply: {exc}", status=code) from None
+            raise error_for_exception(exc) from None
+        if reply.status_code != 200:
+            raise error_for_response(reply, request_id_header="x-request-id")
+        body = reply_json(reply.content, what="fake reply")
+        text = body["text"]
         return Transcript(text=text, meta={"request_id": body.get("request_id")})
 
     async def aclose(self) -> None:
