@@ -207,7 +207,8 @@ class Executor:
             waited = await self.pacer.acquire(clip.duration_s)
             t0 = time.perf_counter()
             try:
-                outcome: Transcript | ProviderError = await asyncio.wait_for(self.engine.attempt(clip, item), self.timeout_s)
+                async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
+                    outcome: Transcript | ProviderError = await self.engine.attempt(clip, item)
             except TimeoutError:
                 outcome = ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
             except ProviderError as exc:

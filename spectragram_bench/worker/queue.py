@@ -194,29 +194,32 @@ def load_items(
 ) -> tuple[list[WorkItem], dict[int, str]]:
     """Work items rebuilt from the database alone (a worker on another machine has no dataset
     loader), and the input errors the dataset loader noted for some of them (never sent)."""
-    rows = session.execute(
-        select(Utterance, DatasetVariant.variant_json)
+    rows = session.execute(  # plain columns, not ORM objects: this runs for every batch leased
+        select(
+            Utterance.utt_id, Utterance.dataset_id, Utterance.external_id, Utterance.audio_path,
+            Utterance.duration_s, Utterance.ref_text, Utterance.meta_json, DatasetVariant.variant_json,
+        )
         .join(DatasetVariant, DatasetVariant.variant_id == Utterance.variant_id)
         .where(Utterance.utt_id.in_(utt_ids))
         .order_by(Utterance.utt_id)
     ).all()
     items = []
     broken: dict[int, str] = {}
-    for utt, variant in rows:
-        meta = utt.meta_json or {}
+    for utt_id, dataset_id, external_id, audio_path, duration_s, ref_text, meta, variant in rows:
+        meta = meta or {}
         if meta.get("load_error"):
-            broken[utt.utt_id] = str(meta["load_error"])
+            broken[utt_id] = str(meta["load_error"])
         items.append(
             WorkItem(
                 job_run_id=job_run_id,
-                utt_id=utt.utt_id,
-                external_id=utt.external_id,
-                audio_path=utt.audio_path,
-                duration_s=utt.duration_s,
-                ref_text=utt.ref_text,
+                utt_id=utt_id,
+                external_id=external_id,
+                audio_path=audio_path,
+                duration_s=duration_s,
+                ref_text=ref_text,
                 offset_s=float(meta.get("offset_s", 0.0) or 0.0),
                 segment_s=meta.get("segment_s"),
-                variant=variants(utt.dataset_id, variant or {}),
+                variant=variants(dataset_id, variant or {}),
             )
         )
     return items, broken
