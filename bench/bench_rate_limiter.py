@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
 from common import database, job, machine, make_corpus, parser  # noqa: E402
 
 from spectragram_bench.core.config import RateLimit, parse_config  # noqa: E402
@@ -37,12 +38,14 @@ AUDIO_PER_S = 60.0
 
 
 def achieved(times: list[float], costs: list[float] | None = None) -> float:
-    """Rate over [first, last] start: each start is paid for by the requests before it."""
+    """The sustained rate: slope of a least-squares line through (start time, work paid for
+    by the requests before it). Unlike count/(last - first) it is not moved by the scheduling
+    jitter of the first or last request alone."""
     order = sorted(range(len(times)), key=times.__getitem__)
-    span = times[order[-1]] - times[order[0]]
-    if costs is None:
-        return (len(times) - 1) / span
-    return sum(costs[i] for i in order[:-1]) / span
+    t = np.array([times[i] for i in order])
+    step = np.ones(len(t)) if costs is None else np.array([costs[i] for i in order])
+    work = np.concatenate([[0.0], np.cumsum(step[:-1])])  # request k starts once k-1 were paid for
+    return float(np.polyfit(t - t[0], work, 1)[0])
 
 
 async def hammer(pacer: Pacer, n: int, tasks: int, durations: list[float] | None = None) -> tuple[list[float], list[float]]:
@@ -71,9 +74,13 @@ class TimedMock(MockProvider):
         return await super().transcribe(audio, item)
 
 
-def _shared_worker(url: str, job_run_id: int, n: int, tasks: int, out) -> None:
+def _shared_worker(url: str, job_run_id: int, n: int, tasks: int, out, ready, go) -> None:
     db = open_database(url, upgrade=False)
     pacer = SharedPacer(RateLimit(requests_per_minute=RPS * 60), db, job_run_id)
+    with db.engine.connect():
+        pass  # connect before the start line, like a worker already running
+    ready.release()
+    go.wait()  # all processes start together: a late starter would not be the limiter's doing
     times, _ = asyncio.run(hammer(pacer, n, tasks))
     db.dispose()
     out.put(times)
@@ -90,10 +97,13 @@ def shared_case(n: int, workdir: Path) -> tuple[float, int]:
         _bid, (jr,), _runtime = materialise(db, build_plan(config, 10), build_providers(config))
         db.dispose()
         ctx = multiprocessing.get_context("spawn")
-        out = ctx.Queue()
-        procs = [ctx.Process(target=_shared_worker, args=(url, jr, n // 3, 16, out)) for _ in range(3)]
+        out, ready, go = ctx.Queue(), ctx.Semaphore(0), ctx.Event()
+        procs = [ctx.Process(target=_shared_worker, args=(url, jr, n // 3, 16, out, ready, go)) for _ in range(3)]
         for p in procs:
             p.start()
+        for _ in procs:
+            ready.acquire()
+        go.set()
         times = [t for _ in procs for t in out.get()]
         for p in procs:
             p.join()
