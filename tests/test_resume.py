@@ -119,12 +119,13 @@ def test_kill_9_at_random_points_then_resume_requests_nothing_twice(tmp_path, sq
 
 
 @pytest.mark.slow
-def test_first_interrupt_lets_in_flight_finish_and_prints_the_resume_hint(tmp_path, sqlite_url):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_first_interrupt_lets_in_flight_finish_and_prints_the_resume_hint(tmp_path, sqlite_url, sig):
     with FaultServer(latency_s=0.4) as srv:
         job = write_job(tmp_path, srv.url)
         proc, out = start(["run", "--config", str(job), "--db", sqlite_url, "--quiet"], tmp_path, "int")
         wait_for_requests(srv, 6, proc)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         code = proc.wait(timeout=60)
         text = out.read_text()
         sent = {r.utt for r in srv.state.log}
