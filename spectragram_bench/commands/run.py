@@ -24,6 +24,8 @@ def add_parser(sub):
     p.add_argument("--max-utt", type=int, default=None, metavar="N", help="utterances per job run (seeded selection)")
     p.add_argument("--max-per-subset", type=int, default=None, metavar="N", help="utterances per dataset subset")
     p.add_argument("--notes", default=None, help="free text stored with the benchmark")
+    p.add_argument("--report", default=None, metavar="FILE.html", help="where to write the HTML report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/)")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
     p.add_argument("--dry-run", action="store_true", help="print the plan (items, audio hours, cost, duration) and exit")
     p.add_argument("--resume", type=int, default=None, metavar="BENCHMARK_ID", help="continue an interrupted or partial benchmark")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -39,6 +41,19 @@ def positive(name: str, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value}")
     return value
+
+
+def write_run_report(db, benchmark_id: int, out: str | None) -> None:
+    """The HTML report after a run; a report that cannot be written costs no result (all are stored)."""
+    from spectragram_bench.core.errors import BenchError
+    from spectragram_bench.reporting.html import write_report
+
+    try:
+        path = write_report(db, benchmark_id, out)
+    except BenchError as exc:
+        print(f"report not written: {exc} (retry with `spectragram-bench report {benchmark_id}`)", file=sys.stderr)
+        return
+    print(f"report: {path.resolve()}")
 
 
 def resume_command(args, benchmark_id: int, db_display: str | None) -> str:
@@ -87,6 +102,8 @@ def run(args) -> int:
         if outcome.interrupted:
             hint = resume_command(args, outcome.benchmark_id, db.display_url if args.db else None)
             print(f"interrupted: benchmark {outcome.benchmark_id} is incomplete; resume with: {hint}", file=sys.stderr)
+        if not args.no_report:
+            write_run_report(db, outcome.benchmark_id, args.report)
         print(f"database: {db.location}  (benchmark {outcome.benchmark_id})")
         return outcome.exit_code
     finally:
