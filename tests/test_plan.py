@@ -36,7 +36,7 @@ def test_plan_graph_counts_audio_cost_and_duration():
     a, b = plan.job_runs
     assert a.n_items == b.n_items == 40 and a.evaluation.after_items == 40
     assert a.est_cost_usd == pytest.approx(total_audio / 60 * 0.006)
-    assert b.est_cost_usd is None  # no price known: shown as unknown, never as $0
+    assert b.est_cost_usd == 0.0  # the mock provider's dated default price: nothing is billed
     assert a.min_duration_s == pytest.approx(40.0)  # 40 requests at 60/min
     assert b.min_duration_s == pytest.approx(total_audio * 2)  # 30 audio s per minute
 
@@ -59,7 +59,7 @@ def test_min_duration_takes_the_binding_limit():
 def test_dry_run_prints_the_plan_and_calls_and_writes_nothing(tmp_path):
     with FaultServer() as srv:
         job = demo_job()
-        job["providers"].append({"name": "faulty", "base_url": srv.url, "price_per_minute_usd": 0.0043})
+        job["providers"].append({"name": "faulty", "base_url": srv.url})  # in no price table
         path = tmp_path / "job.json"
         path.write_text(json.dumps(job))
         db = tmp_path / "never.db"

@@ -19,6 +19,7 @@ from rich.table import Table
 from spectragram_bench.core.audio import audio_duration
 from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConfig
 from spectragram_bench.core.errors import AudioError, BenchError
+from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.registry import DATASETS
 from spectragram_bench.datasets.base import Dataset
@@ -98,8 +99,9 @@ def with_duration(record: UtteranceRecord) -> UtteranceRecord:
 
 
 def price_per_minute(pc: ProviderConfig) -> float | None:
-    """USD per audio minute: the config's override (the providers' dated price table plugs in here)."""
-    return pc.price_per_minute_usd
+    """USD per audio minute: the config's override, else the dated default table (core/pricing.py)."""
+    price = price_for(pc)
+    return None if price is None else price.usd_per_minute
 
 
 def min_duration(pc: ProviderConfig, n_items: int, audio_s: float) -> float | None:

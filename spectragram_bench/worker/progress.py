@@ -82,6 +82,7 @@ class ProgressDisplay:
 
     def add(self, label: str, total: int, already: int, stats: ExecStats) -> Tracked:
         t = Tracked(label, total, already, stats)
+        t.samples.append((t.started, 0))  # the rate window starts with the job run
         self.tracked.append(t)
         if self._progress is not None:
             t.task_id = self._progress.add_task(label, total=total, completed=t.settled, failed=0, retries=0, rate="", eta="")
