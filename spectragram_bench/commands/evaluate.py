@@ -15,7 +15,7 @@ from spectragram_bench.core.models import Benchmark, JobRun, Prediction
 from spectragram_bench.core.normalize import resolve
 from spectragram_bench.core.persistence import open_database, resolve_db_url
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run, evaluation_config
-from spectragram_bench.reporting.summary import print_summary
+from spectragram_bench.reporting.leaderboard import print_summary
 
 
 def add_parser(sub):

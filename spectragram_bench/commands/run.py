@@ -13,7 +13,7 @@ from spectragram_bench.app import add_db_option
 from spectragram_bench.core.config import load_config
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.reporting.summary import print_summary
+from spectragram_bench.reporting.leaderboard import print_summary
 from spectragram_bench.worker.progress import choose_mode
 from spectragram_bench.worker.runner import DEFAULT_GRACE_S, build_providers, resume_benchmark, run_benchmark
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core.models import BootstrapResult, CostSummary, JobRun, Model
+from spectragram_bench.core.persistence import Database
 from spectragram_bench.reporting.summary import SummaryRow, summary_rows, wide_console
 
 #: metric_summary names for leaderboard quantities, preferred name first. Evaluation v1 owns
@@ -178,7 +179,7 @@ def leaderboard_table(rows: list[LeaderboardRow], title: str) -> Table:
     table = Table(title=title)
     for col, justify in (
         ("system", "left"), ("dataset", "left"), ("variant", "left"), ("status", "left"),
-        ("N", "right"), ("failed", "right"), ("WER", "right"), ("95% CI", "right"), ("CER", "right"),
+        ("N", "right"), ("failed", "right"), ("WER", "right"), ("WER 95% CI", "right"), ("CER", "right"),
         ("S/D/I", "right"), ("p50 ms", "right"), ("p95 ms", "right"), ("RTFx", "right"),
         ("TTFT p50", "right"), ("$/audio h", "right"),
     ):
@@ -203,3 +204,9 @@ def print_leaderboard(session: Session, benchmark_id: int, console: Console | No
     title = f"benchmark {benchmark_id} leaderboard  (eval {', '.join(versions) or '-'})"
     (console or wide_console()).print(leaderboard_table(rows, title))
     return rows
+
+
+def print_summary(db: Database, benchmark_id: int) -> list[LeaderboardRow]:
+    """The leaderboard of a benchmark, as `run` and `evaluate` print it at the end."""
+    with db.session() as s:
+        return print_leaderboard(s, benchmark_id)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +19,6 @@ from spectragram_bench.core.models import (
     Model,
 )
 from spectragram_bench.core.models import Provider as ProviderRow
-from spectragram_bench.core.persistence import Database
 from spectragram_bench.datasets.variants import variant_label
 
 
@@ -87,56 +84,6 @@ def add_wer_intervals(session: Session, rows: dict[tuple[int, int, int], Summary
             row.metrics["wer_ci_low"], row.metrics["wer_ci_high"] = b.ci_low, b.ci_high
 
 
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.2f}%"
-
-
-def _ci(low: float | None, high: float | None) -> str:
-    return "-" if low is None or high is None else f"{100 * low:.2f}-{100 * high:.2f}%"
-
-
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0f}"
-
-
-def _int(v: float | None) -> str:
-    return "-" if v is None else f"{int(v)}"
-
-
-def summary_table(rows: list[SummaryRow], title: str) -> Table:
-    table = Table(title=title)
-    for col, justify in (
-        ("system", "left"), ("dataset", "left"), ("split", "left"), ("variant", "left"), ("status", "left"),
-        ("N", "right"), ("failed", "right"), ("WER", "right"), ("WER 95% CI", "right"), ("CER", "right"),
-        ("S/D/I", "right"),
-        ("p50 ms", "right"), ("p95 ms", "right"), ("RTF", "right"),
-    ):
-        table.add_column(col, justify=justify)
-    grouped = defaultdict(list)
-    for r in rows:
-        grouped[r.job_run_id].append(r)
-    for r in rows:
-        m = r.metrics
-        table.add_row(
-            r.system, r.dataset, r.split, r.variant, r.status,
-            _int(m.get("n_utterances")), _int(m.get("n_failed")),
-            _pct(m.get("wer")), _ci(m.get("wer_ci_low"), m.get("wer_ci_high")), _pct(m.get("cer")),
-            f"{_int(m.get('substitutions'))}/{_int(m.get('deletions'))}/{_int(m.get('insertions'))}",
-            _ms(m.get("latency_api_ms_p50")), _ms(m.get("latency_api_ms_p95")),
-            "-" if m.get("rtf_mean") is None else f"{m['rtf_mean']:.3f}",
-        )
-    return table
-
-
 def wide_console() -> Console:
     """A terminal's own width; 180 columns when piped, so logs keep whole numbers."""
     return Console() if sys.stdout.isatty() else Console(width=180)
-
-
-def print_summary(db: Database, benchmark_id: int, console: Console | None = None) -> list[SummaryRow]:
-    with db.session() as s:
-        rows = summary_rows(s, benchmark_id)
-    normalizers = sorted({r.eval_version for r in rows})
-    title = f"benchmark {benchmark_id}  (eval {', '.join(normalizers) or '-'})"
-    (console or wide_console()).print(summary_table(rows, title))
-    return rows
