@@ -85,5 +85,5 @@ def add_wer_intervals(session: Session, rows: dict[tuple[int, int, int], Summary
 
 
 def wide_console() -> Console:
-    """A terminal's own width; 180 columns when piped, so logs keep whole numbers."""
-    return Console() if sys.stdout.isatty() else Console(width=180)
+    """A terminal's own width; 250 columns when piped, so logs keep whole names and numbers."""
+    return Console() if sys.stdout.isatty() else Console(width=250)
