@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_folder_of_manifests_is_one_subset_each(tmp_path):
     make_jsonl(tmp_path, [{"audio_filepath": "b.wav", "text": "b"}], name="test.json")
     assert [r.subset for r in JsonLinesManifest(str(tmp_path), [], {}).utterances()] == ["dev", "test"]
     assert [r.external_id for r in JsonLinesManifest(str(tmp_path), ["test"], {}).utterances()] == ["b"]
-    with pytest.raises(DatasetError, match=r"subset\(s\) \['train'\] not found; manifests: \['dev', 'test'\]"):
+    with pytest.raises(DatasetError, match=rf"subset\(s\) \['train'\] not found under {re.escape(str(tmp_path))}; found: \['dev', 'test'\]"):
         JsonLinesManifest(str(tmp_path), ["train"], {})
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,10 +12,26 @@ from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
 
 
+def checksum_files(root: Path, files: Iterable[Path]) -> str:
+    """sha256 over each file's path relative to `root` then its bytes, in the given order.
+
+    Naming each file keeps a renamed or moved transcript from hashing the same; the bytes are
+    streamed because split files can be large.
+    """
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        with open(path, "rb") as f:
+            hashlib.file_digest(f, lambda: digest)  # feeds `digest` in chunks
+    return digest.hexdigest()
+
+
 class Dataset(ABC):
     """A corpus on local disk. Construction checks the root; iteration is lazy and rerunnable."""
 
     name: ClassVar[str]
+    #: The subsets utterances() reads, in order; set by each loader's constructor.
+    selected: list[str]
 
     def __init__(self, root: str, subsets: list[str] | None, options: dict[str, Any]) -> None:
         self.root = Path(root).expanduser()
@@ -22,6 +39,32 @@ class Dataset(ABC):
         self.options = dict(options)
         if not self.root.exists():
             raise DatasetError(f"dataset {self.name!r}: root {str(self.root)!r} does not exist")
+
+    def select_subsets(
+        self, found: Mapping[str, Path] | Sequence[str], default: Sequence[str] = ()
+    ) -> list[str]:
+        """The requested subsets, or `default` (else every found one) when none were requested.
+
+        A requested subset that is not among `found` is one fatal line naming it, the root and
+        what was found there.
+        """
+        available = sorted(found)
+        missing = [s for s in self.subsets if s not in found]
+        if missing:
+            raise DatasetError(
+                f"dataset {self.name!r}: subset(s) {missing} not found under {self.root}; found: {available}"
+            )
+        return list(self.subsets) or list(default) or available
+
+    def describe(self, checksum: str, license: str | None) -> DatasetInfo:
+        """The DatasetInfo every loader reports: the resolved root as source, the selection as notes."""
+        return DatasetInfo(
+            name=self.name,
+            source=str(self.root.resolve()),
+            license=license,
+            checksum=checksum,
+            notes=f"subsets: {', '.join(self.selected)}",
+        )
 
     @abstractmethod
     def info(self) -> DatasetInfo:

@@ -11,7 +11,6 @@ when present. The mp3 clips are decoded by libsndfile (>= 1.1, shipped in soundf
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import soundfile as sf
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.datasets.base import Dataset, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 
 LICENSE = "CC0-1.0"
@@ -48,10 +47,8 @@ class CommonVoice(Dataset):
         if not (self.root / "clips").is_dir():
             raise DatasetError(f"{where}: no clips/ folder beside the .tsv files")
         self.available = available
-        self.selected = list(self.subsets) or [s for s in DEFAULT_SPLITS if s in available] or available[:1]
-        missing = [s for s in self.selected if s not in available]
-        if missing:
-            raise DatasetError(f"{where}: split(s) {missing} not found; found: {available}")
+        default = [s for s in DEFAULT_SPLITS if s in available] or available[:1]
+        self.selected = self.select_subsets(available, default)
         if "MP3" not in sf.available_formats():
             raise DatasetError(
                 f"{where}: this libsndfile ({sf.__libsndfile_version__}) cannot decode mp3; "
@@ -60,18 +57,8 @@ class CommonVoice(Dataset):
 
     def info(self) -> DatasetInfo:
         """The checksum covers every split file, whichever are selected (streamed: they can be large)."""
-        digest = hashlib.sha256()
-        for split in self.available:
-            digest.update(f"{split}.tsv".encode())
-            with open(self.root / f"{split}.tsv", "rb") as f:
-                hashlib.file_digest(f, lambda: digest)  # feeds `digest` in chunks
-        return DatasetInfo(
-            name=self.name,
-            source=str(self.root.resolve()),
-            license=LICENSE,
-            checksum=digest.hexdigest(),
-            notes=f"subsets: {', '.join(self.selected)}",
-        )
+        split_files = [self.root / f"{split}.tsv" for split in self.available]
+        return self.describe(checksum_files(self.root, split_files), LICENSE)
 
     def _durations(self) -> dict[str, float]:
         """clip_durations.tsv (`clip<TAB>duration[ms]`), when the release has it."""

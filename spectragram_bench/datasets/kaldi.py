@@ -9,13 +9,12 @@ utterance's recorded error: convert such entries to files first.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.datasets.base import Dataset, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 
 REQUIRED = ("text", "wav.scp")
@@ -52,25 +51,19 @@ class KaldiDataDir(Dataset):
             self.dirs = {p.name: p for p in sorted(self.root.iterdir()) if p.is_dir() and _is_data_dir(p)}
             if not self.dirs:
                 raise DatasetError(f"dataset 'kaldi': {self.root} is not a data directory (needs text and wav.scp) nor holds any")
-        missing = [s for s in self.subsets if s not in self.dirs]
-        if missing:
-            raise DatasetError(f"dataset 'kaldi': subset(s) {missing} not found; data directories: {sorted(self.dirs)}")
-        self.selected = list(self.subsets) or sorted(self.dirs)
+        self.selected = self.select_subsets(self.dirs)
 
     def info(self) -> DatasetInfo:
-        digest = hashlib.sha256()
-        for subset in sorted(self.dirs):  # every data directory under root, whichever are selected
-            for f in REQUIRED + OPTIONAL:
-                if (self.dirs[subset] / f).is_file():
-                    digest.update(f"{subset}/{f}".encode())
-                    digest.update((self.dirs[subset] / f).read_bytes())
-        return DatasetInfo(
-            name=self.name,
-            source=str(self.root.resolve()),
-            license=self.options.get("license"),
-            checksum=digest.hexdigest(),
-            notes=f"subsets: {', '.join(self.selected)}",
-        )
+        """The checksum covers every data directory under root, whichever are selected; files are
+        named `<data dir>/<file>` (a root that is itself a data directory is named after it)."""
+        files = [
+            self.dirs[subset] / f
+            for subset in sorted(self.dirs)
+            for f in REQUIRED + OPTIONAL
+            if (self.dirs[subset] / f).is_file()
+        ]
+        holder = next(iter(self.dirs.values())).parent  # the folder holding the data directories
+        return self.describe(checksum_files(holder, files), self.options.get("license"))
 
     def utterances(self) -> Iterator[UtteranceRecord]:
         for subset in self.selected:

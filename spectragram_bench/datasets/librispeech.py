@@ -9,14 +9,13 @@ transcripts of every subset under root, so an edited copy is noticed on the next
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.datasets.base import Dataset, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 
 log = logging.getLogger(__name__)
@@ -60,13 +59,8 @@ class LibriSpeech(Dataset):
                 f"dataset 'librispeech': no subsets under {self.root} "
                 "(expected <root>/<subset>/<speaker>/<chapter>/<spk>-<chap>.trans.txt)"
             )
-        missing = [s for s in self.subsets if s not in available]
-        if missing:
-            raise DatasetError(
-                f"dataset 'librispeech': subset(s) {missing} not found under {self.root}; found: {available}"
-            )
         self.available = available
-        self.selected = self.subsets or available
+        self.selected = self.select_subsets(available)
         self._speakers = read_speakers(self.root / "SPEAKERS.TXT")
 
     def _transcript_files(self, subsets: list[str]) -> list[Path]:
@@ -75,17 +69,7 @@ class LibriSpeech(Dataset):
     def info(self) -> DatasetInfo:
         """The checksum covers the transcripts of every subset under root, whichever are selected,
         so that runs selecting different subsets compare against the same fingerprint."""
-        digest = hashlib.sha256()
-        for f in self._transcript_files(self.available):
-            digest.update(f.relative_to(self.root).as_posix().encode())
-            digest.update(f.read_bytes())
-        return DatasetInfo(
-            name=self.name,
-            source=str(self.root.resolve()),
-            license=LICENSE,
-            checksum=digest.hexdigest(),
-            notes=f"subsets: {', '.join(self.selected)}",
-        )
+        return self.describe(checksum_files(self.root, self._transcript_files(self.available)), LICENSE)
 
     def utterances(self) -> Iterator[UtteranceRecord]:
         for trans in self._transcript_files(self.selected):

@@ -15,7 +15,6 @@ Without an id, the utterance id is the audio file's name without its extension (
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -26,7 +25,7 @@ from typing import Any, ClassVar
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.datasets.base import Dataset, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 
 PATH_KEYS = ("audio_filepath", "path", "audio_path", "audio", "file")
@@ -74,23 +73,12 @@ class ManifestDataset(Dataset):
                     self.files[p.stem] = p
             if not self.files:
                 raise DatasetError(f"dataset {self.name!r}: no {'/'.join(self.suffixes)} manifest in {self.root}")
-        missing = [s for s in self.subsets if s not in self.files]
-        if missing:
-            raise DatasetError(f"dataset {self.name!r}: subset(s) {missing} not found; manifests: {sorted(self.files)}")
-        self.selected = list(self.subsets) or sorted(self.files)
+        self.selected = self.select_subsets(self.files)
 
     def info(self) -> DatasetInfo:
-        digest = hashlib.sha256()
-        for subset in sorted(self.files):  # every manifest under root, whichever are selected
-            digest.update(self.files[subset].name.encode())
-            digest.update(self.files[subset].read_bytes())
-        return DatasetInfo(
-            name=self.name,
-            source=str(self.root.resolve()),
-            license=self.options.get("license"),
-            checksum=digest.hexdigest(),
-            notes=f"subsets: {', '.join(self.selected)}",
-        )
+        """The checksum covers every manifest under root, whichever are selected, each named by its file name."""
+        files = [self.files[subset] for subset in sorted(self.files)]
+        return self.describe(checksum_files(files[0].parent, files), self.options.get("license"))
 
     @abstractmethod
     def rows(self, path: Path) -> Iterator[tuple[str, dict[str, Any], str | None]]:
