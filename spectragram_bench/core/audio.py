@@ -7,7 +7,7 @@ cloud adapter can upload the untouched source file while a local engine gets res
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,9 @@ import soundfile as sf
 import soxr
 
 from spectragram_bench.core.errors import AudioError
+
+#: Peak below which a clip counts as silent (-80 dBFS: under one 16-bit LSB of dither).
+SILENT_PEAK = 1e-4
 
 MIME_BY_SUFFIX = {
     ".wav": "audio/wav",
@@ -27,17 +30,52 @@ MIME_BY_SUFFIX = {
 }
 
 
-@dataclass(frozen=True)
 class AudioClip:
-    """Decoded mono audio. `source_path` is set only while the samples are the file's own, unmodified."""
+    """Mono float32 audio. `source_path` is set only while the samples are the file's own, unmodified.
 
-    samples: np.ndarray  # float32, mono, in [-1, 1]
-    sample_rate: int
-    source_path: str | None = None
+    A clip opened from a file (`open_audio`) is lazy: its header was read and checked, and the
+    samples are decoded on first access, so an adapter that uploads the untouched file
+    (`file_bytes`) or needs only `duration_s` never pays for a decode. A decode that fails
+    then raises AudioError where `samples` is first read. Clips are not modified once built.
+    """
+
+    __slots__ = ("_samples", "_frames", "_decode", "sample_rate", "source_path")
+
+    def __init__(self, samples: np.ndarray, sample_rate: int, source_path: str | None = None) -> None:
+        self._samples: np.ndarray | None = samples  # float32, mono, in [-1, 1]
+        self._frames = len(samples)
+        self._decode: tuple[str, int, int, int] | None = None  # (path, start frame, frames, channels)
+        self.sample_rate = sample_rate
+        self.source_path = source_path
+
+    @classmethod
+    def _lazy(cls, path: str, sample_rate: int, start: int, frames: int, channels: int, untouched: bool) -> AudioClip:
+        clip = cls.__new__(cls)
+        clip._samples = None
+        clip._frames = frames
+        clip._decode = (path, start, frames, channels)
+        clip.sample_rate = sample_rate
+        clip.source_path = path if untouched else None
+        return clip
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the samples are in memory (a lazy clip decodes on first access)."""
+        return self._samples is not None
+
+    @property
+    def samples(self) -> np.ndarray:
+        if self._samples is None:
+            self._set_samples(_decode(*self._decode))
+        return self._samples
+
+    def _set_samples(self, samples: np.ndarray) -> None:
+        self._samples = samples
+        self._frames = len(samples)  # what was decoded, should a file hold less than its header says
 
     @property
     def duration_s(self) -> float:
-        return len(self.samples) / float(self.sample_rate)
+        return self._frames / float(self.sample_rate)
 
     def resampled(self, sample_rate: int) -> AudioClip:
         """The clip at `sample_rate` (soxr, high quality); the source link is kept only if unchanged."""
@@ -67,36 +105,73 @@ class AudioClip:
         return self.encode("WAV"), "audio/wav", "audio.wav"
 
 
+def open_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None) -> AudioClip:
+    """A lazy clip of `path` (or of the segment from `offset_s` lasting `segment_s`): the header
+    is read and checked now, the samples decoded on first access.
+
+    Raises AudioError with the reason for a missing file, an unreadable header or no samples.
+    """
+    return _open(path, offset_s, segment_s, decode=False)
+
+
 def load_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None) -> AudioClip:
-    """Decode `path` (or the segment from `offset_s` lasting `segment_s`) to float32 mono.
+    """Decode `path` (or the segment from `offset_s` lasting `segment_s`) to float32 mono now.
 
     Raises AudioError with the reason for anything unusable (missing, corrupt, empty).
     """
-    p = Path(path)
-    if not p.is_file():
+    return _open(path, offset_s, segment_s, decode=True)
+
+
+def _open(path: str, offset_s: float, segment_s: float | None, decode: bool) -> AudioClip:
+    if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
     try:
-        with sf.SoundFile(str(p)) as f:
-            sr = f.samplerate
-            if offset_s:
-                f.seek(int(round(offset_s * sr)))
-            frames = -1 if segment_s is None else int(round(segment_s * sr))
-            data = f.read(frames=frames, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as f:
+            sr, total, channels = f.samplerate, f.frames, f.channels
+            start = int(round(offset_s * sr)) if offset_s else 0
+            available = max(0, total - start)
+            frames = available if segment_s is None else min(available, int(round(segment_s * sr)))
+            if frames <= 0:
+                raise AudioError(f"audio file has no samples: {path}")
+            untouched = not offset_s and segment_s is None and channels == 1
+            clip = AudioClip._lazy(path, sr, start, frames, channels, untouched)
+            if decode:  # in the same open: a second one costs as much as the read
+                clip._set_samples(_read(f, path, start, frames, channels))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        raise AudioError(f"cannot read audio header {path}: {exc}") from exc
+    return clip
+
+
+def _decode(path: str, start: int, frames: int, channels: int) -> np.ndarray:
+    try:
+        with sf.SoundFile(path) as f:
+            return _read(f, path, start, frames, channels)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        raise AudioError(f"cannot decode audio {path}: {exc}") from exc
+
+
+def _read(f: sf.SoundFile, path: str, start: int, frames: int, channels: int) -> np.ndarray:
+    """`frames` float32 mono samples from frame `start` of the open file `f`."""
+    try:
+        if start:
+            f.seek(start)
+        data = f.read(frames=frames, dtype="float32", always_2d=channels > 1)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioError(f"cannot decode audio {path}: {exc}") from exc
     if data.shape[0] == 0:
         raise AudioError(f"audio file has no samples: {path}")
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    untouched = not offset_s and segment_s is None and data.shape[1] == 1
-    return AudioClip(np.ascontiguousarray(mono, dtype=np.float32), sr, str(p) if untouched else None)
+    if data.ndim > 1:
+        data = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def check_audible(clip: AudioClip, path: str) -> None:
+    """Raise AudioError for a silent clip: there is nothing to transcribe (and no SNR to set)."""
+    peak = float(np.max(np.abs(clip.samples))) if len(clip.samples) else 0.0
+    if peak < SILENT_PEAK:
+        raise AudioError(f"audio is silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS): {path}")
 
 
 def audio_duration(path: str) -> float:
     """Duration from the file header, without decoding the samples."""
-    if not Path(path).is_file():
-        raise AudioError(f"audio file not found: {path}")
-    try:
-        info = sf.info(path)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"cannot read audio header {path}: {exc}") from exc
-    return info.frames / float(info.samplerate)
+    return open_audio(path).duration_s

@@ -59,6 +59,8 @@ def strip_punctuation(text: str) -> str:
 
 
 def strip_diacritics(text: str) -> str:
+    if text.isascii():  # nothing to decompose: the common case, and the per-character pass is slow
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -28,12 +28,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from spectragram_bench.core.audio import AudioClip, load_audio
+from spectragram_bench.core.audio import SILENT_PEAK, AudioClip, check_audible, load_audio
 from spectragram_bench.core.errors import AudioError, DatasetError
 from spectragram_bench.core.records import UtteranceRecord, WorkItem
 
-#: Peak below which a clip counts as silent (-80 dBFS: under one 16-bit LSB of dither).
-SILENT_PEAK = 1e-4
 #: A mixture is scaled down to this peak when the added noise would make it clip.
 MAX_PEAK = 0.99
 DEFAULT_TALKERS = 4
@@ -123,11 +121,13 @@ def apply_variant(clip: AudioClip, variant: dict[str, Any], item: WorkItem) -> t
     """The clip as the variant hears it, plus facts to store (e.g. the measured SNR).
 
     Raises AudioError (one utterance's recorded error) for a silent clip or unusable noise.
+    The clean variant leaves a file's clip undecoded (the plan checked it for silence when it
+    read the file: worker/plan.inspect_audio), so an adapter that uploads the file never decodes it.
     """
-    peak = float(np.max(np.abs(clip.samples))) if len(clip.samples) else 0.0
-    if peak < SILENT_PEAK:
-        raise AudioError(f"audio is silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS): {item.audio_path}")
     kind = variant.get("kind", "clean")
+    if kind == "clean" and not clip.decoded:
+        return clip, {}
+    check_audible(clip, item.audio_path)
     if kind == "clean":
         return clip, {}
     if kind == "noise":

@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from spectragram_bench.core.audio import AudioClip, load_audio
+from spectragram_bench.core.audio import AudioClip, open_audio
 from spectragram_bench.core.config import RateLimit
 from spectragram_bench.core.errors import AudioError
 from spectragram_bench.core.records import PredictionResult, WorkItem
@@ -73,8 +73,9 @@ class ExecStats:
 
 
 def prepare_audio(item: WorkItem) -> tuple[AudioClip, dict]:
-    """Load the item's audio and apply its variant (blocking; runs in a thread)."""
-    clip = load_audio(item.audio_path, item.offset_s, item.segment_s)
+    """Open the item's audio (its header; samples decode on first use) and apply its variant
+    (blocking; runs in a thread)."""
+    clip = open_audio(item.audio_path, item.offset_s, item.segment_s)
     return apply_variant(clip, item.variant, item)
 
 
@@ -235,6 +236,9 @@ class Executor:
             self.stats.in_flight += 1
             try:
                 outcome, api_ms, generation, waited = await self._one_attempt(clip, item)
+            except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
+                self._fail(item, "input", str(exc), attempts, started, attempt_log)
+                return
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)
                 self._fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)

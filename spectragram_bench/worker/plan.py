@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from spectragram_bench.core.audio import audio_duration
+from spectragram_bench.core.audio import check_audible, load_audio
 from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConfig
 from spectragram_bench.core.errors import AudioError, BenchError
 from spectragram_bench.core.pricing import price_for
@@ -83,18 +83,21 @@ class Plan:
         return sum(j.n_items for j in self.job_runs)
 
 
-def with_duration(record: UtteranceRecord) -> UtteranceRecord:
-    """Fill duration from the audio header; an unreadable file is noted for the utterance, not fatal."""
-    if record.duration_s is not None or "load_error" in record.meta:
+def inspect_audio(record: UtteranceRecord) -> UtteranceRecord:
+    """Read the record's audio once: decodable, not silent, and its duration (when the dataset
+    did not give one). A problem is noted for the utterance (its recorded 'input' failure, no
+    request made), never fatal. The executor then only reads the header again and leaves the
+    decode to the adapters that need samples."""
+    if "load_error" in record.meta:
         return record
     try:
-        duration = audio_duration(record.audio_path)
+        clip = load_audio(record.audio_path, record.offset_s, record.segment_s)
+        check_audible(clip, record.audio_path)
     except AudioError as exc:
         return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
-    if record.segment_s is not None:
-        duration = record.segment_s
-    elif record.offset_s:
-        duration = max(0.0, duration - record.offset_s)  # from the offset to the end of the file
+    if record.duration_s is not None:
+        return record
+    duration = record.segment_s if record.segment_s is not None else clip.duration_s
     return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
 
 
@@ -133,8 +136,8 @@ def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: in
     utterances: list[PlannedUtterance] = []
     for index, (dc, _ds) in enumerate(datasets):
         key = f"{index}:{dc.name}"
-        with ThreadPoolExecutor(max_workers=4) as pool:  # header reads release the GIL (libsndfile)
-            recs = list(pool.map(with_duration, [r for k, r in chosen if k == key]))
+        with ThreadPoolExecutor(max_workers=4) as pool:  # decoding releases the GIL (libsndfile)
+            recs = list(pool.map(inspect_audio, [r for k, r in chosen if k == key]))
         everything = [r for k, r in keyed if k == key]  # before selection: babble must not depend on it
         for variant in dc.variants:
             spec = variant.model_dump()

@@ -26,6 +26,7 @@ speaker (the speaker-level table).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,7 @@ def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> di
         .order_by(Prediction.utt_id)
     ).all()
     groups: dict[tuple[int, int], GroupRows] = defaultdict(GroupRows)
+    normalizer = functools.cache(normalizer)  # once per distinct string: a correct hyp equals its ref
     for utt_id, ds, var, ref, dur, speaker, status, hyp, api_ms, total_ms, rtf, meta in rows:
         g = groups[(ds, var)]
         if status != "ok":
