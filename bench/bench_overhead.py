@@ -13,35 +13,18 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import database, job, machine, make_corpus, parser  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from spectragram_bench.core.config import parse_config  # noqa: E402
-from spectragram_bench.core.models import JobRun  # noqa: E402
-from spectragram_bench.core.persistence import open_database  # noqa: E402
-from spectragram_bench.worker.runner import run_benchmark  # noqa: E402
+from common import machine, make_corpus, parser, timed_run  # noqa: E402
 
 TARGET_UTT_S = 1000.0
 
 
 def run_once(corpus: Path, db_kind: str, n: int, concurrency: int, workdir: Path) -> dict:
-    config = parse_config(job(corpus, [{"name": "mock", "concurrency": concurrency}], name="overhead"))
-    with database(db_kind, workdir) as url:
-        t0 = time.perf_counter()
-        db = open_database(url)
-        outcome = run_benchmark(config, db, max_utt=n, progress="none")
-        wall = time.perf_counter() - t0
-        with db.session() as s:
-            run = s.execute(select(JobRun)).scalar_one()
-            exec_s = (run.ended_at - run.started_at).total_seconds()
-        db.dispose()
-    assert outcome.job_runs[0].status == "completed", outcome
+    wall, exec_s = timed_run(corpus, [{"name": "mock", "concurrency": concurrency}], "overhead", n, db_kind, workdir)
     return {"wall_s": wall, "exec_s": exec_s, "n": n}
 
 

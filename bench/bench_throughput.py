@@ -11,19 +11,12 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import database, job, machine, make_corpus, parser  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from spectragram_bench.core.config import parse_config  # noqa: E402
-from spectragram_bench.core.models import JobRun  # noqa: E402
-from spectragram_bench.core.persistence import open_database  # noqa: E402
-from spectragram_bench.worker.runner import run_benchmark  # noqa: E402
+from common import machine, make_corpus, parser, timed_run  # noqa: E402
 
 LATENCY_MS = 200.0
 
@@ -31,17 +24,7 @@ LATENCY_MS = 200.0
 def run_once(corpus: Path, n: int, concurrency: int, workdir: Path, db_kind: str) -> tuple[float, float]:
     """(utt/s over the job run's execution, utt/s end to end including planning and evaluation)."""
     provider = {"name": "mock", "concurrency": concurrency, "params": {"latency_ms": LATENCY_MS}}
-    config = parse_config(job(corpus, [provider], name="throughput"))
-    with database(db_kind, workdir) as url:
-        t0 = time.perf_counter()
-        db = open_database(url)
-        outcome = run_benchmark(config, db, max_utt=n, progress="none")
-        wall = time.perf_counter() - t0
-        with db.session() as s:
-            run = s.execute(select(JobRun)).scalar_one()
-            exec_s = (run.ended_at - run.started_at).total_seconds()
-        db.dispose()
-    assert outcome.job_runs[0].status == "completed", outcome
+    wall, exec_s = timed_run(corpus, [provider], "throughput", n, db_kind, workdir)
     return n / exec_s, n / wall
 
 

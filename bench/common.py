@@ -84,3 +84,28 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+
+
+def timed_run(corpus: Path, providers: list[dict], name: str, n: int, db_kind: str, workdir: Path) -> tuple[float, float]:
+    """Run a benchmark of `n` utterances: (end-to-end wall seconds, the job run's execution seconds)."""
+    import time
+
+    from sqlalchemy import select
+
+    from spectragram_bench.core.config import parse_config
+    from spectragram_bench.core.models import JobRun
+    from spectragram_bench.core.persistence import open_database
+    from spectragram_bench.worker.runner import run_benchmark
+
+    config = parse_config(job(corpus, providers, name=name))
+    with database(db_kind, workdir) as url:
+        t0 = time.perf_counter()
+        db = open_database(url)
+        outcome = run_benchmark(config, db, max_utt=n, progress="none")
+        wall = time.perf_counter() - t0
+        with db.session() as s:
+            run = s.execute(select(JobRun)).scalar_one()
+            exec_s = (run.ended_at - run.started_at).total_seconds()
+        db.dispose()
+    assert outcome.job_runs[0].status == "completed", outcome
+    return wall, exec_s

@@ -91,22 +91,6 @@ class FakeDeepgram(FakeServer):
             return web.json_response(body, status=status, headers=hdrs)
         return web.Response(body=body.encode() if isinstance(body, str) else body, status=status, headers=hdrs)
 
-    async def faulted(self, request: web.Request, rec: RecordedRequest, fault: Fault | None) -> web.StreamResponse | None:
-        """The scripted reply for `fault`, or None to carry on normally."""
-        if fault is None:
-            return None
-        rec.fault = fault
-        if fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
-        if fault.reset:
-            rec.status = 0
-            request.transport.abort()
-            return web.Response()
-        if fault.status is not None:
-            rec.status = fault.status
-            return self.error_response(fault.status, fault.message, fault.headers, fault.body)
-        return None
-
     def check_query(self, request: web.Request) -> str | None:
         for name, value in request.query.items():
             if name not in DOCUMENTED_PARAMS:

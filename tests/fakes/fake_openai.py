@@ -114,17 +114,9 @@ class FakeOpenAI(FakeServer):
     async def transcriptions(self, request: web.Request) -> web.StreamResponse:
         rec = self.record(request, body_bytes=request.content_length or 0)
         fault = self.next_fault()
-        if fault is not None:
-            rec.fault = fault
-            if fault.delay_s:
-                await asyncio.sleep(fault.delay_s)
-            if fault.reset:
-                rec.status = 0
-                request.transport.abort()
-                return web.Response()
-            if fault.status is not None:
-                rec.status = fault.status
-                return self.error_response(fault.status, fault.message, headers=fault.headers, body=fault.body)
+        reply = await self.faulted(request, rec, fault)
+        if reply is not None:
+            return reply
         denied = self.auth_error(request)
         if denied is not None:
             rec.status = 401

@@ -190,6 +190,27 @@ class FakeServer:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
+    def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
+                       body: Any = None) -> web.Response:
+        """The provider's own error reply (body shape, headers); each subclass defines it."""
+        raise NotImplementedError
+
+    async def faulted(self, request: web.Request, rec: RecordedRequest, fault: Fault | None) -> web.StreamResponse | None:
+        """The scripted reply for `fault`, or None to carry on normally."""
+        if fault is None:
+            return None
+        rec.fault = fault
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.reset:
+            rec.status = 0
+            request.transport.abort()
+            return web.Response()
+        if fault.status is not None:
+            rec.status = fault.status
+            return self.error_response(fault.status, fault.message, headers=fault.headers, body=fault.body)
+        return None
+
     def start(self) -> FakeServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
