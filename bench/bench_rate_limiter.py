@@ -88,7 +88,7 @@ def _shared_worker(url: str, job_run_id: int, n: int, tasks: int, out, ready, go
 
 def shared_case(n: int, workdir: Path) -> tuple[float, int]:
     from spectragram_bench.worker.plan import build_plan
-    from spectragram_bench.worker.runner import build_providers, materialise
+    from spectragram_bench.worker.registration import build_providers, materialise
 
     corpus = make_corpus(100)
     config = parse_config(job(corpus, [{"name": "mock", "rate_limit": {"requests_per_minute": RPS * 60}}]))
@@ -111,7 +111,7 @@ def shared_case(n: int, workdir: Path) -> tuple[float, int]:
 
 
 def executor_case(n: int, workdir: Path) -> float:
-    from spectragram_bench.worker.runner import run_benchmark
+    from spectragram_bench.worker.job_runs import run_benchmark
 
     PROVIDERS.register("timed_mock", TimedMock)
     corpus = make_corpus(max(n, 100))

@@ -95,7 +95,7 @@ def timed_run(corpus: Path, providers: list[dict], name: str, n: int, db_kind: s
     from spectragram_bench.core.config import parse_config
     from spectragram_bench.core.models import JobRun
     from spectragram_bench.core.persistence import open_database
-    from spectragram_bench.worker.runner import run_benchmark
+    from spectragram_bench.worker.job_runs import run_benchmark
 
     config = parse_config(job(corpus, providers, name=name))
     with database(db_kind, workdir) as url:

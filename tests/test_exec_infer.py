@@ -240,7 +240,7 @@ def test_end_to_end_with_faults_into_the_database(db_url, tmp_path):
                 "evaluation": {"normalizer": "basic"},
             }
         )
-        from spectragram_bench.worker.runner import run_benchmark
+        from spectragram_bench.worker.job_runs import run_benchmark
 
         db = open_database(db_url)
         outcome = run_benchmark(config, db, progress="none")

@@ -12,7 +12,7 @@ from spectragram_bench.core.config import ProviderConfig, parse_config
 from spectragram_bench.core.models import CostSummary, LatencySample, Prediction, Utterance
 from spectragram_bench.core.persistence import open_database
 from spectragram_bench.core.pricing import DEFAULT_PRICES, price_for, write_cost_summary
-from spectragram_bench.worker.runner import run_benchmark
+from spectragram_bench.worker.job_runs import run_benchmark
 
 
 @pytest.mark.parametrize(

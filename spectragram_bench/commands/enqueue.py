@@ -8,7 +8,8 @@ from spectragram_bench.commands.run import positive
 from spectragram_bench.core.config import load_config
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.worker.runner import config_for_resume, enqueue_benchmark, reopen_benchmark
+from spectragram_bench.worker.resume import config_for_resume, reopen_benchmark
+from spectragram_bench.worker.worker_loop import enqueue_benchmark
 
 
 def add_parser(sub):

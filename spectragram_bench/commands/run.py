@@ -14,8 +14,10 @@ from spectragram_bench.core.config import load_config
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.persistence import open_database, resolve_db_url
 from spectragram_bench.reporting.leaderboard import print_summary
+from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S, run_benchmark
 from spectragram_bench.worker.progress import choose_mode
-from spectragram_bench.worker.runner import DEFAULT_GRACE_S, build_providers, resume_benchmark, run_benchmark
+from spectragram_bench.worker.registration import build_providers
+from spectragram_bench.worker.resume import resume_benchmark
 
 
 def add_parser(sub):
@@ -82,7 +84,7 @@ def run(args) -> int:
     db = open_database(resolve_db_url(args.db, config.database_url if config else None))
     try:
         if args.resume is not None:
-            from spectragram_bench.worker.runner import config_for_resume
+            from spectragram_bench.worker.resume import config_for_resume
 
             if args.dry_run:
                 from spectragram_bench.worker.plan import print_remaining

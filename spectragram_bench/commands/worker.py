@@ -13,9 +13,10 @@ import sys
 from spectragram_bench.app import add_db_option
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.persistence import open_database, resolve_db_url
+from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S
 from spectragram_bench.worker.progress import choose_mode
-from spectragram_bench.worker.queue import DEFAULT_LEASE_S
-from spectragram_bench.worker.runner import DEFAULT_GRACE_S, run_worker
+from spectragram_bench.worker.work_items import DEFAULT_LEASE_S
+from spectragram_bench.worker.worker_loop import run_worker
 
 
 def add_parser(sub):

@@ -213,7 +213,7 @@ class WorkItemRow(Base):
 
     state: pending -> leased (lease_owner, lease_expires_at) -> done (its prediction, ok or
     failed, committed in the same transaction). A lease whose owner died expires and the
-    item is leased again; the work-item logic lives in worker/queue.py.
+    item is leased again; the work-item logic lives in worker/work_items.py.
     """
 
     __tablename__ = "work_item"

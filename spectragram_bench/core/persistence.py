@@ -13,11 +13,12 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
@@ -138,7 +139,8 @@ def open_database(url: str, *, upgrade: bool = True) -> Database:
     return Database(full, engine)
 
 
-def _insert(dialect: str):
+def insert_for(dialect: str):
+    """The dialect's INSERT construct (both have ON CONFLICT)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -146,11 +148,23 @@ def _insert(dialect: str):
     return insert
 
 
+def upsert(session: Session, table, values: dict[str, Any], keys: Sequence[str], update: Sequence[str] = ()):
+    """Insert a row keyed by `keys` (updating `update` columns if it exists) and return it."""
+    insert = insert_for(session.bind.dialect.name)
+    stmt = insert(table).values(**values)
+    if update:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={k: stmt.excluded[k] for k in update})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    session.execute(stmt)
+    return session.execute(select(table).filter_by(**{k: values[k] for k in keys})).scalar_one()
+
+
 def write_results(session: Session, results: list[PredictionResult]) -> None:
     """Upsert a batch: a success replaces an earlier failure; nothing replaces a success."""
     if not results:
         return
-    insert = _insert(session.bind.dialect.name)
+    insert = insert_for(session.bind.dialect.name)
     pred_rows = [
         {
             "job_run_id": r.job_run_id,

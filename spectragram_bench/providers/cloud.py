@@ -81,6 +81,11 @@ class CloudProvider(Provider):
             self._client_loop = loop
         return self._client
 
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP request on the instance's client: every adapter sends through here, so the
+        HTTP path (client, clocks, reply cap) is changed in one place."""
+        return await self.client().request(method, url, **kwargs)
+
     def sdk_info(self) -> tuple[str, str | None]:
         return ("httpx", httpx.__version__)
 

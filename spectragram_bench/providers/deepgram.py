@@ -157,7 +157,7 @@ class DeepgramProvider(CloudProvider):
         body, mime, _name = audio.file_bytes()
         url = f"{self.base_url}{LISTEN_PATH}?{query_string(self.query)}"
         try:
-            response = await self.client().post(url, content=body, headers={**self.headers(), "Content-Type": mime})
+            response = await self.request("POST", url, content=body, headers={**self.headers(), "Content-Type": mime})
         except Exception as exc:
             raise error_for_exception(exc, secrets=self.secrets) from None
         if response.status_code >= 300:

@@ -179,7 +179,7 @@ class OpenAIProvider(CloudProvider):
         try:
             if self.streaming:
                 return await self._transcribe_streaming(parts, started)
-            response = await self.client().post(parts["url"], data=parts["data"], files=parts["files"], headers=parts["headers"])
+            response = await self.request("POST", parts["url"], data=parts["data"], files=parts["files"], headers=parts["headers"])
         except ProviderError:
             raise
         except Exception as exc:

@@ -225,7 +225,7 @@ def print_remaining(db, benchmark_id: int, config: JobConfig, console: Console |
     from sqlalchemy import select
 
     from spectragram_bench.core.models import JobRun, Prediction, Utterance, WorkItemRow
-    from spectragram_bench.worker import queue
+    from spectragram_bench.worker import work_items
 
     console = console or wide_console()
     by_label = {pc.display: pc for pc in config.providers}
@@ -235,7 +235,7 @@ def print_remaining(db, benchmark_id: int, config: JobConfig, console: Console |
     with db.session() as s:
         runs = s.execute(select(JobRun).where(JobRun.benchmark_id == benchmark_id).order_by(JobRun.job_run_id)).scalars().all()
         for run in runs:
-            c = queue.counts(s, run.job_run_id)
+            c = work_items.counts(s, run.job_run_id)
             ok_ids = select(Prediction.utt_id).where(Prediction.job_run_id == run.job_run_id, Prediction.status == "ok")
             left = s.execute(
                 select(Utterance.duration_s)

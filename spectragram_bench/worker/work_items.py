@@ -37,7 +37,7 @@ from spectragram_bench.core.models import (
     WorkItemRow,
     utcnow,
 )
-from spectragram_bench.core.persistence import Database, _insert
+from spectragram_bench.core.persistence import Database, insert_for
 from spectragram_bench.core.records import PredictionResult, WorkItem
 
 DEFAULT_LEASE_S = 60.0
@@ -50,7 +50,7 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _owner_dead_here(owner: str) -> bool:
+def owner_dead_here(owner: str) -> bool:
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
@@ -69,7 +69,7 @@ def _owner_dead_here(owner: str) -> bool:
 
 def add_work_items(session: Session, job_run_id: int, utt_ids: Iterable[int]) -> None:
     """Queue the items of a job run (idempotent) and its shared rate-limit schedule."""
-    insert = _insert(session.bind.dialect.name)
+    insert = insert_for(session.bind.dialect.name)
     rows = [{"job_run_id": job_run_id, "utt_id": u, "state": "pending", "leases": 0} for u in utt_ids]
     if rows:
         stmt = insert(WorkItemRow).on_conflict_do_nothing(index_elements=["job_run_id", "utt_id"])
@@ -103,7 +103,7 @@ def reclaim_dead_leases(db: Database) -> int:
     """Release the leases of processes on this host that no longer exist (killed, crashed)."""
     with db.transaction() as s:
         owners = s.execute(select(WorkItemRow.lease_owner).where(WorkItemRow.state == "leased").distinct()).scalars().all()
-        dead = [o for o in owners if o and _owner_dead_here(o)]
+        dead = [o for o in owners if o and owner_dead_here(o)]
         if not dead:
             return 0
         result = s.execute(

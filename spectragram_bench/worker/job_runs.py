@@ -1,0 +1,267 @@
+"""Job-run execution: every job run of a process through the executor, each evaluated once its
+items are done ("post-onboard evaluation").
+
+Interruption: the first SIGINT/SIGTERM stops dispatching and lets in-flight requests finish
+for a grace period; a second one (or the end of the grace period) abandons them. Either way
+every finished result is committed, unfinished items are released for a resume, and the
+job runs are marked interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from spectragram_bench.core.config import JobConfig, ProviderConfig
+from spectragram_bench.core.models import JobRun, Model
+from spectragram_bench.core.normalize import Normalizer
+from spectragram_bench.core.persistence import Database, ResultWriter
+from spectragram_bench.core.pricing import write_cost_summary
+from spectragram_bench.core.records import PredictionResult
+from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
+from spectragram_bench.providers.base import Provider
+from spectragram_bench.worker import work_items
+from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
+from spectragram_bench.worker.limits import Pacer, SharedPacer
+from spectragram_bench.worker.plan import build_plan
+from spectragram_bench.worker.progress import ProgressDisplay
+from spectragram_bench.worker.registration import (
+    VariantResolver,
+    build_providers,
+    materialise,
+    normalizer_for,
+)
+
+log = logging.getLogger(__name__)
+
+
+
+DEFAULT_GRACE_S = 30.0
+
+
+@dataclass
+class JobRunOutcome:
+    job_run_id: int
+    label: str
+    status: str
+    stats: ExecStats
+    error_text: str | None = None
+
+
+@dataclass
+class BenchmarkOutcome:
+    benchmark_id: int
+    job_runs: list[JobRunOutcome] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if any(j.status == "failed" for j in self.job_runs) else 0
+
+
+# --- execution -------------------------------------------------------------------------------
+
+
+@dataclass
+class RunContext:
+    """What the job runs of one process share: database, writer, display, stop state."""
+
+    db: Database
+    writer: ResultWriter
+    progress: ProgressDisplay
+    lease_s: float = work_items.DEFAULT_LEASE_S
+    grace_s: float = DEFAULT_GRACE_S
+    mark_interrupted: bool = True  # `run` marks its job runs interrupted; a worker leaves them to the others
+    executors: list[Executor] = field(default_factory=list)
+    run_tasks: set[asyncio.Task] = field(default_factory=set)
+    interrupted: bool = False
+    hard_stopped: bool = False
+
+    def stop_dispatching(self) -> None:
+        self.interrupted = True
+        for ex in self.executors:
+            ex.stats.interrupted = True
+            ex.stop.set()
+
+    def hard_stop(self) -> None:
+        self.stop_dispatching()
+        self.hard_stopped = True
+        for t in list(self.run_tasks):
+            t.cancel()
+
+
+async def _heartbeat(db: Database, owner: str, lease_s: float) -> None:
+    while True:
+        await asyncio.sleep(lease_s / 3)
+        try:
+            await asyncio.to_thread(work_items.renew, db, owner, lease_s)
+        except Exception as exc:  # a missed renewal is retried; the lease outlives two misses
+            log.warning("lease renewal failed: %s", exc)
+
+
+def closer(normalizer: Normalizer, pc: ProviderConfig):
+    """What closing a job run writes: the model's revision as the provider reported it, the
+    cost summary, and the evaluation."""
+
+    def close(session: Session, job_run_id: int) -> None:
+        run = session.get(JobRun, job_run_id)
+        if run.model_revision:
+            session.get(Model, run.model_id).revision = run.model_revision  # the newest revision seen
+        write_cost_summary(session, job_run_id, pc)
+        evaluate_job_run(session, job_run_id, normalizer)
+
+    return close
+
+
+def _pacer_for(db: Database, pc: ProviderConfig, job_run_id: int) -> Pacer:
+    """PostgreSQL: the schedule every worker shares; SQLite (one process): in memory."""
+    if pc.rate_limit is not None and db.dialect == "postgresql":
+        return SharedPacer(pc.rate_limit, db, job_run_id)
+    return Pacer(pc.rate_limit)
+
+
+async def run_job_run(
+    ctx: RunContext, job_run_id: int, provider: Provider, normalizer: Normalizer, seed: int,
+    variants: VariantResolver,
+) -> JobRunOutcome:
+    """Lease and run this job run's items until none are left, then evaluate it (once, across processes)."""
+    db, pc = ctx.db, provider.config
+    owner = work_items.new_owner()
+
+    def record_broken(result: PredictionResult) -> None:
+        executor.stats.failed += 1
+        ctx.writer.submit(result)
+
+    executor = Executor(
+        provider, ctx.writer.submit, concurrency=pc.concurrency, timeout_s=pc.timeout_s,
+        retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=_pacer_for(db, pc, job_run_id), seed=seed,
+    )
+    ctx.executors.append(executor)
+    if ctx.interrupted:
+        executor.stop.set()
+    with db.session() as s:
+        c = work_items.counts(s, job_run_id)
+    tracked = ctx.progress.add(pc.display, c.total, c.total - c.open, executor.stats)
+    await asyncio.to_thread(work_items.mark_running, db, job_run_id)
+    feeder = work_items.LeaseFeeder(
+        db, job_run_id, owner, batch=min(500, max(8, 2 * pc.concurrency)), lease_s=ctx.lease_s,
+        on_broken=record_broken, variants=variants,
+    )
+    heartbeat = asyncio.create_task(_heartbeat(db, owner, ctx.lease_s))
+    run_task = asyncio.create_task(executor.run(feeder))
+    ctx.run_tasks.add(run_task)
+    status: str | None = None
+    try:
+        try:
+            await run_task
+        except asyncio.CancelledError:
+            if not ctx.hard_stopped:
+                raise
+    finally:
+        ctx.run_tasks.discard(run_task)
+        heartbeat.cancel()
+        executor.close(wait=not ctx.hard_stopped)
+        await asyncio.to_thread(ctx.writer.flush)  # every finished result committed, whatever happened
+        await asyncio.to_thread(work_items.release, db, owner)  # unfinished items back to pending
+        try:
+            await provider.aclose()
+        except Exception as exc:  # closing a client must not hide the run's outcome
+            log.warning("closing provider %s: %s", pc.display, exc)
+        stats = executor.stats
+        if stats.fatal_error is not None or not stats.interrupted:
+            status = await asyncio.to_thread(
+                work_items.finalize, db, job_run_id, evaluate=closer(normalizer, pc),
+                fatal_error=stats.fatal_error, model_revision=executor.model_revision,
+            )
+            if status is not None:
+                log.info("job run %d (%s) %s: evaluated", job_run_id, pc.display, status)
+        elif ctx.mark_interrupted:
+            await asyncio.to_thread(work_items.mark_interrupted, db, job_run_id, lambda s, jr: write_cost_summary(s, jr, pc))
+        ctx.progress.finish(tracked)
+    with db.session() as s:
+        run = s.get(JobRun, job_run_id)
+        return JobRunOutcome(job_run_id, pc.display, run.status, executor.stats, run.error_text)
+
+
+def install_signals(ctx: RunContext) -> list[signal.Signals]:
+    """First SIGINT/SIGTERM: stop dispatching, grace period for in-flight; second: abandon them."""
+    loop = asyncio.get_running_loop()
+    hits = 0
+
+    def on_signal() -> None:
+        nonlocal hits
+        hits += 1
+        if hits == 1:
+            log.warning(
+                "interrupt: no new requests; waiting up to %g s for the ones in flight (interrupt again to stop now)",
+                ctx.grace_s,
+            )
+            ctx.stop_dispatching()
+            loop.call_later(ctx.grace_s, ctx.hard_stop)
+        else:
+            log.warning("second interrupt: abandoning in-flight requests; committing finished results")
+            ctx.hard_stop()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    return installed
+
+
+async def run_job_runs(
+    ctx: RunContext, runs: Sequence[tuple[int, Provider]], normalizer: Normalizer, seed: int, variants: VariantResolver
+) -> list[JobRunOutcome]:
+    """All job runs concurrently: each is bounded by its own provider's limits, not by the others."""
+    installed = install_signals(ctx)
+    ctx.progress.start()
+    try:
+        return list(await asyncio.gather(*(run_job_run(ctx, jr, p, normalizer, seed, variants) for jr, p in runs)))
+    finally:
+        await ctx.progress.stop()
+        loop = asyncio.get_running_loop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def execute(
+    db: Database, benchmark_id: int, runs: Sequence[tuple[int, Provider]], config: JobConfig,
+    variants: VariantResolver, *, progress: str = "log", grace_s: float = DEFAULT_GRACE_S,
+    lease_s: float = work_items.DEFAULT_LEASE_S,
+) -> BenchmarkOutcome:
+    writer = ResultWriter(db, also=work_items.mark_done)
+    ctx = RunContext(db, writer, ProgressDisplay(progress), lease_s=lease_s, grace_s=grace_s)
+    normalizer = normalizer_for(config)
+    try:
+        outcomes = asyncio.run(run_job_runs(ctx, runs, normalizer, config.evaluation.bootstrap_seed, variants))
+    finally:
+        writer.close()
+    return BenchmarkOutcome(benchmark_id, outcomes, interrupted=ctx.interrupted)
+
+
+def run_benchmark(
+    config: JobConfig, db: Database, *, max_utt: int | None = None, max_per_subset: int | None = None,
+    notes: str | None = None, progress: str = "log", grace_s: float = DEFAULT_GRACE_S,
+) -> BenchmarkOutcome:
+    """Plan, write the plan, run every job run, evaluate each."""
+    normalizer_for(config)  # an unknown normaliser fails before anything is written
+    providers = build_providers(config)
+    plan = build_plan(config, max_utt, max_per_subset)
+    benchmark_id, job_run_ids, runtime = materialise(db, plan, providers, notes)
+    log.info("benchmark %d: %d job run(s) x %d work items", benchmark_id, len(job_run_ids), len(plan.utterances))
+    return execute(
+        db, benchmark_id, list(zip(job_run_ids, providers, strict=True)), config,
+        VariantResolver(db, config, runtime), progress=progress, grace_s=grace_s,
+    )
+
+
