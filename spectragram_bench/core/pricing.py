@@ -43,6 +43,8 @@ DEFAULT_PRICES: list[tuple[str, str, str, Price]] = [
     ("openai", "whisper-1", "*", Price(0.006, "2026-11", PUBLIC_LIST)),
     ("openai", "gpt-4o-transcribe", "*", Price(0.006, "2026-11", PUBLIC_LIST)),
     ("openai", "gpt-4o-mini-transcribe", "*", Price(0.003, "2026-11", PUBLIC_LIST)),
+    # Scribe: $0.40 per audio hour at the Starter tier (higher tiers: $0.35 to $0.22 per hour)
+    ("elevenlabs", "scribe_v*", "batch", Price(0.40 / 60, "2026-12", "elevenlabs.io/docs/capabilities/speech-to-text, Starter tier")),
     ("pocketsphinx", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("faster_whisper", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("mock", "*", "*", Price(0.0, "2026-11", "mock provider: nothing is billed")),

@@ -52,6 +52,7 @@ PROVIDERS = Registry(
         "openai": "spectragram_bench.providers.openai_whisper:OpenAIProvider",
         "openai_compatible": "spectragram_bench.providers.openai_whisper:OpenAICompatibleProvider",
         "faster_whisper": "spectragram_bench.providers.faster_whisper_provider:FasterWhisperProvider",
+        "elevenlabs": "spectragram_bench.providers.elevenlabs:ElevenLabsProvider",
     },
 )
 

@@ -103,7 +103,8 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
 def error_message(body: Any) -> str | None:
     """The human message in an error body, whichever documented shape it has:
     OpenAI {"error": {"message", "code", "type"}}, Deepgram {"err_code", "err_msg"} or
-    {"category", "message", "details"}, FastAPI-style {"detail"} (self-hosted servers)."""
+    {"category", "message", "details"}, FastAPI-style {"detail"} (self-hosted servers, Mistral's
+    422), ElevenLabs {"detail": {"status", "message"}}."""
     if isinstance(body, str):
         return body.strip() or None
     if not isinstance(body, dict):
@@ -123,8 +124,13 @@ def error_message(body: Any) -> str | None:
         if body.get("details"):
             parts.append(str(body["details"]))
         return ": ".join(str(p) for p in parts)
-    if body.get("detail"):
-        return json.dumps(body["detail"]) if not isinstance(body["detail"], str) else body["detail"]
+    detail = body.get("detail")
+    if isinstance(detail, dict) and (detail.get("message") or detail.get("status")):
+        # ElevenLabs: {"detail": {"status": "invalid_api_key", "message": "..."}}
+        msg, code = detail.get("message") or "", detail.get("status")
+        return f"{msg} ({code})" if code and msg else (msg or code)
+    if detail:
+        return json.dumps(detail) if not isinstance(detail, str) else detail
     return None
 
 

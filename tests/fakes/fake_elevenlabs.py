@@ -1,0 +1,126 @@
+"""A fake ElevenLabs Scribe: POST /v1/speech-to-text (multipart, synchronous JSON reply).
+
+It rejects what the real API rejects: no or a wrong `xi-api-key` (401 {"detail": {"status":
+"invalid_api_key"}}), a body that is not multipart, no `file`, no `model_id` (422, FastAPI's
+validation shape), an unknown model, booleans other than true/false, audio it cannot decode.
+Stricter than the real API on purpose: an undocumented form field is a 422, so an adapter
+leaking its own settings is caught. Replies carry the SDK's SpeechToTextChunkResponseModel
+shape: text, words (word / spacing / audio_event with start, end, logprob, speaker_id),
+language_code, language_probability, transcription_id, audio_duration_secs.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from .multipart import BadRequest, boolean, one, read_upload
+from .server import FakeServer, decode_duration, spread_words
+
+MODELS = {"scribe_v1", "scribe_v2"}
+FIELDS = frozenset(
+    """model_id language_code tag_audio_events num_speakers timestamps_granularity diarize diarization_threshold
+    file_format temperature seed use_multi_channel multichannel_output_style no_verbatim keyterms
+    entity_detection entity_redaction entity_redaction_mode detect_speaker_roles use_speaker_library""".split()
+)
+BOOLEANS = ("tag_audio_events", "diarize", "use_multi_channel", "no_verbatim", "detect_speaker_roles", "use_speaker_library")
+MAX_FILE_BYTES = 3 * 1024**3  # documented: up to 3 GB
+STATUS_CODES = {
+    400: "invalid_audio_file", 401: "invalid_api_key", 402: "payment_required", 403: "missing_permissions",
+    404: "not_found", 413: "file_too_large", 429: "too_many_concurrent_requests", 500: "internal_error",
+    503: "service_unavailable",
+}
+MESSAGES = {
+    400: "The uploaded file could not be decoded as audio.",
+    401: "Invalid API key",
+    402: "You have insufficient quota to complete this request",
+    403: "The API key you used is missing the permission speech_to_text to execute this operation.",
+    413: "File size exceeds the maximum of 3GB.",
+    429: "Too many concurrent requests. Your plan allows 5 concurrent requests.",
+    500: "An internal error occurred.",
+}
+
+
+class FakeElevenLabs(FakeServer):
+    def __init__(self, api_key: str = "sk_el_test_0123456789abcdef0123") -> None:
+        super().__init__(api_key)
+
+    def authorized(self, request: web.Request) -> bool:
+        return request.headers.get("xi-api-key", "") == self.api_key
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/speech-to-text", self.speech_to_text)
+
+    def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
+                       body: Any = None, code: str | None = None) -> web.Response:
+        if body is not None:
+            raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
+            return web.Response(body=raw, status=status, headers=headers or {}, content_type="application/json")
+        if status == 422:
+            payload: Any = {"detail": [{"loc": ["body", code or "file"], "msg": message or "field required", "type": "value_error"}]}
+        else:
+            payload = {"detail": {"status": code or STATUS_CODES.get(status, "error"),
+                                  "message": message or MESSAGES.get(status, "Error")}}
+        return web.json_response(payload, status=status, headers=headers or {})
+
+    async def speech_to_text(self, request: web.Request) -> web.StreamResponse:
+        rec = self.record(request, body_bytes=request.content_length or 0)
+        fault = self.next_fault()
+        reply = await self.faulted(request, rec, fault)
+        if reply is not None:
+            return reply
+        if not self.authorized(request):
+            rec.status = 401
+            return self.error_response(401)
+        try:
+            fields, audio = await read_upload(request, rec, file_field="file", max_bytes=MAX_FILE_BYTES)
+            result = self.validate(fields, audio)
+        except BadRequest as exc:
+            rec.status = exc.status
+            return self.error_response(exc.status, exc.message, code=exc.code)
+        rec.status = 200
+        body = self.reply_body(result)
+        if fault is not None and fault.malformed:
+            return web.Response(body=json.dumps(body)[:30].encode(), content_type="application/json")
+        return web.json_response(body, headers={"request-id": uuid.uuid4().hex})
+
+    def validate(self, fields: dict[str, list[str]], audio: bytes | None) -> dict[str, Any]:
+        unknown = sorted(set(fields) - FIELDS)
+        if unknown:
+            raise BadRequest(422, f"extra fields not permitted: {unknown}", code=unknown[0])
+        model = one(fields, "model_id")
+        if not model:
+            raise BadRequest(422, "field required", code="model_id")
+        if model not in MODELS:
+            raise BadRequest(400, f"Model '{model}' does not exist or does not support speech to text.", code="invalid_model_id")
+        flags = {name: boolean(fields, name) for name in BOOLEANS}
+        if one(fields, "keyterms") is not None and not isinstance(json.loads(one(fields, "keyterms")), list):
+            raise BadRequest(422, "keyterms must be a JSON list of strings", code="keyterms")
+        if audio is None:
+            raise BadRequest(400, "Must provide either file or cloud_storage_url parameter.", code="invalid_parameters")
+        duration = decode_duration(audio)
+        if duration is None:
+            raise BadRequest(400, MESSAGES[400])
+        return {"model": model, "duration": duration, "text": self.transcript_for(audio),
+                "language": one(fields, "language_code"), "diarize": bool(flags["diarize"])}
+
+    def reply_body(self, r: dict[str, Any]) -> dict[str, Any]:
+        words: list[dict[str, Any]] = []
+        timed = spread_words(r["text"], r["duration"])
+        for i, (word, start, end) in enumerate(timed):
+            if i:
+                words.append({"text": " ", "start": words[-1]["end"], "end": start, "type": "spacing",
+                              "speaker_id": "speaker_0", "logprob": 0.0})
+            words.append({"text": word, "start": start, "end": end, "type": "word", "speaker_id": "speaker_0",
+                          "logprob": -0.05 * (i % 3)})
+        return {
+            "language_code": {"en": "eng", None: "eng"}.get(r["language"], r["language"]),
+            "language_probability": 0.99,
+            "text": r["text"],
+            "words": words,
+            "transcription_id": f"tr_{uuid.uuid4().hex[:20]}",
+            "audio_duration_secs": round(r["duration"], 3),
+        }
