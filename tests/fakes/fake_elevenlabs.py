@@ -68,13 +68,9 @@ class FakeElevenLabs(FakeServer):
 
     async def speech_to_text(self, request: web.Request) -> web.StreamResponse:
         rec = self.record(request, body_bytes=request.content_length or 0)
-        fault = self.next_fault()
-        reply = await self.faulted(request, rec, fault)
+        fault, reply = await self.admit(request, rec)
         if reply is not None:
             return reply
-        if not self.authorized(request):
-            rec.status = 401
-            return self.error_response(401)
         try:
             fields, audio = await read_upload(request, rec, file_field="file", max_bytes=MAX_FILE_BYTES)
             result = self.validate(fields, audio)

@@ -211,6 +211,16 @@ class FakeServer:
             return self.error_response(fault.status, fault.message, headers=fault.headers, body=fault.body)
         return None
 
+    async def admit(self, request: web.Request, rec: RecordedRequest) -> tuple[Fault | None, web.StreamResponse | None]:
+        """(the fault this request takes, the reply that ends it early): a scripted fault, or the
+        vendor's 401 when `authorized` says no. (None, None) carries on normally."""
+        fault = self.next_fault()
+        reply = await self.faulted(request, rec, fault)
+        if reply is None and not self.authorized(request):
+            rec.status = 401
+            reply = self.error_response(401)
+        return fault, reply
+
     def start(self) -> FakeServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
