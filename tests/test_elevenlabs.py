@@ -113,6 +113,22 @@ def test_missing_key_names_the_variable(monkeypatch):
         ElevenLabsProvider(ProviderConfig(name="elevenlabs", model="scribe_v2")).check_ready()
 
 
+def test_the_official_sdk_talks_to_the_fake(fake_elevenlabs):
+    """elevenlabs-python's own client sends its multipart to the fake and reads the fake's reply."""
+    client_module = pytest.importorskip("elevenlabs.client")
+    from fakes.adapter_calls import FIRST_FLAC
+
+    client = client_module.ElevenLabs(api_key=fake_elevenlabs.api_key, base_url=fake_elevenlabs.base_url)
+    reply = client.speech_to_text.convert(file=(FIRST_FLAC.name, FIRST_FLAC.read_bytes(), "audio/flac"),
+                                          model_id="scribe_v2", language_code="en", tag_audio_events=False)
+    assert reply.text == fake_elevenlabs.default_text and reply.words[0].type == "word"
+    sdk = fake_elevenlabs.requests[-1]
+    transcribe(provider(fake_elevenlabs, params={"language_code": "en", "tag_audio_events": False}))
+    ours = fake_elevenlabs.requests[-1]
+    sdk_nulls = {"webhook_metadata": ["null"], "entity_detection": ["null"], "entity_redaction": ["null"]}
+    assert sdk.fields == {**ours.fields, **sdk_nulls} and sdk.headers["xi-api-key"] == ours.headers["xi-api-key"]
+
+
 @pytest.mark.slow
 def test_job_file_runs_against_the_fake(fake_elevenlabs, tmp_path):
     reference_transcripts(fake_elevenlabs, DEMO_ROOT)

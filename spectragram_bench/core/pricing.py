@@ -45,6 +45,9 @@ DEFAULT_PRICES: list[tuple[str, str, str, Price]] = [
     ("openai", "gpt-4o-mini-transcribe", "*", Price(0.003, "2026-11", PUBLIC_LIST)),
     # Scribe: $0.40 per audio hour at the Starter tier (higher tiers: $0.35 to $0.22 per hour)
     ("elevenlabs", "scribe_v*", "batch", Price(0.40 / 60, "2026-12", "elevenlabs.io/docs/capabilities/speech-to-text, Starter tier")),
+    ("mistral", "voxtral-mini-2507", "batch", Price(0.002, "2026-12", "docs.mistral.ai/models/voxtral-mini-transcribe-25-07")),
+    # Groq bills at least 10 s per request (the adapter reports max(10, duration) as billed)
+    ("groq", "whisper-large-v3-turbo", "batch", Price(0.04 / 60, "2026-12", "console.groq.com/docs/model/whisper-large-v3-turbo")),
     ("pocketsphinx", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("faster_whisper", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("mock", "*", "*", Price(0.0, "2026-11", "mock provider: nothing is billed")),

@@ -53,6 +53,8 @@ PROVIDERS = Registry(
         "openai_compatible": "spectragram_bench.providers.openai_whisper:OpenAICompatibleProvider",
         "faster_whisper": "spectragram_bench.providers.faster_whisper_provider:FasterWhisperProvider",
         "elevenlabs": "spectragram_bench.providers.elevenlabs:ElevenLabsProvider",
+        "mistral": "spectragram_bench.providers.mistral:MistralProvider",
+        "groq": "spectragram_bench.providers.groq:GroqProvider",
     },
 )
 

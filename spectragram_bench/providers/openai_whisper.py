@@ -99,6 +99,10 @@ class OpenAIProvider(CloudProvider):
     example_model: ClassVar[str] = "whisper-1"
     #: the official API: warn about undocumented fields and streaming with whisper-1
     strict_fields: ClassVar[bool] = True
+    #: appended to base_url (a subclass for a server that mounts the API elsewhere changes it)
+    transcriptions_path: ClassVar[str] = TRANSCRIPTIONS_PATH
+    #: models answered with verbose_json and word timestamps unless params say otherwise
+    word_timestamp_models: ClassVar[tuple[str, ...]] = WORD_TIMESTAMP_MODELS
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -116,7 +120,7 @@ class OpenAIProvider(CloudProvider):
         self.max_upload_mb = limit_mb
         self.max_upload_bytes = int(limit_mb * 2**20)
         self.streaming = config.mode == "streaming"
-        default_format = "verbose_json" if self.model in WORD_TIMESTAMP_MODELS and not self.streaming else "json"
+        default_format = "verbose_json" if self.model in self.word_timestamp_models and not self.streaming else "json"
         fields: dict[str, Any] = {"response_format": default_format, **params}
         if fields["response_format"] not in RESPONSE_FORMATS:
             raise ConfigError(f"{self.where}: params.response_format must be one of {list(RESPONSE_FORMATS)}")
@@ -167,7 +171,7 @@ class OpenAIProvider(CloudProvider):
         body, mime, name = self.upload(audio)
         data = form_fields({"model": self.model, **self.fields, **({"stream": True} if self.streaming else {})})
         return {
-            "url": f"{self.base_url}{TRANSCRIPTIONS_PATH}",
+            "url": f"{self.base_url}{self.transcriptions_path}",
             "data": data,
             "files": {"file": (name, body, mime)},
             "headers": self.headers(),

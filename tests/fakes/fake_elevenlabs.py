@@ -24,8 +24,11 @@ MODELS = {"scribe_v1", "scribe_v2"}
 FIELDS = frozenset(
     """model_id language_code tag_audio_events num_speakers timestamps_granularity diarize diarization_threshold
     file_format temperature seed use_multi_channel multichannel_output_style no_verbatim keyterms
-    entity_detection entity_redaction entity_redaction_mode detect_speaker_roles use_speaker_library""".split()
+    entity_detection entity_redaction entity_redaction_mode detect_speaker_roles use_speaker_library
+    webhook_metadata""".split()
 )
+#: fields sent as JSON text (the SDK sends "null" for the ones not set)
+JSON_FIELDS = ("keyterms", "entity_detection", "entity_redaction", "webhook_metadata")
 BOOLEANS = ("tag_audio_events", "diarize", "use_multi_channel", "no_verbatim", "detect_speaker_roles", "use_speaker_library")
 MAX_FILE_BYTES = 3 * 1024**3  # documented: up to 3 GB
 STATUS_CODES = {
@@ -93,8 +96,14 @@ class FakeElevenLabs(FakeServer):
         if model not in MODELS:
             raise BadRequest(400, f"Model '{model}' does not exist or does not support speech to text.", code="invalid_model_id")
         flags = {name: boolean(fields, name) for name in BOOLEANS}
-        if one(fields, "keyterms") is not None and not isinstance(json.loads(one(fields, "keyterms")), list):
-            raise BadRequest(422, "keyterms must be a JSON list of strings", code="keyterms")
+        for name in JSON_FIELDS:
+            text = one(fields, name)
+            try:
+                value = json.loads(text) if text is not None else None
+            except json.JSONDecodeError:
+                raise BadRequest(422, f"{name}: invalid JSON", code=name) from None
+            if name == "keyterms" and value is not None and not isinstance(value, list):
+                raise BadRequest(422, "keyterms must be a JSON list of strings", code=name)
         if audio is None:
             raise BadRequest(400, "Must provide either file or cloud_storage_url parameter.", code="invalid_parameters")
         duration = decode_duration(audio)
