@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .multipart import BadRequest, boolean, one, read_upload
-from .server import FakeServer, decode_duration, spread_words
+from .multipart import BadRequest, MultipartFake, boolean, one
+from .server import decode_duration, spread_words
 
 MODELS = {"scribe_v1", "scribe_v2"}
 FIELDS = frozenset(
@@ -47,7 +47,9 @@ MESSAGES = {
 }
 
 
-class FakeElevenLabs(FakeServer):
+class FakeElevenLabs(MultipartFake):
+    max_file_bytes = MAX_FILE_BYTES
+
     def __init__(self, api_key: str = "sk_el_test_0123456789abcdef0123") -> None:
         super().__init__(api_key)
 
@@ -55,36 +57,18 @@ class FakeElevenLabs(FakeServer):
         return request.headers.get("xi-api-key", "") == self.api_key
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/speech-to-text", self.speech_to_text)
+        app.router.add_post("/v1/speech-to-text", self.upload_endpoint)
 
-    def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
-                       body: Any = None, code: str | None = None) -> web.Response:
-        if body is not None:
-            raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
-            return web.Response(body=raw, status=status, headers=headers or {}, content_type="application/json")
+    def reply_headers(self) -> dict[str, str]:
+        return {"request-id": uuid.uuid4().hex}
+
+    def vendor_error(self, status: int, message: str | None, code: str | None, headers: dict[str, str]) -> web.Response:
         if status == 422:
             payload: Any = {"detail": [{"loc": ["body", code or "file"], "msg": message or "field required", "type": "value_error"}]}
         else:
             payload = {"detail": {"status": code or STATUS_CODES.get(status, "error"),
                                   "message": message or MESSAGES.get(status, "Error")}}
-        return web.json_response(payload, status=status, headers=headers or {})
-
-    async def speech_to_text(self, request: web.Request) -> web.StreamResponse:
-        rec = self.record(request, body_bytes=request.content_length or 0)
-        fault, reply = await self.admit(request, rec)
-        if reply is not None:
-            return reply
-        try:
-            fields, audio = await read_upload(request, rec, file_field="file", max_bytes=MAX_FILE_BYTES)
-            result = self.validate(fields, audio)
-        except BadRequest as exc:
-            rec.status = exc.status
-            return self.error_response(exc.status, exc.message, code=exc.code)
-        rec.status = 200
-        body = self.reply_body(result)
-        if fault is not None and fault.malformed:
-            return web.Response(body=json.dumps(body)[:30].encode(), content_type="application/json")
-        return web.json_response(body, headers={"request-id": uuid.uuid4().hex})
+        return web.json_response(payload, status=status, headers=headers)
 
     def validate(self, fields: dict[str, list[str]], audio: bytes | None) -> dict[str, Any]:
         unknown = sorted(set(fields) - FIELDS)

@@ -11,15 +11,14 @@ TranscriptionResponse: model (the dated model behind an alias), text, language, 
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from typing import Any
 
 from aiohttp import web
 
-from .multipart import BadRequest, boolean, one, read_upload
-from .server import FakeServer, decode_duration, spread_words
+from .multipart import BadRequest, MultipartFake, boolean, one
+from .server import decode_duration, spread_words
 
 MODELS = {"voxtral-mini-latest": "voxtral-mini-2507", "voxtral-mini-2507": "voxtral-mini-2507",
           "voxtral-mini-2602": "voxtral-mini-2602"}
@@ -29,45 +28,27 @@ MESSAGES = {401: "Unauthorized", 403: "Forbidden", 429: "Requests rate limit exc
             500: "Internal server error", 503: "Service unavailable"}
 
 
-class FakeMistral(FakeServer):
+class FakeMistral(MultipartFake):
+    max_file_bytes = MAX_FILE_BYTES
+
     def __init__(self, api_key: str = "mistral-test-0123456789abcdef0123") -> None:
         super().__init__(api_key)
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/audio/transcriptions", self.transcriptions)
+        app.router.add_post("/v1/audio/transcriptions", self.upload_endpoint)
 
-    def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
-                       body: Any = None, code: str | None = None) -> web.Response:
-        request_id = uuid.uuid4().hex
-        hdrs = {"x-kong-request-id": request_id, **(headers or {})}
-        if body is not None:
-            raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
-            return web.Response(body=raw, status=status, headers=hdrs, content_type="application/json")
+    def reply_headers(self) -> dict[str, str]:
+        return {"x-kong-request-id": uuid.uuid4().hex}
+
+    def vendor_error(self, status: int, message: str | None, code: str | None, headers: dict[str, str]) -> web.Response:
         if status in MESSAGES and message is None:
-            payload: Any = {"message": MESSAGES[status], "request_id": request_id}
+            payload: Any = {"message": MESSAGES[status], "request_id": headers["x-kong-request-id"]}
         elif status == 422:
             payload = {"detail": [{"loc": ["body", code or "file"], "msg": message or "Field required", "type": "missing"}]}
         else:
             payload = {"object": "error", "message": message or "Invalid request", "type": "invalid_request_error",
                        "param": None, "code": code}
-        return web.json_response(payload, status=status, headers=hdrs)
-
-    async def transcriptions(self, request: web.Request) -> web.StreamResponse:
-        rec = self.record(request, body_bytes=request.content_length or 0)
-        fault, reply = await self.admit(request, rec)
-        if reply is not None:
-            return reply
-        try:
-            fields, audio = await read_upload(request, rec, file_field="file", max_bytes=MAX_FILE_BYTES)
-            result = self.validate(fields, audio)
-        except BadRequest as exc:
-            rec.status = exc.status
-            return self.error_response(exc.status, exc.message, code=exc.code)
-        rec.status = 200
-        body = self.reply_body(result)
-        if fault is not None and fault.malformed:
-            return web.Response(body=json.dumps(body)[:30].encode(), content_type="application/json")
-        return web.json_response(body, headers={"x-kong-request-id": uuid.uuid4().hex})
+        return web.json_response(payload, status=status, headers=headers)
 
     def validate(self, fields: dict[str, list[str]], audio: bytes | None) -> dict[str, Any]:
         unknown = sorted(set(fields) - FIELDS)

@@ -4,9 +4,12 @@ exactly one file part under the vendor's field name, a size cap, and a clear rej
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 
-from .server import RecordedRequest
+from .server import FakeServer, RecordedRequest
 
 
 class BadRequest(Exception):
@@ -59,3 +62,52 @@ def boolean(fields: dict[str, list[str]], name: str) -> bool | None:
     if value not in ("true", "false"):
         raise BadRequest(422, f"{name}: value is not a valid boolean ({value!r})")
     return value == "true"
+
+
+class MultipartFake(FakeServer):
+    """A vendor whose transcription is one multipart POST answered with one JSON body
+    (ElevenLabs, Mistral, Azure). Subclasses give the field names, `validate` (fields, audio ->
+    what the reply needs, or BadRequest), `reply_body`, `reply_headers` and `vendor_error` (the
+    vendor's own error shape); this class does the fault script, auth, upload and reply."""
+
+    file_field = "file"
+    max_file_bytes = 1024**3
+    json_parts: frozenset[str] = frozenset()
+
+    def vendor_error(self, status: int, message: str | None, code: str | None, headers: dict[str, str]) -> web.Response:
+        raise NotImplementedError
+
+    def validate(self, fields: dict[str, list[str]], audio: bytes | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reply_body(self, result: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reply_headers(self) -> dict[str, str]:
+        return {}
+
+    def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
+                       body: Any = None, code: str | None = None) -> web.Response:
+        headers = {**self.reply_headers(), **(headers or {})}
+        if body is None:
+            return self.vendor_error(status, message, code, headers)
+        raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
+        return web.Response(body=raw, status=status, headers=headers, content_type="application/json")
+
+    async def upload_endpoint(self, request: web.Request) -> web.StreamResponse:
+        rec = self.record(request, body_bytes=request.content_length or 0)
+        fault, reply = await self.admit(request, rec)
+        if reply is not None:
+            return reply
+        try:
+            fields, audio = await read_upload(request, rec, file_field=self.file_field, max_bytes=self.max_file_bytes,
+                                              json_parts=self.json_parts)
+            result = self.validate(fields, audio)
+        except BadRequest as exc:
+            rec.status = exc.status
+            return self.error_response(exc.status, exc.message, code=exc.code)
+        rec.status = 200
+        body = self.reply_body(result)
+        if fault is not None and fault.malformed:
+            return web.Response(body=json.dumps(body)[:30].encode(), content_type="application/json")
+        return web.json_response(body, headers=self.reply_headers())
