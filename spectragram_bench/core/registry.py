@@ -55,6 +55,7 @@ PROVIDERS = Registry(
         "elevenlabs": "spectragram_bench.providers.elevenlabs:ElevenLabsProvider",
         "mistral": "spectragram_bench.providers.mistral:MistralProvider",
         "groq": "spectragram_bench.providers.groq:GroqProvider",
+        "azure": "spectragram_bench.providers.azure_speech:AzureSpeechProvider",
     },
 )
 
