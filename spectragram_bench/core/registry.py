@@ -56,6 +56,7 @@ PROVIDERS = Registry(
         "mistral": "spectragram_bench.providers.mistral:MistralProvider",
         "groq": "spectragram_bench.providers.groq:GroqProvider",
         "azure": "spectragram_bench.providers.azure_speech:AzureSpeechProvider",
+        "google": "spectragram_bench.providers.google_speech:GoogleSpeechProvider",
     },
 )
 
