@@ -5,6 +5,10 @@
   connection, websocket close codes). Reuse it for any fault-injecting provider server.
 - fake_deepgram.FakeDeepgram: Deepgram pre-recorded and live (websocket) /v1/listen.
 - fake_openai.FakeOpenAI: OpenAI /v1/audio/transcriptions (multipart, JSON, SSE).
+- multipart.MultipartFake: base of the vendors answering one multipart upload with JSON.
+- fake_elevenlabs, fake_azure, fake_mistral, fake_groq (the fake OpenAI on Groq's mount),
+  fake_google (Speech-to-Text v2 REST JSON): one fake per one-request vendor; their tests
+  define their own fixtures. adapter_calls: one adapter attempt against a fake, job files run.
 - fixtures: pytest fixtures `fake_deepgram` and `fake_openai` (started and stopped per test),
   loaded for every test by tests/conftest.py.
 - serve.py: run one in the foreground to point the CLI at it by hand.
