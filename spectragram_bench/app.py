@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from spectragram_bench import __version__
 from spectragram_bench.core.errors import BenchError
+from spectragram_bench.core.scrubbing import install_log_filter
 
 COMMANDS = ("run", "schema", "list", "evaluate", "compare", "report", "export", "enqueue", "worker")
 
@@ -48,8 +50,27 @@ def normalise_argv(argv: Sequence[str]) -> list[str]:
     return args
 
 
+#: the exit status of a command whose reader went away (`list | head`), as for SIGPIPE
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point; a closed output pipe (`schema | head`) ends it quietly, in any command."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # whatever is still buffered for the closed pipe would fail again at exit: send it nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+            pass
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    install_log_filter()  # no secret reaches a log line, whichever module logs it
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = build_parser()

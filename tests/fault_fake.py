@@ -3,7 +3,8 @@ that talks to it over httpx and classifies failures the way the real adapters do
 
 The server answers `POST /v1/transcribe` with `{"text": ..., "request_id": ...}`. Per utterance
 it can play a script of faults, one per attempt ("429", "429s", "500", "503", "reset",
-"timeout", "truncated", "slow", "400", "401", then "ok" once the script is used up); it can
+"timeout", "truncated", "slow", "400", "401", "nul" (a transcript with a NUL and a lone
+surrogate in it), then "ok" once the script is used up); it can
 enforce a request rate with a token bucket (429 + Retry-After past it) and add latency. It logs
 every request it receives, so tests can check what was (not) requested again.
 """
@@ -102,6 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
         ok_body = {"text": payload.get("ref", ""), "request_id": request_id}
         if fault == "ok":
             self._send_json(200, ok_body)
+        elif fault == "nul":
+            self._send_json(200, {**ok_body, "text": ok_body["text"] + " \x00end\ud800"})
         elif fault == "rate":
             self._send_json(429, {"error": "rate limit"}, {"Retry-After": "1"})
         elif fault == "429":

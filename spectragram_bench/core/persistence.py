@@ -29,6 +29,7 @@ from spectragram_bench.core.config import DB_URL_ENV, DEFAULT_DB_DIR, DEFAULT_DB
 from spectragram_bench.core.errors import DatabaseError
 from spectragram_bench.core.models import LatencySample, Prediction
 from spectragram_bench.core.records import PredictionResult
+from spectragram_bench.core.storable import storable_result
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class ResultWriter:
                 if isinstance(item, threading.Event):
                     waiters.append(item)
                     break
-                pending.append(item)
+                pending.append(storable_result(item))  # no secret, nothing a database refuses
             if pending:
                 try:
                     with self.db.transaction() as session:

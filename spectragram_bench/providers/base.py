@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.records import WorkItem
+from spectragram_bench.core.scrubbing import scrub_text
 
 
 class ErrorKind(enum.StrEnum):
@@ -27,7 +28,8 @@ class ErrorKind(enum.StrEnum):
 
 
 class ProviderError(Exception):
-    """A classified failure of one attempt."""
+    """A classified failure of one attempt. Its message and request id are scrubbed of
+    secrets here, so no adapter can hand a key to a log, the database or a report."""
 
     def __init__(
         self,
@@ -38,12 +40,13 @@ class ProviderError(Exception):
         retry_after_s: float | None = None,
         request_id: str | None = None,
     ) -> None:
+        message = scrub_text(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
         self.retry_after_s = retry_after_s
-        self.request_id = request_id
+        self.request_id = scrub_text(request_id) if request_id else request_id
 
     def __str__(self) -> str:
         code = f"HTTP {self.status}: " if self.status is not None else ""

@@ -17,6 +17,7 @@ import httpx
 from spectragram_bench import __version__
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
+from spectragram_bench.core.scrubbing import register_secret
 from spectragram_bench.providers.base import Provider
 
 USER_AGENT = f"spectragram-bench/{__version__}"
@@ -55,6 +56,7 @@ class CloudProvider(Provider):
                 f"export {self.key_env}=... (or name another variable in api_key_env)"
             )
         self._api_key = key or None
+        register_secret(self._api_key)  # scrubbed from every text stored or logged from now on
         self._key_checked = True
 
     @property

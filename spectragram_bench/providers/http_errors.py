@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import websockets.exceptions as wse
 
+from spectragram_bench.core.scrubbing import scrub_text
 from spectragram_bench.providers.base import ErrorKind, ProviderError
 
 #: statuses after which no utterance of the job run can succeed
@@ -93,11 +94,9 @@ def parse_retry_after(
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every secret replaced, so a server that echoes a key cannot leak it."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """`text` with every secret replaced, so a server that echoes a key cannot leak it
+    (the one scrubbing path, core/scrubbing.py, plus the adapter's own `secrets`)."""
+    return scrub_text(text, secrets)
 
 
 def error_message(body: Any) -> str | None:

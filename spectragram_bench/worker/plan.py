@@ -22,6 +22,7 @@ from spectragram_bench.core.errors import AudioError, BenchError
 from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.registry import DATASETS
+from spectragram_bench.core.storable import storable_record
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import select as select_utterances
 from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_label
@@ -127,7 +128,8 @@ def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: in
     keyed: list[tuple[str, UtteranceRecord]] = []
     for index, (dc, ds) in enumerate(datasets):
         seen: set[str] = set()
-        for rec in ds.utterances():
+        for raw in ds.utterances():
+            rec = storable_record(raw, dc.name)  # a hostile id or a NUL: this row's input failure
             if rec.external_id in seen:
                 raise BenchError(f"dataset {dc.name!r} at {dc.root}: duplicate utterance id {rec.external_id!r}")
             seen.add(rec.external_id)

@@ -39,6 +39,8 @@ from spectragram_bench.core.models import (
 )
 from spectragram_bench.core.persistence import Database, insert_for
 from spectragram_bench.core.records import PredictionResult, WorkItem
+from spectragram_bench.core.scrubbing import scrub_text
+from spectragram_bench.core.storable import storable_short, storable_text
 
 DEFAULT_LEASE_S = 60.0
 LEASABLE_STATUSES = ("queued", "running")
@@ -290,6 +292,8 @@ def finalize(
     done (or brings a run-fatal error) while the run is still open does anything. Returns the
     status it set, or None when there was nothing to do.
     """
+    model_revision = storable_short(model_revision)  # a provider-given header: scrubbed, fits its column
+    fatal_error = storable_text(scrub_text(fatal_error))[0] if fatal_error is not None else None
     with db.transaction() as s:
         run = _lock_job_run(s, job_run_id)
         if model_revision and not run.model_revision:
