@@ -88,9 +88,24 @@ _BRACKETED = re.compile(r"[<\[][^>\]]*[>\]]")
 _PARENTHESISED = re.compile(r"\(([^)]+?)\)")
 
 
+def _sub_up_to_last_closer(pattern: re.Pattern[str], text: str, closers: str) -> str:
+    """`pattern.sub("", text)` for a pattern that ends at one of `closers`, in linear time.
+
+    An opener with no closer after it can never match, yet the regex engine would scan to
+    the end of the text from each such opener: quadratic on "((((..." (seconds on a few
+    kilobytes). Only the text up to the last closer can hold a match, so only it is searched;
+    the result is the same.
+    """
+    last = max(text.rfind(c) for c in closers)
+    if last < 0:
+        return text
+    return pattern.sub("", text[: last + 1]) + text[last + 1 :]
+
+
 def remove_bracketed(text: str) -> str:
     """Drop `[...]`, `<...>` and `(...)` with their content (noise tags, speaker notes)."""
-    return _PARENTHESISED.sub("", _BRACKETED.sub("", text))
+    text = _sub_up_to_last_closer(_BRACKETED, text, ">]")
+    return _sub_up_to_last_closer(_PARENTHESISED, text, ")")
 
 
 _FILLERS = re.compile(r"\b(hmm|mm|mhm|mmm|uh|um)\b")
@@ -101,7 +116,9 @@ def remove_fillers(text: str) -> str:
     return _FILLERS.sub("", text)
 
 
-_SPACE_BEFORE_APOSTROPHE = re.compile(r"\s+'")
+#: whisper's r"\s+'", anchored at the start of a whitespace run: the same matches, but a long run
+#: not followed by an apostrophe is scanned once instead of once per position (quadratic)
+_SPACE_BEFORE_APOSTROPHE = re.compile(r"(?<!\s)\s+'")
 
 
 def join_apostrophes(text: str) -> str:
