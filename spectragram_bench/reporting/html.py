@@ -34,6 +34,7 @@ from spectragram_bench.core.persistence import Database
 from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.reporting import plots
 from spectragram_bench.reporting.alignment import HIT, Column, ErrorFrequencies
+from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip, clip_columns
 from spectragram_bench.reporting.leaderboard import (
     LeaderboardRow,
     fmt_count,
@@ -233,7 +234,7 @@ def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: lis
 
 
 def _top_table(title: str, items: Iterable[tuple[str, int]]) -> str:
-    rows = "".join(f"<tr><td>{e(k)}</td><td class=\"num\">{n:,}</td></tr>" for k, n in items)
+    rows = "".join(f"<tr><td>{e(clip(k, DISPLAY_WORD_CHARS * 2))}</td><td class=\"num\">{n:,}</td></tr>" for k, n in items)
     if not rows:
         rows = '<tr><td colspan="2" class="note">none</td></tr>'
     return f'<table class="top"><thead><tr><th>{e(title)}</th><th class="num">count</th></tr></thead><tbody>{rows}</tbody></table>'
@@ -292,19 +293,19 @@ def browser_data(systems: list[SystemInfo], preds: list[ScoredPrediction], out_d
                 "g": gi, "id": u.external_id, "a": audio_href(u.audio_path, out_dir),
                 "src": sp.variant_json.get("kind", "clean") != "clean",
                 "dur": round(u.duration_s, 2) if u.duration_s is not None else None,
-                "spk": u.speaker, "ref": u.ref_text, "h": {},
+                "spk": u.speaker, "ref": clip(u.ref_text), "h": {},
             }
         p = sp.prediction
         if sp.ok and sp.words is not None:
             w = sp.words
             entry: dict[str, Any] = {
                 "ok": 1, "e": w.errors, "n": w.ref_len, "s": w.substitutions, "d": w.deletions, "i": w.insertions,
-                "raw": p.hyp_text or "", "cols": _encode_columns(sp.columns or []),
+                "raw": clip(p.hyp_text or ""), "cols": _encode_columns(clip_columns(sp.columns or [])),
                 "ms": round(sp.latency.api_time_ms, 1) if sp.latency is not None and sp.latency.api_time_ms is not None else None,
                 "t": round(sp.ttft_ms, 1) if sp.ttft_ms is not None else None,
             }
         else:
-            entry = {"ok": 0, "err": f"{p.error_kind or 'error'}: {p.error_text or ''}", "att": p.attempts}
+            entry = {"ok": 0, "err": clip(f"{p.error_kind or 'error'}: {p.error_text or ''}"), "att": p.attempts}
         utts[u.utt_id]["h"][str(p.job_run_id)] = entry
     return {
         "systems": [{"id": str(s.id), "name": s.name, "c": plots.colour(s.series.index)} for s in systems],
@@ -351,7 +352,7 @@ def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[Leaderboa
             f"<td>{e(jr.model_revision or '-')}</td><td>{e(params.get('mode', 'batch'))}</td>"
             f"<td><code>{e(json.dumps(params, sort_keys=True, default=str, ensure_ascii=False))}</code></td>"
             f"<td>{e(jr.status)}</td><td>{_when(jr.started_at)}</td><td>{_when(jr.ended_at)}</td>"
-            f"<td>{e(jr.eval_version or '-')}</td><td>{e(norm_text)}</td><td>{e(jr.error_text or '')}</td></tr>"
+            f"<td>{e(jr.eval_version or '-')}</td><td>{e(norm_text)}</td><td>{e(clip(jr.error_text) or '')}</td></tr>"
         )
     out.append("</tbody></table></div>")
 
