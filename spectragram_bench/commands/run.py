@@ -97,6 +97,13 @@ def run(args) -> int:
                 config, db, max_utt=max_utt, max_per_subset=max_per_subset, notes=args.notes,
                 progress=choose_mode(args.quiet), grace_s=args.grace_s,
             )
+        if outcome.database_error is not None:  # the database may still be away: no summary, no report
+            hint = resume_command(args, outcome.benchmark_id, db.display_url if args.db else None)
+            lost = (f"; {outcome.unsaved} finished results could not be stored and will be requested again"
+                    if outcome.unsaved else "; every finished result is stored")
+            print(f"interrupted: {outcome.database_error}{lost}; benchmark {outcome.benchmark_id} is incomplete; "
+                  f"resume with: {hint}", file=sys.stderr)
+            return outcome.exit_code
         print_summary(db, outcome.benchmark_id)
         for jr in outcome.job_runs:
             if jr.error_text:

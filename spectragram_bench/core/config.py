@@ -209,6 +209,9 @@ class JobConfig(Strict):
     datasets: list[DatasetConfig] = Field(min_length=1)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     database_url: str | None = Field(None, description=f"SQLAlchemy URL; else --db, ${DB_URL_ENV}, or ./runs/")
+    db_retry_s: float = Field(
+        60.0, ge=0, description="how long a run rides out a database outage (refused, reset, locked) before it stops as interrupted",
+    )
     max_utt: int | None = Field(None, ge=1, description="utterances per job run")
     max_per_subset: int | None = Field(None, ge=1, description="utterances per dataset subset")
     selection_seed: int = Field(0, description="seed of the deterministic utterance selection")

@@ -21,3 +21,8 @@ class DatabaseError(BenchError):
 
 class AudioError(Exception):
     """An unreadable, corrupt or unusable audio file: one utterance's recorded error, not fatal."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database stayed unreachable (refused, reset, locked) past `db_retry_s`: the run
+    stops as interrupted and can be resumed; nothing it was given is recorded as a failure."""

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
@@ -26,7 +26,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core.config import DB_URL_ENV, DEFAULT_DB_DIR, DEFAULT_DB_FILE, redact_url
-from spectragram_bench.core.errors import DatabaseError
+from spectragram_bench.core.db_retry import DEFAULT_DB_RETRY_S, retrying
+from spectragram_bench.core.errors import DatabaseError, DatabaseUnavailable
 from spectragram_bench.core.models import LatencySample, Prediction
 from spectragram_bench.core.records import PredictionResult
 from spectragram_bench.core.storable import storable_result
@@ -60,13 +61,22 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+#: SQLite's own wait for a lock, at most: longer waits are retried by core/db_retry.py
+MAX_SQLITE_BUSY_S = 30.0
+
+T = TypeVar("T")
+
+
+def _sqlite_pragmas(busy_s: Callable[[], float]):
+    def on_connect(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_s() * 1000)}")
+        cur.close()
+
+    return on_connect
 
 
 def migrate(engine: Engine) -> None:
@@ -85,6 +95,18 @@ def migrate(engine: Engine) -> None:
 class Database:
     url: str
     engine: Engine
+    #: how long one operation rides out a database outage (job config `db_retry_s`)
+    retry_s: float = DEFAULT_DB_RETRY_S
+
+    def set_retry_s(self, seconds: float) -> None:
+        """Change the outage budget; SQLite's busy wait follows it (new connections)."""
+        if seconds != self.retry_s:
+            self.retry_s = seconds
+            self.engine.dispose()
+
+    def retrying(self, fn: Callable[..., T], *args: Any, what: str, **kwargs: Any) -> T:
+        """`fn(*args)` with transient database errors retried for up to `retry_s` (blocking)."""
+        return retrying(fn, *args, budget_s=self.retry_s, what=what, **kwargs)
 
     @property
     def display_url(self) -> str:
@@ -123,8 +145,9 @@ def open_database(url: str, *, upgrade: bool = True) -> Database:
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(full, **kwargs)
+    db = Database(full, engine)
     if full.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(lambda: min(MAX_SQLITE_BUSY_S, db.retry_s)))
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -137,7 +160,7 @@ def open_database(url: str, *, upgrade: bool = True) -> Database:
     except SQLAlchemyError as exc:
         engine.dispose()
         raise DatabaseError(f"cannot use database {redact_url(full)}: {exc}") from None
-    return Database(full, engine)
+    return db
 
 
 def insert_for(dialect: str):
@@ -221,20 +244,30 @@ _STOP = object()
 class ResultWriter:
     """The single writer: one thread, one session, batched commits.
 
-    `submit` never blocks on the database. `close` (also on Ctrl-C, via the runner's
-    finally) drains the queue, so every result that was handed over is committed.
+    `submit` never blocks on the database. A transient database error (core/db_retry.py) is
+    retried for up to `db.retry_s` with the batch held in memory and results still accepted;
+    past that `on_unavailable` is told (the run then stops as interrupted) and the writer
+    keeps the batch and tries again until `close`. `close` (also on Ctrl-C, via the runner's
+    finally) drains the queue, so every result that was handed over is committed, unless the
+    database never came back: then `unsaved` counts what was lost (those items are not done
+    and a resume requests them again).
     """
 
     def __init__(
         self, db: Database, batch_size: int = 200, max_delay_s: float = 0.5,
         also: Callable[[Session, list[PredictionResult]], None] | None = None,
+        on_unavailable: Callable[[DatabaseUnavailable], None] | None = None,
     ) -> None:
         self.db = db
         self.also = also  # a companion write in the same transaction (work items marked done)
+        self.on_unavailable = on_unavailable
         self.batch_size = batch_size
         self.max_delay_s = max_delay_s
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
+        self.unavailable: DatabaseUnavailable | None = None  # set while a batch cannot be written
+        self.backlog = 0  # results held in memory, not yet committed
+        self.unsaved = 0  # results given up on at close (the database never came back)
         self.written = 0
         self._thread = threading.Thread(target=self._loop, name="spectragram-writer", daemon=True)
         self._thread.start()
@@ -245,56 +278,90 @@ class ResultWriter:
         self._queue.put(result)
 
     def flush(self) -> None:
-        """Block until everything submitted so far is committed."""
+        """Block until everything submitted so far is committed (or the database gave up)."""
         done = threading.Event()
         self._queue.put(done)
         while not done.wait(0.1):
             if not self._thread.is_alive():
                 break
-        if self._error is not None:
-            raise DatabaseError(f"database writer failed: {self._error}")
+        self._raise_if_failed()
 
     def close(self) -> None:
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
         if self._error is not None:
+            if isinstance(self._error, DatabaseUnavailable):
+                raise self._error
             raise DatabaseError(f"database writer failed: {self._error}")
+        if self.unavailable is not None and self.backlog:
+            raise self.unavailable
+
+    def _collect(self, pending: list[PredictionResult], waiters: list[threading.Event]) -> bool:
+        """Take results off the queue for one batch; True once close() asked to stop."""
+        deadline = time.monotonic() + self.max_delay_s
+        while len(pending) < self.batch_size:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if item is _STOP:
+                return True
+            if isinstance(item, threading.Event):
+                waiters.append(item)
+                return False
+            pending.append(storable_result(item))  # no secret, nothing a database refuses
+        return False
+
+    def _commit(self, pending: list[PredictionResult]) -> None:
+        with self.db.transaction() as session:
+            write_results(session, pending)
+            if self.also is not None:
+                self.also(session, pending)
+
+    def _write(self, pending: list[PredictionResult]) -> bool:
+        """Commit the batch, retrying a database outage; False if it is still held (or lost)."""
+        self.backlog = len(pending)
+        try:
+            self.db.retrying(self._commit, pending, what=f"writing {len(pending)} results")
+        except DatabaseUnavailable as exc:
+            first = self.unavailable is None
+            self.unavailable = exc
+            if first:
+                log.error("%s; %d results held in memory", exc, len(pending))
+                if self.on_unavailable is not None:
+                    self.on_unavailable(exc)
+            return False
+        except BaseException as exc:  # keep the reason; submit/flush/close re-raise it
+            log.error("database write failed for %d results: %s", len(pending), exc)
+            self._error = exc
+            pending.clear()
+            return False
+        self.written += len(pending)
+        self.unavailable = None
+        pending.clear()
+        self.backlog = 0
+        return True
 
     def _loop(self) -> None:
         pending: list[PredictionResult] = []
         waiters: list[threading.Event] = []
         stop = False
-        while not stop:
-            deadline = time.monotonic() + self.max_delay_s
-            while len(pending) < self.batch_size:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                if isinstance(item, threading.Event):
-                    waiters.append(item)
-                    break
-                pending.append(storable_result(item))  # no secret, nothing a database refuses
-            if pending:
-                try:
-                    with self.db.transaction() as session:
-                        write_results(session, pending)
-                        if self.also is not None:
-                            self.also(session, pending)
-                    self.written += len(pending)
-                except BaseException as exc:  # keep the reason; submit/flush/close re-raise it
-                    log.error("database write failed for %d results: %s", len(pending), exc)
-                    self._error = exc
-                    stop = True
-                pending = []
+        while self._error is None:
+            if not stop:
+                stop = self._collect(pending, waiters)
+            if pending and not self._write(pending) and stop:
+                self._error = self.unavailable  # asked to stop and the database is still away
             for w in waiters:
                 w.set()
             waiters = []
-        # drain anything left (stop requested after an error): nothing blocks on the queue forever
+            if stop and not pending:
+                break
+        # whatever is left (after an error): counted as not stored; nothing blocks on the queue forever
+        self.unsaved = len(pending)
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -302,6 +369,9 @@ class ResultWriter:
                 break
             if isinstance(item, threading.Event):
                 item.set()
+            elif isinstance(item, PredictionResult):
+                self.unsaved += 1
+        self.backlog = self.unsaved
 
 
 def existing_predictions(session: Session, job_run_id: int) -> set[int]:

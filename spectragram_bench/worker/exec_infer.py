@@ -32,7 +32,7 @@ from typing import Any
 
 from spectragram_bench.core.audio import AudioClip, open_audio
 from spectragram_bench.core.config import RateLimit
-from spectragram_bench.core.errors import AudioError
+from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
@@ -238,6 +238,9 @@ class Executor:
                 outcome, api_ms, generation, waited = await self._one_attempt(clip, item)
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
                 self._fail(item, "input", str(exc), attempts, started, attempt_log)
+                return
+            except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
+                self.stats.abandoned += 1
                 return
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)

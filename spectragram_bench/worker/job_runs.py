@@ -5,19 +5,28 @@ Interruption: the first SIGINT/SIGTERM stops dispatching and lets in-flight requ
 for a grace period; a second one (or the end of the grace period) abandons them. Either way
 every finished result is committed, unfinished items are released for a resume, and the
 job runs are marked interrupted.
+
+A database outage longer than `db_retry_s` (the writer, the shared pacer, leasing or lease
+renewal could not reach it: core/db_retry.py) is an interruption too: dispatching stops,
+in-flight requests finish, their results are written if the database comes back in time,
+leases are released and job runs marked interrupted where it can be reached; the CLI prints
+one line saying how to resume.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core.config import JobConfig, ProviderConfig
+from spectragram_bench.core.errors import DatabaseUnavailable
 from spectragram_bench.core.models import JobRun, Model
 from spectragram_bench.core.normalize import Normalizer
 from spectragram_bench.core.persistence import Database, ResultWriter
@@ -58,6 +67,8 @@ class BenchmarkOutcome:
     benchmark_id: int
     job_runs: list[JobRunOutcome] = field(default_factory=list)
     interrupted: bool = False
+    database_error: str | None = None  # the outage that stopped the run
+    unsaved: int = 0  # finished results the database never took (requested again on resume)
 
     @property
     def exit_code(self) -> int:
@@ -83,6 +94,19 @@ class RunContext:
     run_tasks: set[asyncio.Task] = field(default_factory=set)
     interrupted: bool = False
     hard_stopped: bool = False
+    database_error: str | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def database_lost(self, exc: DatabaseUnavailable) -> None:
+        """The database stayed away past db_retry_s: stop as interrupted (any thread)."""
+        if self.database_error is None:
+            self.database_error = str(exc)
+            log.error("%s: stopping; finished results are held until it is back", exc)
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(self.stop_dispatching)
+            except RuntimeError:  # the loop has just closed: nothing left to stop
+                pass
 
     def stop_dispatching(self) -> None:
         self.interrupted = True
@@ -97,13 +121,26 @@ class RunContext:
             t.cancel()
 
 
-async def _heartbeat(db: Database, owner: str, lease_s: float) -> None:
+async def _heartbeat(ctx: RunContext, owner: str, lease_s: float) -> None:
+    db = ctx.db
     while True:
         await asyncio.sleep(lease_s / 3)
         try:
-            await asyncio.to_thread(work_items.renew, db, owner, lease_s)
+            await asyncio.to_thread(db.retrying, work_items.renew, db, owner, lease_s, what="renewing leases")
+        except DatabaseUnavailable as exc:
+            ctx.database_lost(exc)
+            return
         except Exception as exc:  # a missed renewal is retried; the lease outlives two misses
             log.warning("lease renewal failed: %s", exc)
+
+
+async def _close_step(ctx: RunContext, fn, *args, what: str) -> Any:
+    """One step of closing a job run, riding out an outage; None if the database stayed away."""
+    try:
+        return await asyncio.to_thread(ctx.db.retrying, fn, *args, what=what)
+    except DatabaseUnavailable as exc:
+        ctx.database_lost(exc)
+        return None
 
 
 def closer(normalizer: Normalizer, pc: ProviderConfig):
@@ -120,10 +157,10 @@ def closer(normalizer: Normalizer, pc: ProviderConfig):
     return close
 
 
-def _pacer_for(db: Database, pc: ProviderConfig, job_run_id: int) -> Pacer:
+def _pacer_for(ctx: RunContext, pc: ProviderConfig, job_run_id: int) -> Pacer:
     """PostgreSQL: the schedule every worker shares; SQLite (one process): in memory."""
-    if pc.rate_limit is not None and db.dialect == "postgresql":
-        return SharedPacer(pc.rate_limit, db, job_run_id)
+    if pc.rate_limit is not None and ctx.db.dialect == "postgresql":
+        return SharedPacer(pc.rate_limit, ctx.db, job_run_id, on_unavailable=ctx.database_lost)
     return Pacer(pc.rate_limit)
 
 
@@ -141,20 +178,19 @@ async def run_job_run(
 
     executor = Executor(
         provider, ctx.writer.submit, concurrency=pc.concurrency, timeout_s=pc.timeout_s,
-        retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=_pacer_for(db, pc, job_run_id), seed=seed,
+        retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=_pacer_for(ctx, pc, job_run_id), seed=seed,
     )
     ctx.executors.append(executor)
     if ctx.interrupted:
         executor.stop.set()
-    with db.session() as s:
-        c = work_items.counts(s, job_run_id)
+    c = await asyncio.to_thread(db.retrying, _counts, db, job_run_id, what="counting items")
     tracked = ctx.progress.add(pc.display, c.total, c.total - c.open, executor.stats)
-    await asyncio.to_thread(work_items.mark_running, db, job_run_id)
+    await asyncio.to_thread(db.retrying, work_items.mark_running, db, job_run_id, what="starting the job run")
     feeder = work_items.LeaseFeeder(
         db, job_run_id, owner, batch=min(500, max(8, 2 * pc.concurrency)), lease_s=ctx.lease_s,
-        on_broken=record_broken, variants=variants,
+        on_broken=record_broken, variants=variants, on_unavailable=ctx.database_lost,
     )
-    heartbeat = asyncio.create_task(_heartbeat(db, owner, ctx.lease_s))
+    heartbeat = asyncio.create_task(_heartbeat(ctx, owner, ctx.lease_s))
     run_task = asyncio.create_task(executor.run(feeder))
     ctx.run_tasks.add(run_task)
     status: str | None = None
@@ -168,26 +204,44 @@ async def run_job_run(
         ctx.run_tasks.discard(run_task)
         heartbeat.cancel()
         executor.close(wait=not ctx.hard_stopped)
-        await asyncio.to_thread(ctx.writer.flush)  # every finished result committed, whatever happened
-        await asyncio.to_thread(work_items.release, db, owner)  # unfinished items back to pending
+        try:
+            await asyncio.to_thread(ctx.writer.flush)  # every finished result committed, whatever happened
+        except DatabaseUnavailable as exc:  # held by the writer; written at close if the database returns
+            ctx.database_lost(exc)
+        await _close_step(ctx, work_items.release, db, owner, what="releasing leases")  # unfinished items back to pending
         try:
             await provider.aclose()
         except Exception as exc:  # closing a client must not hide the run's outcome
             log.warning("closing provider %s: %s", pc.display, exc)
         stats = executor.stats
-        if stats.fatal_error is not None or not stats.interrupted:
-            status = await asyncio.to_thread(
-                work_items.finalize, db, job_run_id, evaluate=closer(normalizer, pc),
-                fatal_error=stats.fatal_error, model_revision=executor.model_revision,
+        if ctx.database_error is None and (stats.fatal_error is not None or not stats.interrupted):
+            status = await _close_step(
+                ctx, functools.partial(work_items.finalize, evaluate=closer(normalizer, pc),
+                                       fatal_error=stats.fatal_error, model_revision=executor.model_revision),
+                db, job_run_id, what="closing the job run",
             )
             if status is not None:
                 log.info("job run %d (%s) %s: evaluated", job_run_id, pc.display, status)
         elif ctx.mark_interrupted:
-            await asyncio.to_thread(work_items.mark_interrupted, db, job_run_id, lambda s, jr: write_cost_summary(s, jr, pc))
+            await _close_step(
+                ctx, work_items.mark_interrupted, db, job_run_id, lambda s, jr: write_cost_summary(s, jr, pc),
+                what="marking the job run interrupted",
+            )
         ctx.progress.finish(tracked)
+    if ctx.database_error is not None:
+        return JobRunOutcome(job_run_id, pc.display, "interrupted", executor.stats, ctx.database_error)
+    run = await asyncio.to_thread(db.retrying, _job_run_row, db, job_run_id, what="reading the job run")
+    return JobRunOutcome(job_run_id, pc.display, run.status, executor.stats, run.error_text)
+
+
+def _counts(db: Database, job_run_id: int) -> work_items.Counts:
     with db.session() as s:
-        run = s.get(JobRun, job_run_id)
-        return JobRunOutcome(job_run_id, pc.display, run.status, executor.stats, run.error_text)
+        return work_items.counts(s, job_run_id)
+
+
+def _job_run_row(db: Database, job_run_id: int) -> JobRun:
+    with db.session() as s:
+        return s.get(JobRun, job_run_id)
 
 
 def install_signals(ctx: RunContext) -> list[signal.Signals]:
@@ -224,6 +278,7 @@ async def run_job_runs(
 ) -> list[JobRunOutcome]:
     """All job runs concurrently: each is bounded by its own provider's limits, not by the others."""
     installed = install_signals(ctx)
+    ctx.loop = asyncio.get_running_loop()
     ctx.progress.start()
     try:
         return list(await asyncio.gather(*(run_job_run(ctx, jr, p, normalizer, seed, variants) for jr, p in runs)))
@@ -239,14 +294,21 @@ def execute(
     variants: VariantResolver, *, progress: str = "log", grace_s: float = DEFAULT_GRACE_S,
     lease_s: float = work_items.DEFAULT_LEASE_S,
 ) -> BenchmarkOutcome:
-    writer = ResultWriter(db, also=work_items.mark_done)
+    db.set_retry_s(config.db_retry_s)
+    writer = ResultWriter(db, also=work_items.mark_done, on_unavailable=lambda exc: ctx.database_lost(exc))
     ctx = RunContext(db, writer, ProgressDisplay(progress), lease_s=lease_s, grace_s=grace_s)
     normalizer = normalizer_for(config)
     try:
         outcomes = asyncio.run(run_job_runs(ctx, runs, normalizer, config.evaluation.bootstrap_seed, variants))
     finally:
-        writer.close()
-    return BenchmarkOutcome(benchmark_id, outcomes, interrupted=ctx.interrupted)
+        try:
+            writer.close()
+        except DatabaseUnavailable as exc:  # the held results could not be written: a resume requests them again
+            ctx.database_lost(exc)
+    return BenchmarkOutcome(
+        benchmark_id, outcomes, interrupted=ctx.interrupted or ctx.database_error is not None,
+        database_error=ctx.database_error, unsaved=writer.unsaved,
+    )
 
 
 def run_benchmark(

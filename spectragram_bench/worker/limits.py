@@ -28,6 +28,7 @@ from collections.abc import Callable
 from sqlalchemy import func, update
 
 from spectragram_bench.core.config import RateLimit
+from spectragram_bench.core.errors import DatabaseUnavailable
 from spectragram_bench.core.models import RatePacer
 
 
@@ -74,15 +75,29 @@ class SharedPacer(Pacer):
 
     One UPDATE per request (a few ms round trip, negligible next to a paid API call); the row
     lock serialises reservations across machines. Times are unix seconds: worker clocks must
-    be NTP-synchronised, as for leases.
+    be NTP-synchronised, as for leases. A database outage is retried for `db.retry_s`; past
+    that `on_unavailable` is told and DatabaseUnavailable raised (the executor abandons the
+    item unrecorded: the database's failure is never the provider's).
     """
 
-    def __init__(self, limit: RateLimit | None, db, job_run_id: int) -> None:
+    def __init__(
+        self, limit: RateLimit | None, db, job_run_id: int,
+        on_unavailable: Callable[[DatabaseUnavailable], None] | None = None,
+    ) -> None:
         super().__init__(limit, clock=time.time)
         self.db = db
         self.job_run_id = job_run_id
+        self.on_unavailable = on_unavailable
 
     def _reserve_sync(self, audio_s: float | None) -> float:
+        try:
+            return self.db.retrying(self._reserve_once, audio_s, what="rate pacer")
+        except DatabaseUnavailable as exc:
+            if self.on_unavailable is not None:
+                self.on_unavailable(exc)
+            raise
+
+    def _reserve_once(self, audio_s: float | None) -> float:
         c_req, c_audio = self.costs(audio_s)
         greatest = func.greatest if self.db.dialect == "postgresql" else func.max
         now = self.clock()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from spectragram_bench.core.errors import DatabaseUnavailable
 from spectragram_bench.core.models import (
     DatasetVariant,
     JobRun,
@@ -327,13 +328,16 @@ def mark_interrupted(db: Database, job_run_id: int, also: Callable[[Session, int
 
 
 class LeaseFeeder:
-    """Yields a job run's items as they are leased, in batches, until none are left."""
+    """Yields a job run's items as they are leased, in batches, until none are left (or the
+    database stays unavailable past its retry budget: then `on_unavailable` is told)."""
 
     def __init__(
         self, db: Database, job_run_id: int, owner: str, *, batch: int, lease_s: float,
         on_broken: Callable[[PredictionResult], None], variants: Callable[[int, dict], dict],
+        on_unavailable: Callable[[DatabaseUnavailable], None] | None = None,
     ) -> None:
         self.db = db
+        self.on_unavailable = on_unavailable
         self.variants = variants
         self.on_broken = on_broken
         self.job_run_id = job_run_id
@@ -346,12 +350,18 @@ class LeaseFeeder:
         import asyncio
 
         while True:
-            ids = await asyncio.to_thread(lease, self.db, self.job_run_id, self.owner, self.batch, self.lease_s)
-            if not ids:
+            try:
+                ids = await asyncio.to_thread(
+                    self.db.retrying, lease, self.db, self.job_run_id, self.owner, self.batch, self.lease_s, what="leasing items",
+                )
+                if not ids:
+                    return
+                self.leased += len(ids)
+                items, broken = await asyncio.to_thread(self.db.retrying, self._load, ids, what="loading items")
+            except DatabaseUnavailable as exc:
+                if self.on_unavailable is not None:
+                    self.on_unavailable(exc)
                 return
-            self.leased += len(ids)
-            with self.db.session() as s:
-                items, broken = await asyncio.to_thread(load_items, s, self.job_run_id, ids, self.variants)
             for item in items:
                 if item.utt_id in broken:
                     self.on_broken(
@@ -359,6 +369,10 @@ class LeaseFeeder:
                     )
                     continue
                 yield item
+
+    def _load(self, ids: Sequence[int]) -> tuple[list[WorkItem], dict[int, str]]:
+        with self.db.session() as s:
+            return load_items(s, self.job_run_id, ids, self.variants)
 
 
 def open_job_runs(db: Database) -> list[int]:

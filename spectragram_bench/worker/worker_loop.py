@@ -79,6 +79,7 @@ async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
 
 async def _worker_loop(ctx: RunContext, wait: bool, poll_s: float) -> list[JobRunOutcome]:
     installed = install_signals(ctx)
+    ctx.loop = asyncio.get_running_loop()
     ctx.progress.start()
     active: dict[int, asyncio.Task] = {}
     skipped: set[int] = set()
@@ -131,7 +132,7 @@ def run_worker(
     reclaimed = work_items.reclaim_dead_leases(db)
     if reclaimed:
         log.info("reclaimed %d items leased by dead processes on this host", reclaimed)
-    writer = ResultWriter(db, also=work_items.mark_done)
+    writer = ResultWriter(db, also=work_items.mark_done, on_unavailable=lambda exc: ctx.database_lost(exc))
     ctx = RunContext(db, writer, ProgressDisplay(progress), lease_s=lease_s, grace_s=grace_s, mark_interrupted=False)
     try:
         outcomes = asyncio.run(_worker_loop(ctx, wait, poll_s))
