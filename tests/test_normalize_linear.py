@@ -17,6 +17,7 @@ HOSTILE_UNITS = {
     "unclosed-angle-brackets": "<",
     "unclosed-parentheses": "(",
     "whitespace-run": " ",
+    "one-long-number": "1234567890",  # over 4,300 digits whisper's number normaliser fails outright
     "ordinary-speech": "mr. smith's colour cost twenty five dollars and a half, didn't it? ",
 }
 
@@ -60,3 +61,8 @@ def test_whisper_english_output_is_the_packages(text):
     from whisper_normalizer.english import EnglishTextNormalizer
 
     assert WHISPER_ENGLISH(text) == EnglishTextNormalizer()(text)
+
+
+def test_a_runaway_number_is_kept_not_a_crash():
+    digits = "1234567890" * 600
+    assert WHISPER_ENGLISH(f"twenty five then {digits} and a half") == f"25 then {digits} and a half"

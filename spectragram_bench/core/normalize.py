@@ -173,10 +173,26 @@ def strip_symbols_keep_numeric(text: str) -> str:
     return remove_symbols_and_diacritics(text, keep=".%$¢€£")
 
 
+#: digit runs whisper's number normaliser cannot take (Python refuses int() of over 4,300
+#: digits, and whisper asserts on it); kept as they are
+_LONG_DIGIT_RUN = re.compile(r"[0-9]{1000,}")
+_PLACEHOLDER_BASE = 0xF0000  # supplementary private use area: never in a transcript, not a digit
+
+
 def numbers_to_digits(text: str) -> str:
-    """Spelled-out numbers, ordinals, "and a half", currencies and cents to digits: "twenty five dollars" -> "$25"."""
+    """Spelled-out numbers, ordinals, "and a half", currencies and cents to digits: "twenty five dollars" -> "$25".
+
+    A run of 1,000 or more digits (a runaway reply) is left as it is instead of crashing
+    the evaluation; every other text is normalised exactly as whisper-normalizer does."""
     normalizer, _ = _whisper_english()
-    return normalizer.standardize_numbers(text)
+    runs = _LONG_DIGIT_RUN.findall(text)
+    if not runs:
+        return normalizer.standardize_numbers(text)
+    counter = iter(range(len(runs)))
+    protected = _LONG_DIGIT_RUN.sub(lambda _m: f" {chr(_PLACEHOLDER_BASE + next(counter))} ", text)
+    out = normalizer.standardize_numbers(protected)
+    return re.sub(f"[{chr(_PLACEHOLDER_BASE)}-{chr(_PLACEHOLDER_BASE + len(runs) - 1)}]",
+                  lambda m: runs[ord(m.group()) - _PLACEHOLDER_BASE], out)
 
 
 def british_to_american(text: str) -> str:
