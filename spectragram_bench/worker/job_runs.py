@@ -29,9 +29,10 @@ from spectragram_bench.core.config import JobConfig, ProviderConfig
 from spectragram_bench.core.errors import DatabaseUnavailable
 from spectragram_bench.core.models import JobRun, Model
 from spectragram_bench.core.normalize import Normalizer
-from spectragram_bench.core.persistence import Database, ResultWriter
+from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.pricing import write_cost_summary
 from spectragram_bench.core.records import PredictionResult
+from spectragram_bench.core.result_writer import ResultWriter
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items

@@ -10,8 +10,9 @@ from spectragram_bench.core.config import JobConfig, ProviderConfig, parse_confi
 from spectragram_bench.core.errors import BenchError, ConfigError
 from spectragram_bench.core.models import Benchmark, JobRun
 from spectragram_bench.core.normalize import Normalizer
-from spectragram_bench.core.persistence import Database, ResultWriter
+from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.registry import PROVIDERS
+from spectragram_bench.core.result_writer import ResultWriter
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items
 from spectragram_bench.worker.job_runs import (
