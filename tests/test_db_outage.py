@@ -7,22 +7,20 @@ completes it. No database error is ever recorded as a provider failure."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_ROOT, REPO
+from conftest import DEMO_ROOT
 from db_outage import TcpProxy, sqlite_write_lock
 from fault_fake import FaultServer
 from sqlalchemy import func, select
+from test_resume import start as start_cli
 
 from spectragram_bench.core.models import JobRun, Prediction, WorkItemRow
 from spectragram_bench.core.persistence import open_database
 
-CLI = [sys.executable, str(REPO / "tests" / "fault_cli.py")]
 N_UTT = 40  # the demo corpus
 
 
@@ -43,11 +41,7 @@ def write_job(tmp_path: Path, url: str, *, db_retry_s: float | None = None, rate
 
 
 def start(args: list[str], tmp_path: Path, tag: str) -> tuple[subprocess.Popen, Path]:
-    out = tmp_path / f"{tag}.log"
-    env = {k: v for k, v in os.environ.items() if k != "SPECTRAGRAM_DB_URL"}
-    proc = subprocess.Popen([*CLI, *args, "--quiet", "--no-report"], stdout=out.open("w"), stderr=subprocess.STDOUT,
-                            cwd=REPO, env=env)
-    return proc, out
+    return start_cli([*args, "--quiet", "--no-report"], tmp_path, tag)
 
 
 def counts(db_url: str) -> dict:

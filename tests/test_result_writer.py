@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from spectragram_bench.core.models import Benchmark, Dataset, DatasetVariant, JobRun, Model, Prediction, Utterance
+from spectragram_bench.core.models import (
+    Benchmark,
+    Dataset,
+    DatasetVariant,
+    JobRun,
+    Model,
+    Prediction,
+    Utterance,
+)
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.persistence import open_database
 from spectragram_bench.core.records import PredictionResult
