@@ -1,6 +1,6 @@
 """Run a fake provider server in the foreground, to try the CLI against it by hand:
 
-    python tests/fakes/serve.py deepgram        # or: openai
+    python tests/fakes/serve.py deepgram        # or: openai, elevenlabs, azure, mistral, groq, google
     # prints the base_url and key; put base_url in a copy of the job file, export the key, run.
 """
 
@@ -14,14 +14,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fakes import FakeDeepgram, FakeOpenAI  # noqa: E402
+from fakes.fake_azure import FakeAzureSpeech  # noqa: E402
+from fakes.fake_elevenlabs import FakeElevenLabs  # noqa: E402
+from fakes.fake_google import FakeGoogleSpeech  # noqa: E402
+from fakes.fake_groq import FakeGroq  # noqa: E402
+from fakes.fake_mistral import FakeMistral  # noqa: E402
+
+#: provider name -> (fake server, the key variable its adapter reads)
+FAKES = {
+    "deepgram": (FakeDeepgram, "DEEPGRAM_API_KEY"),
+    "openai": (FakeOpenAI, "OPENAI_API_KEY"),
+    "elevenlabs": (FakeElevenLabs, "ELEVENLABS_API_KEY"),
+    "azure": (FakeAzureSpeech, "AZURE_SPEECH_KEY"),
+    "mistral": (FakeMistral, "MISTRAL_API_KEY"),
+    "groq": (FakeGroq, "GROQ_API_KEY"),
+    "google": (FakeGoogleSpeech, "GOOGLE_SPEECH_API_KEY (set api_key_env to it)"),
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("provider", choices=("deepgram", "openai"))
+    parser.add_argument("provider", choices=sorted(FAKES))
     args = parser.parse_args()
-    server = (FakeDeepgram if args.provider == "deepgram" else FakeOpenAI)().start()
-    env = "DEEPGRAM_API_KEY" if args.provider == "deepgram" else "OPENAI_API_KEY"
+    fake, env = FAKES[args.provider]
+    server = fake().start()
     print(f"fake {args.provider} at {server.base_url}\nexport {env}={server.api_key}\nCtrl-C to stop", flush=True)
     try:
         threading.Event().wait()
