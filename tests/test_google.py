@@ -3,6 +3,7 @@ speaking the v2 REST JSON over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import DEMO_ROOT, run_cli
-from fakes.adapter_calls import error_of, make_provider, run_job_file, transcribe
+from fakes.adapter_calls import FIRST_FLAC, LanguageItem, error_of, make_provider, run_job_file, transcribe
 from fakes.cases import FAULT_CASES
 from fakes.fake_google import FakeGoogleSpeech, resource_exhausted
 from fakes.harness import files_containing, reference_transcripts, rows
@@ -106,6 +107,26 @@ def test_audio_over_60_s_is_failed_before_sending(fake_google, tmp_path):
     err = error_of(provider(fake_google, params={"language_codes": ["en-US"]}), load_audio(str(path)))
     assert err.kind == ErrorKind.UTTERANCE and "60 s synchronous Recognize limit; not sent" in str(err)
     assert fake_google.requests == []
+
+
+def test_concurrency_is_the_adapters_own_not_the_default_thread_pool(fake_google):
+    """12 slow requests at concurrency 12 are all in flight at once (asyncio's shared default pool
+    has min(32, cpus + 4) threads: 6 on a 2-core machine)."""
+    n = 12
+    fake_google.inject(*[Fault.slow(1.5)] * n)
+    p = provider(fake_google, params={"language_codes": ["en-US"]}, concurrency=n)
+    clip = load_audio(str(FIRST_FLAC))
+    item = LanguageItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s)
+
+    async def all_at_once():
+        try:
+            return await asyncio.gather(*[p.transcribe(clip, item) for _ in range(n)])
+        finally:
+            await p.aclose()
+
+    results = asyncio.run(all_at_once())
+    assert [r.text for r in results] == [fake_google.default_text] * n
+    assert fake_google.max_in_flight == n
 
 
 def test_regional_location_names_its_endpoint():

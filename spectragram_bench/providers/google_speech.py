@@ -28,9 +28,11 @@ DeadlineExceeded, InternalServerError, Aborted and transport failures are retrie
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from spectragram_bench.core.audio import AudioClip
@@ -100,6 +102,7 @@ class GoogleSpeechProvider(CloudProvider):
         self.recognition_config = {"features": {**DEFAULT_FEATURES, **params.get("features", {})},
                                    **{k: params[k] for k in CONFIG_FIELDS - {"features"} if k in params}}
         self._speech_client: Any = None
+        self._threads: ThreadPoolExecutor | None = None
 
     def check_ready(self) -> None:
         speech_sdk()
@@ -130,7 +133,17 @@ class GoogleSpeechProvider(CloudProvider):
             from google.api_core.client_options import ClientOptions
 
             options = ClientOptions(api_endpoint=self.base_url, api_key=self.api_key)
-            self._speech_client = speech_sdk().SpeechClient(transport="rest", client_options=options)
+            client = speech_sdk().SpeechClient(transport="rest", client_options=options)
+            session = getattr(client.transport, "_session", None)  # a requests.Session (google-auth's)
+            if session is not None and hasattr(session, "mount"):
+                # requests keeps 10 connections per host by default; more concurrent requests would
+                # each pay a new TLS handshake, counted as the API's time
+                from requests.adapters import HTTPAdapter
+
+                size = max(10, self.config.concurrency)
+                for scheme in ("https://", "http://"):
+                    session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=size))
+            self._speech_client = client
         return self._speech_client
 
     def request_for(self, audio: AudioClip, item: WorkItem) -> dict[str, Any]:
@@ -150,8 +163,9 @@ class GoogleSpeechProvider(CloudProvider):
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
         request = self.request_for(audio, item)
         client = self.speech_client()
+        call = functools.partial(client.recognize, request=request, retry=None, timeout=self.config.timeout_s)
         try:
-            response = await asyncio.to_thread(client.recognize, request=request, retry=None, timeout=self.config.timeout_s)
+            response = await asyncio.get_running_loop().run_in_executor(self.threads(), call)
         except Exception as exc:
             raise self.classify(exc) from None
         return parse_response(type(response).to_dict(response, preserving_proto_field_name=False))
@@ -178,10 +192,20 @@ class GoogleSpeechProvider(CloudProvider):
         retry_after = retry_delay(exc, kind) if kind in (ErrorKind.RATE_LIMITED, ErrorKind.RETRYABLE) else None
         return ProviderError(kind, message, status=status, retry_after_s=retry_after)
 
+    def threads(self) -> ThreadPoolExecutor:
+        """One thread per allowed concurrent request: the shared default pool (a few threads on
+        a small machine) would queue requests and count the wait as the API's time."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="google-stt")
+        return self._threads
+
     async def aclose(self) -> None:
         client, self._speech_client = self._speech_client, None
+        threads, self._threads = self._threads, None
         if client is not None:
             await asyncio.to_thread(client.transport.close)
+        if threads is not None:
+            threads.shutdown(wait=False)
 
 
 def retry_delay(exc: Any, kind: ErrorKind) -> float | None:

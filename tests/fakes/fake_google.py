@@ -41,6 +41,8 @@ class FakeGoogleSpeech(FakeServer):
         super().__init__(api_key)
         self.project = project
         self.recognizers = {"_"}
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests the fake was serving at one moment
 
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("x-goog-api-key") == self.api_key
@@ -64,6 +66,16 @@ class FakeGoogleSpeech(FakeServer):
             "metadata": {"service": "speech.googleapis.com"}}])
 
     async def recognize(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self.serve_recognize(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    async def serve_recognize(self, request: web.Request) -> web.StreamResponse:
         rec = self.record(request, body_bytes=request.content_length or 0)
         fault = self.next_fault()
         reply = await self.faulted(request, rec, fault)
