@@ -7,15 +7,12 @@ P(B better), and sclite's MAPSSWE p-value, on the utterances both runs transcrib
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spectragram_bench.evaluations.v1.comparison import Comparison
 
 from spectragram_bench.app import add_db_option
-from spectragram_bench.core.normalize import resolve
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.evaluations.v1.comparison import Comparison, compare_job_runs, job_run_label
-from spectragram_bench.evaluations.v1.pipeline import evaluation_config
-from spectragram_bench.reporting.summary import wide_console
 
 DEFAULT_ITERATIONS = 10_000
 
@@ -68,6 +65,14 @@ def verdict(c: Comparison, a: str, b: str) -> str:
 
 
 def run(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from spectragram_bench.core.normalize import resolve
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.evaluations.v1.comparison import compare_job_runs, job_run_label
+    from spectragram_bench.evaluations.v1.pipeline import evaluation_config
+    from spectragram_bench.reporting.summary import wide_console
     db = open_database(resolve_db_url(args.db, None))
     try:
         with db.session() as s:

@@ -4,12 +4,7 @@
 from __future__ import annotations
 
 from spectragram_bench.app import add_db_option
-from spectragram_bench.commands.run import positive
-from spectragram_bench.core.config import load_config
 from spectragram_bench.core.errors import ConfigError
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.worker.resume import config_for_resume, reopen_benchmark
-from spectragram_bench.worker.worker_loop import enqueue_benchmark
 
 
 def add_parser(sub):
@@ -24,6 +19,11 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from spectragram_bench.commands.run import positive
+    from spectragram_bench.core.config import load_config
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.worker.resume import config_for_resume, reopen_benchmark
+    from spectragram_bench.worker.worker_loop import enqueue_benchmark
     max_utt = positive("--max-utt", args.max_utt)
     max_per_subset = positive("--max-per-subset", args.max_per_subset)
     if args.config is None and args.resume is None:

@@ -7,15 +7,8 @@ one, so the summary (and `report`) show it.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from spectragram_bench.app import add_db_option
 from spectragram_bench.core.errors import BenchError
-from spectragram_bench.core.models import Benchmark, JobRun, Prediction
-from spectragram_bench.core.normalize import resolve
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run, evaluation_config
-from spectragram_bench.reporting.leaderboard import print_summary
 
 
 def add_parser(sub):
@@ -31,6 +24,13 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from sqlalchemy import select
+
+    from spectragram_bench.core.models import Benchmark, JobRun, Prediction
+    from spectragram_bench.core.normalize import resolve
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run, evaluation_config
+    from spectragram_bench.reporting.leaderboard import print_summary
     db = open_database(resolve_db_url(args.db, None))
     try:
         with db.transaction() as s:

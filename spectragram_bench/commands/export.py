@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from spectragram_bench.app import add_db_option
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.reporting.export import FORMATS, export_benchmark
-from spectragram_bench.reporting.summary import wide_console
+from spectragram_bench.core.defaults import EXPORT_FORMATS
 
 
 def add_parser(sub):
@@ -15,13 +11,18 @@ def add_parser(sub):
         "export", help="export predictions (with per-utterance errors), latency samples and summaries as files"
     )
     p.add_argument("benchmark_id", type=int, metavar="BENCHMARK_ID")
-    p.add_argument("--format", choices=sorted(FORMATS), default="csv", help="file format (json = JSON Lines)")
+    p.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="csv", help="file format (json = JSON Lines)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files in it are replaced)")
     add_db_option(p)
     return p
 
 
 def run(args) -> int:
+    from rich.table import Table
+
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.reporting.export import export_benchmark
+    from spectragram_bench.reporting.summary import wide_console
     db = open_database(resolve_db_url(args.db, None))
     try:
         manifest = export_benchmark(db, args.benchmark_id, args.format, args.out)

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-from sqlalchemy import func, select
-
 from spectragram_bench.app import add_db_option
-from spectragram_bench.core.models import Benchmark, JobRun, Prediction
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.reporting.summary import wide_console
 
 
 def add_parser(sub):
@@ -19,6 +13,12 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from rich.table import Table
+    from sqlalchemy import func, select
+
+    from spectragram_bench.core.models import Benchmark, JobRun, Prediction
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.reporting.summary import wide_console
     db = open_database(resolve_db_url(args.db, None))
     table = Table(title=f"benchmarks in {db.location}")
     for col in ("benchmark", "created", "name", "job run", "system", "status", "ok", "failed", "ended", "eval"):

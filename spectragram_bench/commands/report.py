@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from spectragram_bench.app import add_db_option
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.reporting.html import write_report
-from spectragram_bench.reporting.leaderboard import print_leaderboard
 
 
 def add_parser(sub):
@@ -20,6 +17,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.reporting.html import write_report
+    from spectragram_bench.reporting.leaderboard import print_leaderboard
     db = open_database(resolve_db_url(args.db, None))
     try:
         path = write_report(db, args.benchmark_id, args.out)

@@ -10,14 +10,8 @@ import shlex
 import sys
 
 from spectragram_bench.app import add_db_option
-from spectragram_bench.core.config import load_config
+from spectragram_bench.core.defaults import DEFAULT_GRACE_S
 from spectragram_bench.core.errors import ConfigError
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.reporting.leaderboard import print_summary
-from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S, run_benchmark
-from spectragram_bench.worker.progress import choose_mode
-from spectragram_bench.worker.registration import build_providers
-from spectragram_bench.worker.resume import resume_benchmark
 
 
 def add_parser(sub):
@@ -68,6 +62,13 @@ def resume_command(args, benchmark_id: int, db_display: str | None) -> str:
 
 
 def run(args) -> int:
+    from spectragram_bench.core.config import load_config
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.reporting.leaderboard import print_summary
+    from spectragram_bench.worker.job_runs import run_benchmark
+    from spectragram_bench.worker.progress import choose_mode
+    from spectragram_bench.worker.registration import build_providers
+    from spectragram_bench.worker.resume import resume_benchmark
     max_utt = positive("--max-utt", args.max_utt)
     max_per_subset = positive("--max-per-subset", args.max_per_subset)
     if args.config is None and args.resume is None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from spectragram_bench.core.config import json_schema
-
 
 def add_parser(sub):
     p = sub.add_parser("schema", help="print the JSON schema of job files")
@@ -14,5 +12,6 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from spectragram_bench.core.config import json_schema
     print(json.dumps(json_schema(), indent=2))
     return 0

@@ -11,12 +11,8 @@ from __future__ import annotations
 import sys
 
 from spectragram_bench.app import add_db_option
+from spectragram_bench.core.defaults import DEFAULT_GRACE_S, DEFAULT_LEASE_S
 from spectragram_bench.core.errors import ConfigError
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S
-from spectragram_bench.worker.progress import choose_mode
-from spectragram_bench.worker.work_items import DEFAULT_LEASE_S
-from spectragram_bench.worker.worker_loop import run_worker
 
 
 def add_parser(sub):
@@ -33,6 +29,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.worker.progress import choose_mode
+    from spectragram_bench.worker.worker_loop import run_worker
     if args.lease_s <= 0 or args.poll_s <= 0:
         raise ConfigError("--lease-s and --poll-s must be positive")
     db = open_database(resolve_db_url(args.db, None))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench import __version__
 from spectragram_bench.core.config import redact
+from spectragram_bench.core.defaults import EXPORT_FORMATS as FORMATS  # noqa: E402  format -> file extension
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.models import (
     Base,
@@ -43,8 +44,6 @@ from spectragram_bench.core.models import (
 )
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.reporting.predictions import scored_predictions
-
-FORMATS = {"csv": "csv", "parquet": "parquet", "json": "jsonl"}  # format -> file extension
 
 #: the columns `prediction` gains: per-utterance scores, named like their metric_summary metrics
 SCORE_COLUMNS: tuple[tuple[str, str], ...] = (

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 
 
-DEFAULT_GRACE_S = 30.0
+from spectragram_bench.core.defaults import DEFAULT_GRACE_S  # noqa: E402,F401  (re-exported)
 
 
 @dataclass

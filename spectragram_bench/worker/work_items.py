@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from spectragram_bench.core.defaults import DEFAULT_LEASE_S  # noqa: F401  (re-exported)
 from spectragram_bench.core.errors import DatabaseUnavailable
 from spectragram_bench.core.models import (
     DatasetVariant,
@@ -43,7 +44,6 @@ from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.core.scrubbing import scrub_text
 from spectragram_bench.core.storable import storable_short, storable_text
 
-DEFAULT_LEASE_S = 60.0
 LEASABLE_STATUSES = ("queued", "running")
 FINAL_STATUSES = ("completed", "partial", "failed")
 
