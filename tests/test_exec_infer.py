@@ -147,7 +147,7 @@ def test_aimd_halves_once_per_burst_and_recovers():
         slots.on_rate_limited(gen)
         assert slots.size == 4 and slots.decreases == 2
         slots.release()
-        # recovery: successes while the limit is fully used add 1/limit each
+        # recovery: successes while the limit is fully used add one slot each
         for _ in range(200):
             held = [await slots.acquire() for _ in range(slots.size)]
             slots.on_success()

@@ -204,19 +204,20 @@ class Executor:
     async def _one_attempt(self, clip: AudioClip, item: WorkItem) -> tuple[Transcript | ProviderError, float, int, float]:
         """One attempt inside a concurrency slot and a rate-limit slot: (outcome, api ms, generation, waited s)."""
         generation = await self.slots.acquire()
+        outcome: Transcript | ProviderError | None = None
         try:
             waited = await self.pacer.acquire(clip.duration_s)
             t0 = time.perf_counter()
             try:
                 async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
-                    outcome: Transcript | ProviderError = await self.engine.attempt(clip, item)
+                    outcome = await self.engine.attempt(clip, item)
             except TimeoutError:
                 outcome = ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
             except ProviderError as exc:
                 outcome = exc
             return outcome, (time.perf_counter() - t0) * 1000, generation, waited
         finally:
-            self.slots.release()
+            self.slots.release(succeeded=isinstance(outcome, Transcript))
 
     def prefetch(self, item: WorkItem) -> asyncio.Future:
         """Start loading an item's audio now, so it is ready when a slot frees up."""
@@ -253,7 +254,6 @@ class Executor:
                 entry["rate_wait_ms"] = round(waited * 1000, 2)
             if isinstance(outcome, Transcript):
                 attempt_log.append(entry)
-                self.slots.on_success()
                 break
             exc = outcome
             entry.update(error=exc.kind.value, status=exc.status, retry_after_s=exc.retry_after_s)

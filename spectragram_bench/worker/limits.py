@@ -12,10 +12,13 @@ aiolimiter was considered: its leaky bucket allows a burst of the whole per-peri
 hands capacity to the smallest request first (long utterances starve under an audio-seconds
 limit), and cannot share state between processes.
 
-Concurrency follows AIMD (as TCP congestion control and inspect_ai's adaptive limit): a burst
-of 429s halves the limit once (429s from requests sent before the decrease do not count
-again), and each success while the limit is in full use adds 1/limit, up to the configured
-concurrency.
+Concurrency follows AIMD (as TCP congestion control and Netflix's concurrency-limits AIMDLimit):
+a burst of 429s halves the limit once (429s from requests sent before the decrease do not count
+again), and each success while the limit is in full use adds one slot, up to the configured
+concurrency: the limit doubles per round trip, as after a TCP slow start, so a short burst of
+429s costs a few round trips, not the rest of the run (+1/limit per success would take 128
+round trips to climb from 128 back to 256). "In full use" is judged when the successful
+attempt hands its slot back, with that slot still counted (`release(succeeded=True)`).
 """
 
 from __future__ import annotations
@@ -146,15 +149,19 @@ class AdaptiveConcurrency:
         self.in_use += 1
         return self.generation
 
-    def release(self) -> None:
+    def release(self, succeeded: bool = False) -> None:
+        """Hand a slot back; a successful attempt first counts towards the additive increase,
+        while its own slot is still in use (after the decrement the limit never looks full)."""
+        if succeeded:
+            self.on_success()
         self.in_use -= 1
         self._wake()
 
     def on_success(self) -> None:
-        """Additive increase, only while the current limit is what holds requests back."""
+        """Additive increase, only while the current limit is what holds requests back (call it
+        before releasing the successful attempt's slot)."""
         if self.limit < self.maximum and self.in_use >= self.size:
-            self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
-            self._wake()
+            self.limit = min(float(self.maximum), self.limit + 1.0)
 
     def on_rate_limited(self, generation: int) -> None:
         """Multiplicative decrease, once per burst: a 429 to a request sent before the last

@@ -4,7 +4,10 @@ requests it saw, and the key it accepts.
 
 A subclass adds the routes and the provider's own shapes (error bodies, headers). Tests talk to
 it from the main thread: `server.inject(Fault.http(429, retry_after="1"))`, run the harness
-against `server.base_url`, then inspect `server.requests`.
+against `server.base_url`, then inspect `server.requests`. `latency_s` delays every request
+(a vendor's processing time); each recorded request notes how many were in flight when it
+arrived or was answered, whichever is more (`in_flight`), so tests can see the concurrency the
+harness really drove.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class RecordedRequest:
     file_name: str | None = None
     file_type: str | None = None
     status: int | None = None  # what the fake answered (101 for an accepted websocket)
+    in_flight: int = 0  # most requests handled at once at its arrival or reply, itself included
     fault: Fault | None = None
     # websocket streams only
     frames: int = 0
@@ -137,6 +141,8 @@ class FakeServer:
         self.transcripts: dict[str, str] = {}  # audio_key(bytes) -> transcript
         self.default_text = DEFAULT_TEXT
         self._faults: deque[Fault] = deque()
+        self.latency_s = 0.0  # added to every request before it is handled
+        self.in_flight = 0
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -169,6 +175,7 @@ class FakeServer:
             query=list(request.query.items()),
             headers=dict(request.headers),
             content_type=request.headers.get("Content-Type", ""),
+            in_flight=request.get("in_flight", 0),
             **kw,
         )
         with self._lock:
@@ -189,6 +196,19 @@ class FakeServer:
 
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
+
+    @web.middleware
+    async def _track(self, request: web.Request, handler) -> web.StreamResponse:
+        """Count requests in flight and apply `latency_s` (runs on the server's own loop)."""
+        self.in_flight += 1
+        request["in_flight"] = self.in_flight
+        try:
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
+            request["in_flight"] = max(request["in_flight"], self.in_flight)
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
 
     def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
                        body: Any = None) -> web.Response:
@@ -235,7 +255,7 @@ class FakeServer:
             asyncio.set_event_loop(loop)
 
             async def boot() -> None:
-                app = web.Application(client_max_size=MAX_BODY_BYTES)
+                app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._track])
                 self.routes(app)
                 self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
                 await self._runner.setup()
