@@ -55,6 +55,10 @@ class ProviderConfig(Strict):
     rate_limit: RateLimit | None = None
     timeout_s: float = Field(120.0, gt=0, description="per-request timeout")
     max_attempts: int = Field(5, ge=1, le=50, description="attempts per utterance, first one included")
+    max_reply_bytes: int = Field(
+        8 * 2**20, ge=1024, description="largest reply body (or websocket message) read from the provider; "
+        "a larger one fails that utterance unread"
+    )
     price_per_minute_usd: float | None = Field(None, ge=0, description="overrides the dated default price table")
 
     @property

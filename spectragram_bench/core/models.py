@@ -13,7 +13,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -106,6 +117,10 @@ class JobRun(Base):
     error_text: Mapped[str | None] = mapped_column(Text)
     env_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     host_info_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: the harness's own health during the run (worker/harness_health.py); harness_bound: its
+    #: latency figures include the harness's queueing, not the vendor's time alone
+    loop_lag_p99_ms: Mapped[float | None] = mapped_column(Float)
+    harness_bound: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Prediction(Base):
@@ -130,7 +145,8 @@ class LatencySample(Base):
     lat_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"), index=True)
     utt_id: Mapped[int] = mapped_column(ForeignKey("utterance.utt_id"))
-    api_time_ms: Mapped[float | None] = mapped_column(Float)
+    api_time_ms: Mapped[float | None] = mapped_column(Float)  # the vendor's time (at the wire for HTTP)
+    queue_ms: Mapped[float | None] = mapped_column(Float)  # waited inside the harness (connection, event loop)
     total_time_ms: Mapped[float | None] = mapped_column(Float)
     rtf: Mapped[float | None] = mapped_column(Float)
     meta_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)

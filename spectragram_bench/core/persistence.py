@@ -223,6 +223,7 @@ def write_results(session: Session, results: list[PredictionResult]) -> None:
             "job_run_id": r.job_run_id,
             "utt_id": r.utt_id,
             "api_time_ms": r.api_time_ms,
+            "queue_ms": r.queue_ms,
             "total_time_ms": r.total_time_ms,
             "rtf": r.rtf,
             "meta_json": {**r.latency_meta, "attempts": r.attempts, **({"billed_seconds": r.billed_seconds} if r.billed_seconds is not None else {})},

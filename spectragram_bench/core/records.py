@@ -65,7 +65,8 @@ class PredictionResult:
     error_kind: str | None = None
     error_text: str | None = None
     attempts: int = 1
-    api_time_ms: float | None = None
+    api_time_ms: float | None = None  # the vendor's time (at the wire for HTTP adapters)
+    queue_ms: float | None = None  # what the successful attempt's requests waited inside the harness
     total_time_ms: float | None = None
     rtf: float | None = None
     billed_seconds: float | None = None

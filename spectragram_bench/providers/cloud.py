@@ -1,5 +1,6 @@
 """What every cloud (or self-hosted HTTP) adapter shares: the base URL, the API key read from
-the environment before any work starts, and one httpx.AsyncClient per provider instance.
+the environment before any work starts, and the HTTP path (providers/http_client.py: one
+aiohttp session per provider instance, wire clocks, the reply-size cap).
 
 The key lives only in this object and in request headers: it is never a config value, never
 part of model_params(), and http_errors.scrub() removes it from any error text a server echoes.
@@ -7,18 +8,19 @@ part of model_params(), and http_errors.scrub() removes it from any error text a
 
 from __future__ import annotations
 
-import asyncio
 import os
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from spectragram_bench import __version__
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.scrubbing import register_secret
 from spectragram_bench.providers.base import Provider
+from spectragram_bench.providers.http_client import HttpClient, Reply, StreamReply
 
 USER_AGENT = f"spectragram-bench/{__version__}"
 
@@ -43,8 +45,10 @@ class CloudProvider(Provider):
             raise ConfigError(f"{self.where}: set \"model\" to the provider's model name (e.g. {self.example_model!r})")
         self._api_key: str | None = None
         self._key_checked = False
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self.http = HttpClient(
+            connections=config.concurrency, timeout_s=config.timeout_s,
+            max_reply_bytes=config.max_reply_bytes, user_agent=USER_AGENT,
+        )
 
     example_model: ClassVar[str] = ""
 
@@ -70,39 +74,31 @@ class CloudProvider(Provider):
         """What error texts must never contain."""
         return (self._api_key,)
 
-    def client(self) -> httpx.AsyncClient:
-        """The instance's client, created in the running event loop on first use."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.config.timeout_s, connect=min(30.0, self.config.timeout_s)),
-                limits=httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency),
-                headers={"User-Agent": USER_AGENT},
-                follow_redirects=False,
-            )
-            self._client_loop = loop
-        return self._client
+    async def request(self, method: str, url: str, **kwargs: Any) -> Reply:
+        """One HTTP request, its reply read whole (at most `max_reply_bytes`): every adapter sends
+        through here, so the HTTP path (client, wire clocks, reply cap) is changed in one place.
+        Takes httpx's arguments params, headers, content, data, files, json, timeout (seconds)."""
+        return await self.http.request(method, url, **kwargs)
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One HTTP request on the instance's client: every adapter sends through here, so the
-        HTTP path (client, clocks, reply cap) is changed in one place."""
-        return await self.client().request(method, url, **kwargs)
+    def stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[StreamReply]:
+        """`async with self.stream(...) as reply:` the reply with its body still to read
+        (`reply.aiter_lines()`, `await reply.aread()`), under the same cap and clocks."""
+        return self.http.stream(method, url, **kwargs)
+
+    @property
+    def ws_max_size(self) -> int:
+        """The largest websocket message a streaming adapter accepts (websockets' max_size)."""
+        return self.config.max_reply_bytes
 
     def sdk_info(self) -> tuple[str, str | None]:
-        return ("httpx", httpx.__version__)
+        return ("aiohttp", aiohttp.__version__)
 
     def endpoint_params(self) -> dict[str, Any]:
         """The server is part of what produced the output (a self-hosted model differs)."""
         return {"base_url": self.base_url}
 
     async def aclose(self) -> None:
-        client, loop = self._client, self._client_loop
-        self._client, self._client_loop = None, None
-        if client is None:
-            return
-        if loop is asyncio.get_running_loop():
-            await client.aclose()
-        # else: its event loop has ended and took the connections with it; nothing left to close
+        await self.http.aclose()
 
 
 def elapsed_ms(start: float | None, end: float | None) -> float | None:

@@ -213,7 +213,7 @@ class DeepgramProvider(CloudProvider):
                 additional_headers=self.headers(),
                 user_agent_header=USER_AGENT,
                 open_timeout=min(30.0, self.config.timeout_s),
-                max_size=2**24,
+                max_size=self.ws_max_size,
             ) as ws:
                 return await session.run(ws)
         except ProviderError:

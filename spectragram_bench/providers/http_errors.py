@@ -15,8 +15,9 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
+import aiohttp
 import httpx
 import websockets.exceptions as wse
 
@@ -60,7 +61,7 @@ def parse_retry_after(
     Precedence: retry-after-ms, then Retry-After (seconds or an HTTP date), then (unless
     `rate_limit_resets` is False: they say when a rate-limit window reopens, which matters for a
     429 only) the largest of x-ratelimit-reset-requests / -tokens (durations such as "6m0s").
-    `headers` must look keys up case-insensitively (httpx.Headers, websockets' Headers).
+    `headers` must look keys up case-insensitively (aiohttp's and httpx's headers, websockets' Headers).
     """
     if not headers:
         return None
@@ -182,8 +183,16 @@ def error_for_status(
     return ProviderError(kind, message, status=status, retry_after_s=retry_after, request_id=request_id)
 
 
-def error_for_response(response: httpx.Response, *, request_id_header: str, secrets: Iterable[str | None] = ()) -> ProviderError:
-    """error_for_status for an httpx response whose body has been read."""
+class HTTPReply(Protocol):
+    """What the classifier reads of a reply: http_client.Reply, or an httpx.Response."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def error_for_response(response: HTTPReply, *, request_id_header: str, secrets: Iterable[str | None] = ()) -> ProviderError:
+    """error_for_status for a reply whose body has been read."""
     return error_for_status(
         response.status_code,
         headers=response.headers,
@@ -204,6 +213,12 @@ def error_for_exception(exc: BaseException, *, secrets: Iterable[str | None] = (
         body = response.body or (headers.get("dg-error") or "").encode()
         return error_for_status(response.status_code, headers=headers, body=body, request_id=request_id, secrets=secrets)
     if isinstance(exc, wse.ConnectionClosed):
+        if exc.sent is not None and exc.sent.code == 1009:  # we closed it: a message over max_size
+            return ProviderError(
+                ErrorKind.UTTERANCE,
+                "a websocket message from the provider was over max_reply_bytes; the stream was closed "
+                "(raise max_reply_bytes in the provider config if such messages are expected)",
+            )
         close = exc.rcvd
         if close is None:
             return ProviderError(ErrorKind.RETRYABLE, f"websocket connection lost without a close frame ({detail})")
@@ -214,7 +229,9 @@ def error_for_exception(exc: BaseException, *, secrets: Iterable[str | None] = (
         return ProviderError(kind, f"websocket closed with code {close.code}: {reason or 'no reason given'}")
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return ProviderError(ErrorKind.RETRYABLE, f"timeout ({detail})")
-    if isinstance(exc, (httpx.TransportError, wse.WebSocketException, OSError)):
+    if isinstance(exc, aiohttp.ClientPayloadError):  # the body ended early or was corrupt
+        return ProviderError(ErrorKind.RETRYABLE, f"incomplete reply ({detail})")
+    if isinstance(exc, (aiohttp.ClientError, httpx.TransportError, wse.WebSocketException, OSError)):
         return ProviderError(ErrorKind.RETRYABLE, f"connection failed ({detail})")
     return ProviderError(ErrorKind.RETRYABLE, detail)
 

@@ -20,14 +20,13 @@ from collections.abc import AsyncIterator
 from pathlib import PurePath
 from typing import Any, ClassVar
 
-import httpx
-
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcript
 from spectragram_bench.providers.cloud import CloudProvider, elapsed_ms
+from spectragram_bench.providers.http_client import Reply, StreamReply
 from spectragram_bench.providers.http_errors import (
     bad_reply,
     error_for_exception,
@@ -192,7 +191,7 @@ class OpenAIProvider(CloudProvider):
             raise error_for_response(response, request_id_header=REQUEST_ID_HEADER, secrets=self.secrets)
         return self.parse_reply(response)
 
-    def parse_reply(self, response: httpx.Response) -> Transcript:
+    def parse_reply(self, response: Reply) -> Transcript:
         meta = self.reply_meta(response)
         if self.fields["response_format"] == "text" and "json" not in response.headers.get("content-type", ""):
             return Transcript(text=response.text.strip(), model_revision=self.revision(response, {}), meta=meta)
@@ -212,12 +211,12 @@ class OpenAIProvider(CloudProvider):
             meta=meta,
         )
 
-    def revision(self, response: httpx.Response, reply: dict[str, Any]) -> str:
+    def revision(self, response: Reply, reply: dict[str, Any]) -> str:
         """The model that answered as the server names it, else the model requested."""
         return response.headers.get("openai-model") or (reply.get("model") if isinstance(reply.get("model"), str) else None) or self.model
 
     @staticmethod
-    def reply_meta(response: httpx.Response) -> dict[str, Any]:
+    def reply_meta(response: Reply) -> dict[str, Any]:
         meta: dict[str, Any] = {"request_id": response.headers.get(REQUEST_ID_HEADER)}
         processing = response.headers.get("openai-processing-ms")
         if processing is not None:
@@ -228,10 +227,7 @@ class OpenAIProvider(CloudProvider):
         return meta
 
     async def _transcribe_streaming(self, parts: dict[str, Any], started: float) -> Transcript:
-        client = self.client()
-        request = client.build_request("POST", parts["url"], data=parts["data"], files=parts["files"], headers=parts["headers"])
-        response = await client.send(request, stream=True)
-        try:
+        async with self.stream("POST", parts["url"], data=parts["data"], files=parts["files"], headers=parts["headers"]) as response:
             headers_at = time.perf_counter()
             if response.status_code >= 300:
                 await response.aread()
@@ -242,10 +238,8 @@ class OpenAIProvider(CloudProvider):
                 transcript.meta.update(stream_ignored=True, time_to_final_ms=elapsed_ms(started, time.perf_counter()))
                 return transcript
             return await self._read_events(response, started, headers_at)
-        finally:
-            await response.aclose()
 
-    async def _read_events(self, response: httpx.Response, started: float, headers_at: float) -> Transcript:
+    async def _read_events(self, response: StreamReply, started: float, headers_at: float) -> Transcript:
         deltas: list[str] = []
         first_delta_at: float | None = None
         done: dict[str, Any] | None = None

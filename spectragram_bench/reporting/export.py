@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, select
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, select
 from sqlalchemy.orm import Session
 
 from spectragram_bench import __version__
@@ -55,7 +55,7 @@ SCORE_COLUMNS: tuple[tuple[str, str], ...] = (
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
-    kind: str  # int | float | str | datetime | json
+    kind: str  # int | float | bool | str | datetime | json
 
 
 def table_columns(model: type[Base]) -> list[ColumnSpec]:
@@ -64,7 +64,8 @@ def table_columns(model: type[Base]) -> list[ColumnSpec]:
         t = c.type
         kind = (
             "json" if isinstance(t, JSON) else "datetime" if isinstance(t, DateTime)
-            else "float" if isinstance(t, Float) else "int" if isinstance(t, Integer) else "str"
+            else "float" if isinstance(t, Float) else "int" if isinstance(t, Integer)
+            else "bool" if isinstance(t, Boolean) else "str"
         )
         out.append(ColumnSpec(c.name, kind))
     return out
@@ -94,6 +95,8 @@ def _text(value: Any, kind: str) -> str:
         return value.isoformat()
     if kind == "float":
         return repr(float(value))  # shortest exact round-trip form
+    if kind == "bool":
+        return "true" if value else "false"
     return str(value)
 
 
@@ -129,7 +132,7 @@ def _pyarrow():
 
 def write_parquet(path: Path, columns: list[ColumnSpec], rows: Iterable[dict[str, Any]], batch: int = 10_000) -> int:
     pa, pq = _pyarrow()
-    types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "json": pa.string(), "datetime": pa.timestamp("us", tz="UTC")}
+    types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_(), "json": pa.string(), "datetime": pa.timestamp("us", tz="UTC")}
     schema = pa.schema([pa.field(c.name, types[c.kind]) for c in columns])
     n = 0
     with pq.ParquetWriter(str(path), schema) as writer:

@@ -39,11 +39,13 @@ from spectragram_bench.reporting.leaderboard import (
     LeaderboardRow,
     fmt_count,
     fmt_interval,
+    fmt_latency,
     fmt_ms,
     fmt_rate,
     fmt_ratio,
     fmt_sdi,
     fmt_usd,
+    harness_note,
     leaderboard_rows,
 )
 from spectragram_bench.reporting.predictions import NormalizerChoice, ScoredPrediction, scored_predictions
@@ -120,8 +122,8 @@ def leaderboard_html(rows: list[LeaderboardRow]) -> str:
             (fmt_count(m.get("n_utterances")), m.get("n_utterances")), (fmt_count(m.get("n_failed")), m.get("n_failed")),
             (fmt_rate(r.wer), r.wer), (fmt_interval(ci), ci.low if ci else None),
             (fmt_rate(m.get("cer")), m.get("cer")), (fmt_sdi(m), None),
-            (fmt_ms(m.get("latency_api_ms_p50")), m.get("latency_api_ms_p50")),
-            (fmt_ms(m.get("latency_api_ms_p95")), m.get("latency_api_ms_p95")),
+            (fmt_latency(m.get("latency_api_ms_p50"), r), m.get("latency_api_ms_p50")),
+            (fmt_latency(m.get("latency_api_ms_p95"), r), m.get("latency_api_ms_p95")),
             (fmt_ratio(r.metric("rtfx")), r.metric("rtfx")),
             (fmt_ms(ttft) if r.streaming else "-", ttft),
             (fmt_usd(r.usd_per_audio_hour), r.usd_per_audio_hour),
@@ -143,8 +145,13 @@ def leaderboard_notes(rows: list[LeaderboardRow]) -> str:
     notes = [
         "WER and CER are corpus rates: total edits over total reference words (characters), on normalised text.",
         "Failed predictions are not scored (counted under Failed), never treated as empty transcripts.",
-        "Latency is the API time per utterance (request to final transcript).",
+        "Latency is the provider's time per utterance: for HTTP APIs clocked at the wire, from the request's last "
+        "byte sent to the reply's last byte read (time queued inside the harness is stored apart, "
+        "latency_sample.queue_ms); otherwise the attempt's duration.",
     ]
+    note = harness_note(rows)
+    if note:
+        notes.insert(0, note)
     methods = sorted({(i.method, i.iterations, i.level) for r in rows for i in r.intervals if i.metric == "wer"})
     if methods:
         shown = ", ".join(f"{m} ({it:,} resamples, {100 * lv:g}%)" for m, it, lv in methods)

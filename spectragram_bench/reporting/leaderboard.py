@@ -53,6 +53,8 @@ class LeaderboardRow:
     intervals: list[Interval] = field(default_factory=list)
     usd_per_audio_hour: float | None = None
     cost_source: str | None = None  # "metric_summary" or "cost_summary"
+    harness_bound: bool = False  # the harness's own queueing distorted its latency figures
+    loop_lag_p99_ms: float | None = None
 
     def metric(self, name: str) -> float | None:
         """A metric by its leaderboard name (see METRIC_NAMES) or its stored name."""
@@ -90,10 +92,10 @@ def leaderboard_rows(session: Session, benchmark_id: int) -> list[LeaderboardRow
     if not rows:
         return rows
     run_ids = sorted({r.summary.job_run_id for r in rows})
-    modes = {
-        jr_id: (params or {}).get("mode", "batch")
-        for jr_id, params in session.execute(
-            select(JobRun.job_run_id, Model.params_json)
+    runs = {
+        jr_id: ((params or {}).get("mode", "batch"), bool(bound), lag)
+        for jr_id, params, bound, lag in session.execute(
+            select(JobRun.job_run_id, Model.params_json, JobRun.harness_bound, JobRun.loop_lag_p99_ms)
             .join(Model, Model.model_id == JobRun.model_id)
             .where(JobRun.job_run_id.in_(run_ids))
         )
@@ -114,7 +116,7 @@ def leaderboard_rows(session: Session, benchmark_id: int) -> list[LeaderboardRow
         audio_s[r.summary.job_run_id] = audio_s.get(r.summary.job_run_id, 0.0) + (r.summary.metrics.get("audio_seconds") or 0.0)
     for r in rows:
         s = r.summary
-        r.mode = modes.get(s.job_run_id, "batch")
+        r.mode, r.harness_bound, r.loop_lag_p99_ms = runs.get(s.job_run_id, ("batch", False, None))
         r.intervals = [
             i for version, i in boots.get((s.job_run_id, s.dataset_id, s.variant_id), [])
             if version in (None, s.eval_version)
@@ -159,6 +161,26 @@ def fmt_ms(v: float | None) -> str:
     return f"{v:,.0f}" if v >= 10 else f"{v:.1f}" if v >= 1 else f"{v:.2f}"
 
 
+#: marks the latency figures of a harness-bound job run (see harness_note)
+HARNESS_MARK = "*"
+
+
+def fmt_latency(v: float | None, row: LeaderboardRow) -> str:
+    return fmt_ms(v) + (HARNESS_MARK if row.harness_bound and v is not None else "")
+
+
+def harness_note(rows: list[LeaderboardRow]) -> str | None:
+    """The sentence that goes under a table with harness-bound rows, None without any."""
+    bound = {r.summary.system: r.loop_lag_p99_ms for r in rows if r.harness_bound}
+    if not bound:
+        return None
+    which = ", ".join(f"{name} (event-loop lag p99 {fmt_ms(lag)} ms)" for name, lag in sorted(bound.items()))
+    return (
+        f"{HARNESS_MARK} harness-bound: {which}. These latency figures include the harness's own queueing, "
+        "not the vendor's time alone: rerun with lower concurrency or on a less loaded machine."
+    )
+
+
 def fmt_count(v: float | None) -> str:
     return "-" if v is None else f"{int(v):,}"
 
@@ -190,7 +212,7 @@ def leaderboard_table(rows: list[LeaderboardRow], title: str) -> Table:
             s.system, f"{s.dataset}/{s.split}", s.variant, s.status,
             fmt_count(m.get("n_utterances")), fmt_count(m.get("n_failed")),
             fmt_rate(r.wer), fmt_interval(r.interval("wer")), fmt_rate(m.get("cer")), fmt_sdi(m),
-            fmt_ms(m.get("latency_api_ms_p50")), fmt_ms(m.get("latency_api_ms_p95")),
+            fmt_latency(m.get("latency_api_ms_p50"), r), fmt_latency(m.get("latency_api_ms_p95"), r),
             fmt_ratio(r.metric("rtfx")),
             fmt_ms(r.metric("ttft_p50")) if r.streaming else "-",
             fmt_usd(r.usd_per_audio_hour),
@@ -202,7 +224,11 @@ def print_leaderboard(session: Session, benchmark_id: int, console: Console | No
     rows = leaderboard_rows(session, benchmark_id)
     versions = sorted({r.summary.eval_version for r in rows})
     title = f"benchmark {benchmark_id} leaderboard  (eval {', '.join(versions) or '-'})"
-    (console or wide_console()).print(leaderboard_table(rows, title))
+    console = console or wide_console()
+    console.print(leaderboard_table(rows, title))
+    note = harness_note(rows)
+    if note:
+        console.print(note, markup=False)
     return rows
 
 

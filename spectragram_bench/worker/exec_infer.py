@@ -6,7 +6,10 @@ provider's retry-after hint), give up on an utterance-fatal one, and stop the wh
 a run-fatal one (a bad key stops after the first reply, not after thousands of requests).
 
 Each attempt holds a concurrency slot (AIMD, worker/limits.py) and a rate-limit slot, and
-nothing else: backoff sleeps hold neither. Blocking engines run in a thread pool, or in a
+nothing else: backoff sleeps hold neither. An attempt's `api_time_ms` is the vendor's time at the
+wire when its requests went through CloudProvider.request (providers/wire_clock.py), with the
+time they waited inside the harness apart (`queue_ms`); otherwise the attempt's duration. An
+event-loop lag monitor runs alongside (worker/harness_health.py). Blocking engines run in a thread pool, or in a
 process pool when they hold the GIL (`Provider.executor_pool == "process"`), so the event
 loop keeps dispatching.
 
@@ -36,6 +39,8 @@ from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
+from spectragram_bench.providers.wire_clock import attempt_clock
+from spectragram_bench.worker.harness_health import HarnessHealth, watch_loop_lag
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,17 @@ class ExecStats:
     fatal_error: str | None = None
     interrupted: bool = False
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    health: HarnessHealth = field(default_factory=HarnessHealth)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """An attempt's clocks: the vendor's time (ms), the harness's queueing (ms, None without
+    wire clocks) and the wire breakdown kept in latency_sample.meta_json["wire"]."""
+
+    api_ms: float
+    queue_ms: float | None = None
+    wire: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_audio(item: WorkItem) -> tuple[AudioClip, dict]:
@@ -201,21 +217,25 @@ class Executor:
             )
         )
 
-    async def _one_attempt(self, clip: AudioClip, item: WorkItem) -> tuple[Transcript | ProviderError, float, int, float]:
-        """One attempt inside a concurrency slot and a rate-limit slot: (outcome, api ms, generation, waited s)."""
+    async def _one_attempt(self, clip: AudioClip, item: WorkItem) -> tuple[Transcript | ProviderError, Timing, int, float]:
+        """One attempt inside a concurrency slot and a rate-limit slot: (outcome, timing, generation, waited s)."""
         generation = await self.slots.acquire()
         outcome: Transcript | ProviderError | None = None
         try:
             waited = await self.pacer.acquire(clip.duration_s)
-            t0 = time.perf_counter()
-            try:
-                async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
-                    outcome = await self.engine.attempt(clip, item)
-            except TimeoutError:
-                outcome = ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
-            except ProviderError as exc:
-                outcome = exc
-            return outcome, (time.perf_counter() - t0) * 1000, generation, waited
+            with attempt_clock() as wire:
+                t0 = time.perf_counter()
+                try:
+                    async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
+                        outcome = await self.engine.attempt(clip, item)
+                except TimeoutError:
+                    outcome = ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
+                except ProviderError as exc:
+                    outcome = exc
+                elapsed_ms = (time.perf_counter() - t0) * 1000
+            vendor_ms = wire.vendor_ms()
+            timing = Timing(elapsed_ms if vendor_ms is None else vendor_ms, wire.queue_ms(), wire.summary())
+            return outcome, timing, generation, waited
         finally:
             self.slots.release(succeeded=isinstance(outcome, Transcript))
 
@@ -236,7 +256,7 @@ class Executor:
             attempts += 1
             self.stats.in_flight += 1
             try:
-                outcome, api_ms, generation, waited = await self._one_attempt(clip, item)
+                outcome, timing, generation, waited = await self._one_attempt(clip, item)
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
                 self._fail(item, "input", str(exc), attempts, started, attempt_log)
                 return
@@ -249,11 +269,14 @@ class Executor:
                 return
             finally:
                 self.stats.in_flight -= 1
-            entry: dict[str, Any] = {"ms": round(api_ms, 2)}
+            entry: dict[str, Any] = {"ms": round(timing.api_ms, 2)}
+            if timing.queue_ms is not None:
+                entry["queue_ms"] = round(timing.queue_ms, 2)
             if waited > 0.0005:
                 entry["rate_wait_ms"] = round(waited * 1000, 2)
             if isinstance(outcome, Transcript):
                 attempt_log.append(entry)
+                self.stats.health.add_attempt(timing.api_ms, timing.queue_ms)
                 break
             exc = outcome
             entry.update(error=exc.kind.value, status=exc.status, retry_after_s=exc.retry_after_s)
@@ -285,6 +308,8 @@ class Executor:
                 pass
         total_ms = (time.perf_counter() - started) * 1000
         duration = clip.duration_s
+        api_ms = timing.api_ms
+        wire = {"wire": timing.wire} if timing.wire else {}
         transcript = outcome
         if transcript.model_revision:
             self.model_revision = transcript.model_revision
@@ -298,10 +323,11 @@ class Executor:
                 usage=transcript.usage,
                 attempts=attempts,
                 api_time_ms=api_ms,
+                queue_ms=timing.queue_ms,
                 total_time_ms=total_ms,
                 rtf=(api_ms / 1000.0) / duration if duration > 0 else None,
                 billed_seconds=transcript.billed_seconds,
-                latency_meta={**transcript.meta, **variant_facts, "audio_s": round(duration, 4), "attempt_log": attempt_log},
+                latency_meta={**transcript.meta, **variant_facts, "audio_s": round(duration, 4), **wire, "attempt_log": attempt_log},
             )
         )
 
@@ -341,10 +367,11 @@ class Executor:
                 await self.run_item(item, audio)
 
         tasks = [asyncio.create_task(feed()), *(asyncio.create_task(worker()) for _ in range(n_workers))]
+        lag_monitor = asyncio.create_task(watch_loop_lag(self.stats.health))
         try:
             await asyncio.gather(*tasks)
         finally:
-            for t in tasks:
+            for t in (*tasks, lag_monitor):
                 t.cancel()
         return self.stats
 

@@ -37,6 +37,7 @@ from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items
 from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
+from spectragram_bench.worker.harness_health import record_harness_health
 from spectragram_bench.worker.limits import Pacer, SharedPacer
 from spectragram_bench.worker.plan import build_plan
 from spectragram_bench.worker.progress import ProgressDisplay
@@ -215,6 +216,9 @@ async def run_job_run(
         except Exception as exc:  # closing a client must not hide the run's outcome
             log.warning("closing provider %s: %s", pc.display, exc)
         stats = executor.stats
+        for reason in stats.health.bound_reasons():
+            log.warning("job run %d (%s): latency figures are harness-bound: %s", job_run_id, pc.display, reason)
+        await _close_step(ctx, record_harness_health, db, job_run_id, stats.health, what="recording harness health")
         if ctx.database_error is None and (stats.fatal_error is not None or not stats.interrupted):
             status = await _close_step(
                 ctx, functools.partial(work_items.finalize, evaluate=closer(normalizer, pc),
