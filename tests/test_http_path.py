@@ -159,39 +159,35 @@ def test_a_50_mb_reply_fails_the_utterance_without_being_read(body_server, decla
     assert body_server.big_sent < BIG_BODY, "the client hung up before the whole body was sent"
 
 
+def error_transcribing(p: CloudProvider, server: FakeServer) -> ProviderError:
+    """The ProviderError of one attempt at the first demo file."""
+    p._api_key, p._key_checked = server.api_key, True
+    clip = load_audio(str(FIRST_FLAC))
+
+    async def go():
+        try:
+            return await p.transcribe(clip, WorkItem(1, 1, "u", str(FIRST_FLAC), clip.duration_s))
+        finally:
+            await p.aclose()
+
+    with pytest.raises(ProviderError) as info:
+        run(go())
+    return info.value
+
+
 def test_openai_adapter_reports_an_oversized_reply_as_the_utterances_failure(fake_openai):
     from fakes import Fault
 
     fake_openai.inject(Fault(status=200, body="{" + " " * (3 * 2**20) + "}"))
-    p = OpenAICompatibleProvider(ProviderConfig(name="openai_compatible", model="whisper-1", base_url=fake_openai.base_url,
-                                                api_key_env="SOME_KEY", max_reply_bytes=2**20))
-    p._api_key, p._key_checked = fake_openai.api_key, True
-    clip = load_audio(str(FIRST_FLAC))
-
-    async def go():
-        try:
-            return await p.transcribe(clip, WorkItem(1, 1, "u", str(FIRST_FLAC), clip.duration_s))
-        finally:
-            await p.aclose()
-
-    with pytest.raises(ProviderError) as info:
-        run(go())
-    assert info.value.kind == ErrorKind.UTTERANCE and "max_reply_bytes (1,048,576)" in info.value.message
+    err = error_transcribing(OpenAICompatibleProvider(ProviderConfig(
+        name="openai_compatible", model="whisper-1", base_url=fake_openai.base_url, api_key_env="SOME_KEY",
+        max_reply_bytes=2**20)), fake_openai)
+    assert err.kind == ErrorKind.UTTERANCE and "max_reply_bytes (1,048,576)" in err.message
 
 
 def test_websocket_message_over_the_cap_fails_the_utterance(fake_deepgram):
     fake_deepgram.default_text = " ".join(["word"] * 2000)  # one Results message of ~10 kB
-    p = DeepgramProvider(ProviderConfig(name="deepgram", model="nova-3", mode="streaming", base_url=fake_deepgram.base_url,
-                                        params={"pace": 0}, max_reply_bytes=4096))
-    p._api_key, p._key_checked = fake_deepgram.api_key, True
-    clip = load_audio(str(FIRST_FLAC))
-
-    async def go():
-        try:
-            return await p.transcribe(clip, WorkItem(1, 1, "u", str(FIRST_FLAC), clip.duration_s))
-        finally:
-            await p.aclose()
-
-    with pytest.raises(ProviderError) as info:
-        run(go())
-    assert info.value.kind == ErrorKind.UTTERANCE and "max_reply_bytes" in info.value.message
+    err = error_transcribing(DeepgramProvider(ProviderConfig(
+        name="deepgram", model="nova-3", mode="streaming", base_url=fake_deepgram.base_url, params={"pace": 0},
+        max_reply_bytes=4096)), fake_deepgram)
+    assert err.kind == ErrorKind.UTTERANCE and "max_reply_bytes" in err.message

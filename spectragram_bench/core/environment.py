@@ -20,6 +20,7 @@ TRACKED_PACKAGES = (
     "soxr",
     "pocketsphinx",
     "httpx",
+    "aiohttp",
     "websockets",
     "pydantic",
     "SQLAlchemy",

@@ -67,9 +67,10 @@ class AttemptClock:
         return [r for r in self.requests if r.complete]
 
     def vendor_ms(self) -> float | None:
-        """The provider's time, or None when no request of the attempt completed."""
+        """The provider's time, or None unless every request of the attempt completed (a
+        timed-out or failed attempt is timed by its duration instead)."""
         done = self.timed
-        if not done:
+        if not done or len(done) != len(self.requests):
             return None
         first, last = done[0], done[-1]
         span = last.last_byte - (first.sent or first.write_start)

@@ -6,12 +6,12 @@ provider's retry-after hint), give up on an utterance-fatal one, and stop the wh
 a run-fatal one (a bad key stops after the first reply, not after thousands of requests).
 
 Each attempt holds a concurrency slot (AIMD, worker/limits.py) and a rate-limit slot, and
-nothing else: backoff sleeps hold neither. An attempt's `api_time_ms` is the vendor's time at the
-wire when its requests went through CloudProvider.request (providers/wire_clock.py), with the
-time they waited inside the harness apart (`queue_ms`); otherwise the attempt's duration. An
-event-loop lag monitor runs alongside (worker/harness_health.py). Blocking engines run in a thread pool, or in a
-process pool when they hold the GIL (`Provider.executor_pool == "process"`), so the event
-loop keeps dispatching.
+nothing else: backoff sleeps hold neither. An attempt's `api_time_ms` is the vendor's time at
+the wire when its requests went through CloudProvider.request (providers/wire_clock.py), with
+the time they waited inside the harness apart (`queue_ms`); otherwise the attempt's duration.
+An event-loop lag monitor runs alongside (worker/harness_health.py). Blocking engines run in a
+thread pool, or in a process pool when they hold the GIL (`Provider.executor_pool ==
+"process"`), so the event loop keeps dispatching.
 
 An item is either finished (its PredictionResult handed to `submit`: a transcript, or a
 failure with its reason) or abandoned unrecorded when the run stops (its lease is released

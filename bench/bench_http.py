@@ -1,0 +1,128 @@
+"""The harness through real HTTP: the OpenAI-compatible adapter end to end (dataset, plan,
+database, executor, HTTP client, writer, evaluation) against bench/latency_server.py, a server
+in its own process that answers every request exactly 200 ms after it arrived. At each
+concurrency: throughput as a ratio of the ideal (concurrency / 200 ms), CPU ms per utterance
+(this process, everything included), the latency the harness recorded (p50/p95 of
+latency_sample.api_time_ms) against the server's true 200 ms, the time queued inside the harness
+and the event-loop lag; then the same run with a burst of 429s a quarter of the way in (as many
+as the concurrency, retry-after-ms 100): its throughput against the unthrottled run's, and how
+long after the last 429 the server saw full concurrency again.
+
+    python bench/bench_http.py                          # concurrency 8 (400 utt), 64 and 256 (3,200 utt)
+    python bench/bench_http.py --concurrency 64 --n 3200
+    python bench/bench_http.py --smoke                  # small sizes (CI)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from common import database, job, machine, make_corpus, parser  # noqa: E402
+from server_process import LatencyServer  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from spectragram_bench.core.config import parse_config  # noqa: E402
+from spectragram_bench.core.models import JobRun, LatencySample  # noqa: E402
+from spectragram_bench.core.persistence import open_database  # noqa: E402
+from spectragram_bench.worker.job_runs import run_benchmark  # noqa: E402
+
+LATENCY_MS = 200.0
+BURST_RETRY_MS = 100
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def one_run(server: LatencyServer, corpus: Path, n: int, concurrency: int, workdir: Path, burst: bool) -> dict:
+    provider = {"name": "openai_compatible", "model": "whisper-1", "base_url": server.url,
+                "concurrency": concurrency, "timeout_s": 60, "max_attempts": 10}
+    config = parse_config(job(corpus, [provider], name="http"))
+    server.reset()
+    timer = None
+    if burst:  # a quarter of the way in (ideal time), as many 429s as requests in flight
+        at = 0.25 * n / (concurrency / (LATENCY_MS / 1000))
+        timer = threading.Timer(at, server.burst, (concurrency, BURST_RETRY_MS, concurrency))
+    load_before = load()
+    with database("sqlite", workdir) as url:
+        db = open_database(url)
+        c0, t0 = cpu_s(), time.perf_counter()
+        if timer:
+            timer.start()
+        outcome = run_benchmark(config, db, max_utt=n, progress="none")
+        wall, cpu = time.perf_counter() - t0, cpu_s() - c0
+        with db.session() as s:
+            run = s.execute(select(JobRun)).scalar_one()
+            api = np.array(s.execute(select(LatencySample.api_time_ms)).scalars().all(), dtype=float)
+            queue = [q for q in s.execute(select(getattr(LatencySample, "queue_ms", LatencySample.api_time_ms))).scalars()]
+            exec_s = (run.ended_at - run.started_at).total_seconds()
+            lag, bound = getattr(run, "loop_lag_p99_ms", None), getattr(run, "harness_bound", None)
+        db.dispose()
+    stats = server.stats()
+    assert outcome.job_runs[0].status == "completed", outcome
+    ideal = concurrency / (LATENCY_MS / 1000)
+    has_queue = hasattr(LatencySample, "queue_ms")
+    return {
+        "c": concurrency, "n": n, "burst": burst, "ratio": (n / exec_s) / ideal, "utt_s": n / exec_s,
+        "e2e_utt_s": n / wall, "cpu_ms": cpu * 1000 / n, "p50": float(np.median(api)),
+        "p95": float(np.percentile(api, 95)),
+        "queue_p95": float(np.percentile([q or 0.0 for q in queue], 95)) if has_queue else None,
+        "lag_p99": lag, "bound": bound, "server_late_p95": stats["late_p95_ms"], "limited": stats["limited"],
+        "recovered_ms": stats["recovered_after_ms"], "load": f"{load_before} -> {load()}",
+    }
+
+
+def fmt(v, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def main() -> int:
+    p = parser(__doc__)
+    p.add_argument("--concurrency", default=None, help="comma-separated levels (default 8,64,256; 8,64 with --smoke)")
+    p.add_argument("--n", type=int, default=None, help="utterances per run (default 400 at c<=8, else 3,200)")
+    p.add_argument("--no-burst", action="store_true", help="skip the 429-burst runs")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    levels = [int(c) for c in (args.concurrency or ("8,64" if args.smoke else "8,64,256")).split(",")]
+    sizes = {c: (c * 4 if args.smoke else args.n or (400 if c <= 8 else 3200)) for c in levels}
+    corpus = make_corpus(max(sizes.values()))
+    workdir = Path(tempfile.mkdtemp(prefix="spectragram-http-"))
+    print(f"harness through real HTTP, OpenAI-compatible adapter vs a {LATENCY_MS:g} ms server in its own process; {machine()}")
+    print(f"{'c':>4} {'utt':>5} {'429 burst':>9} {'x ideal':>8} {'utt/s':>7} {'CPU ms/utt':>10} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'p95/true':>8} {'queue p95':>9} {'lag p99':>7} {'bound':>5} {'srv late p95':>12} {'back at c':>9}  load avg")
+    with LatencyServer(LATENCY_MS) as server:
+        for c in levels:
+            base = None
+            for burst in (False, True) if not args.no_burst else (False,):
+                r = one_run(server, corpus, sizes[c], c, workdir, burst)
+                base = base or r
+                burst_col = f"{r['limited']}x429" if burst else "-"
+                back = f"{r['recovered_ms']:.0f} ms" if burst and r["recovered_ms"] is not None else ("never" if burst else "-")
+                ratio = f"{r['ratio']:.3f}" + (f" ({r['utt_s'] / base['utt_s']:.2f}x)" if burst else "")
+                print(f"{c:>4} {r['n']:>5} {burst_col:>9} {ratio:>8} {r['utt_s']:>7.1f} {r['cpu_ms']:>10.2f} {r['p50']:>7.1f} "
+                      f"{r['p95']:>7.1f} {r['p95'] / LATENCY_MS:>8.3f} {fmt(r['queue_p95'], '9.1f'):>9} "
+                      f"{fmt(r['lag_p99'], '7.1f'):>7} {str(r['bound']):>5} {fmt(r['server_late_p95'], '12.1f'):>12} "
+                      f"{back:>9}  {r['load']}", flush=True)
+    print("x ideal: utterances/s over the job run's execution / (concurrency / 200 ms); with a burst, (..x) is its "
+          "rate over the unthrottled run's. p95/true: recorded p95 over the server's fixed latency.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
