@@ -2,9 +2,9 @@
 database, executor, HTTP client, writer, evaluation) against bench/latency_server.py, a server
 in its own process that answers every request exactly 200 ms after it arrived. At each
 concurrency: throughput as a ratio of the ideal (concurrency / 200 ms), CPU ms per utterance
-(this process, everything included), the latency the harness recorded (p50/p95 of
-latency_sample.api_time_ms) against the server's true 200 ms, the time queued inside the harness
-and the event-loop lag; then the same run with a burst of 429s a quarter of the way in (as many
+(this process: while the job run executes and is evaluated, and in all), the latency the
+harness recorded (p50/p95 of latency_sample.api_time_ms) against the server's true 200 ms, the
+time queued inside the harness and the event-loop lag; then the same run with a burst of 429s a quarter of the way in (as many
 as the concurrency, retry-after-ms 100): its throughput against the unthrottled run's, and how
 long after the last 429 the server saw full concurrency again.
 
@@ -35,7 +35,7 @@ from sqlalchemy import select  # noqa: E402
 from spectragram_bench.core.config import parse_config  # noqa: E402
 from spectragram_bench.core.models import JobRun, LatencySample  # noqa: E402
 from spectragram_bench.core.persistence import open_database  # noqa: E402
-from spectragram_bench.worker.job_runs import run_benchmark  # noqa: E402
+from spectragram_bench.worker import job_runs  # noqa: E402
 
 LATENCY_MS = 200.0
 BURST_RETRY_MS = 100
@@ -44,6 +44,26 @@ BURST_RETRY_MS = 100
 def cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+class ExecutionCPU:
+    """CPU seconds spent in job_runs.execute (the job runs and their evaluation, not planning
+    or writing the plan): a timing wrapper around the harness's own function."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._execute = job_runs.execute
+        job_runs.execute = self
+
+    def __call__(self, *args, **kwargs):
+        c0 = cpu_s()
+        try:
+            return self._execute(*args, **kwargs)
+        finally:
+            self.seconds += cpu_s() - c0
+
+
+EXECUTION_CPU = ExecutionCPU()
 
 
 def load() -> str:
@@ -62,10 +82,11 @@ def one_run(server: LatencyServer, corpus: Path, n: int, concurrency: int, workd
     load_before = load()
     with database("sqlite", workdir) as url:
         db = open_database(url)
-        c0, t0 = cpu_s(), time.perf_counter()
+        c0, t0, e0 = cpu_s(), time.perf_counter(), EXECUTION_CPU.seconds
         if timer:
             timer.start()
-        outcome = run_benchmark(config, db, max_utt=n, progress="none")
+        outcome = job_runs.run_benchmark(config, db, max_utt=n, progress="none")
+        exec_cpu = EXECUTION_CPU.seconds - e0
         wall, cpu = time.perf_counter() - t0, cpu_s() - c0
         with db.session() as s:
             run = s.execute(select(JobRun)).scalar_one()
@@ -80,7 +101,7 @@ def one_run(server: LatencyServer, corpus: Path, n: int, concurrency: int, workd
     has_queue = hasattr(LatencySample, "queue_ms")
     return {
         "c": concurrency, "n": n, "burst": burst, "ratio": (n / exec_s) / ideal, "utt_s": n / exec_s,
-        "e2e_utt_s": n / wall, "cpu_ms": cpu * 1000 / n, "p50": float(np.median(api)),
+        "e2e_utt_s": n / wall, "cpu_ms": cpu * 1000 / n, "exec_cpu_ms": exec_cpu * 1000 / n, "p50": float(np.median(api)),
         "p95": float(np.percentile(api, 95)),
         "queue_p95": float(np.percentile([q or 0.0 for q in queue], 95)) if has_queue else None,
         "lag_p99": lag, "bound": bound, "server_late_p95": stats["late_p95_ms"], "limited": stats["limited"],
@@ -104,7 +125,7 @@ def main() -> int:
     corpus = make_corpus(max(sizes.values()))
     workdir = Path(tempfile.mkdtemp(prefix="spectragram-http-"))
     print(f"harness through real HTTP, OpenAI-compatible adapter vs a {LATENCY_MS:g} ms server in its own process; {machine()}")
-    print(f"{'c':>4} {'utt':>5} {'429 burst':>9} {'x ideal':>8} {'utt/s':>7} {'CPU ms/utt':>10} {'p50 ms':>7} {'p95 ms':>7} "
+    print(f"{'c':>4} {'utt':>5} {'429 burst':>9} {'x ideal':>8} {'utt/s':>7} {'CPU ms/utt':>10} {'(all)':>6} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'p95/true':>8} {'queue p95':>9} {'lag p99':>7} {'bound':>5} {'srv late p95':>12} {'back at c':>9}  load avg")
     with LatencyServer(LATENCY_MS) as server:
         for c in levels:
@@ -115,12 +136,13 @@ def main() -> int:
                 burst_col = f"{r['limited']}x429" if burst else "-"
                 back = f"{r['recovered_ms']:.0f} ms" if burst and r["recovered_ms"] is not None else ("never" if burst else "-")
                 ratio = f"{r['ratio']:.3f}" + (f" ({r['utt_s'] / base['utt_s']:.2f}x)" if burst else "")
-                print(f"{c:>4} {r['n']:>5} {burst_col:>9} {ratio:>8} {r['utt_s']:>7.1f} {r['cpu_ms']:>10.2f} {r['p50']:>7.1f} "
+                print(f"{c:>4} {r['n']:>5} {burst_col:>9} {ratio:>8} {r['utt_s']:>7.1f} {r['exec_cpu_ms']:>10.2f} {r['cpu_ms']:>6.2f} {r['p50']:>7.1f} "
                       f"{r['p95']:>7.1f} {r['p95'] / LATENCY_MS:>8.3f} {fmt(r['queue_p95'], '9.1f'):>9} "
                       f"{fmt(r['lag_p99'], '7.1f'):>7} {str(r['bound']):>5} {fmt(r['server_late_p95'], '12.1f'):>12} "
                       f"{back:>9}  {r['load']}", flush=True)
     print("x ideal: utterances/s over the job run's execution / (concurrency / 200 ms); with a burst, (..x) is its "
-          "rate over the unthrottled run's. p95/true: recorded p95 over the server's fixed latency.")
+          "rate over the unthrottled run's. CPU ms/utt: this process while the job run executes and is evaluated; "
+          "(all): planning and database set-up included. p95/true: recorded p95 over the server's fixed latency.")
     return 0
 
 
