@@ -185,6 +185,15 @@ def test_openai_adapter_reports_an_oversized_reply_as_the_utterances_failure(fak
     assert err.kind == ErrorKind.UTTERANCE and "max_reply_bytes (1,048,576)" in err.message
 
 
+def test_adapters_that_classify_every_exception_keep_the_caps_utterance_kind(fake_deepgram):
+    from fakes import Fault
+
+    fake_deepgram.inject(Fault(status=200, body=b"{" + b" " * (2 * 2**20) + b"}"))
+    err = error_transcribing(DeepgramProvider(ProviderConfig(
+        name="deepgram", model="nova-3", base_url=fake_deepgram.base_url, max_reply_bytes=2**20)), fake_deepgram)
+    assert err.kind == ErrorKind.UTTERANCE and "max_reply_bytes" in err.message
+
+
 def test_websocket_message_over_the_cap_fails_the_utterance(fake_deepgram):
     fake_deepgram.default_text = " ".join(["word"] * 2000)  # one Results message of ~10 kB
     err = error_transcribing(DeepgramProvider(ProviderConfig(

@@ -16,13 +16,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, ClassVar
 
-import httpx
-
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import Transcript
+from spectragram_bench.providers.http_client import Reply
 from spectragram_bench.providers.one_request import rate_limit_headers
 from spectragram_bench.providers.openai_whisper import OpenAIProvider
 
@@ -51,7 +50,7 @@ class GroqProvider(OpenAIProvider):
         seconds = float(duration) if isinstance(duration, (int, float)) else audio.duration_s
         return replace(transcript, billed_seconds=max(MIN_BILLED_SECONDS, seconds))
 
-    def parse_reply(self, response: httpx.Response) -> Transcript:
+    def parse_reply(self, response: Reply) -> Transcript:
         transcript = super().parse_reply(response)
         meta: dict[str, Any] = dict(transcript.meta)
         meta["ratelimit"] = rate_limit_headers(response.headers)

@@ -205,6 +205,8 @@ def error_for_response(response: HTTPReply, *, request_id_header: str, secrets: 
 def error_for_exception(exc: BaseException, *, secrets: Iterable[str | None] = ()) -> ProviderError:
     """A ProviderError for a failure that produced no HTTP status: timeouts, refused or reset
     connections, protocol errors, websocket handshakes refused with a status, abnormal closes."""
+    if isinstance(exc, ProviderError):  # already classified (e.g. a reply over max_reply_bytes)
+        return exc
     detail = scrub(f"{type(exc).__name__}: {exc}".strip(), secrets)[:MAX_MESSAGE_CHARS]
     if isinstance(exc, wse.InvalidStatus):
         response = exc.response

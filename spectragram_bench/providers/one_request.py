@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.cloud import CloudProvider
+from spectragram_bench.providers.http_client import Reply
 from spectragram_bench.providers.http_errors import error_for_exception, error_for_response
 
 
-async def send_checked(provider: CloudProvider, method: str, url: str, *, request_id_header: str, **kwargs: Any) -> httpx.Response:
+async def send_checked(provider: CloudProvider, method: str, url: str, *, request_id_header: str, **kwargs: Any) -> Reply:
     """One request; a transport failure or a non-2xx reply is raised as a classified ProviderError."""
     try:
         response = await provider.request(method, url, **kwargs)
