@@ -160,11 +160,14 @@ def multipart_body(data: Mapping[str, Any] | None, files: Mapping[str, Any] | li
         else:
             filename, body, *rest = spec
             mime = rest[0] if rest else None
-        if not isinstance(body, (bytes, bytearray)):
+        if isinstance(body, str):
+            body = body.encode()
+        elif not isinstance(body, (bytes, bytearray)):
             body = body.read()  # a file object
+        named = f'; filename="{_form_name(filename)}"' if filename is not None else ""  # None: a plain part, as httpx
         parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{_form_name(name)}"; '
-            f'filename="{_form_name(filename)}"\r\nContent-Type: {mime or "application/octet-stream"}\r\n\r\n'.encode()
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_form_name(name)}"{named}\r\n'
+            f'Content-Type: {mime or "application/octet-stream"}\r\n\r\n'.encode()
         )
         parts += (body, b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
