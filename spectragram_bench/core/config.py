@@ -56,6 +56,15 @@ class ProviderConfig(Strict):
     timeout_s: float = Field(120.0, gt=0, description="per-request timeout")
     max_attempts: int = Field(5, ge=1, le=50, description="attempts per utterance, first one included")
     price_per_minute_usd: float | None = Field(None, ge=0, description="overrides the dated default price table")
+    job_timeout_s: float = Field(
+        1800.0, gt=0, description="job-based providers: the whole job (upload, submit, polls, result) must finish within this"
+    )
+    poll_interval_s: float | None = Field(
+        None, gt=0, description="job-based providers: first wait before polling (grows x1.5 per poll, vendor hints win)"
+    )
+    cleanup: bool = Field(
+        True, description="job-based providers: delete the uploaded audio and the vendor's transcript once the result is read"
+    )
 
     @property
     def display(self) -> str:

@@ -57,6 +57,7 @@ PROVIDERS = Registry(
         "groq": "spectragram_bench.providers.groq:GroqProvider",
         "azure": "spectragram_bench.providers.azure_speech:AzureSpeechProvider",
         "google": "spectragram_bench.providers.google_speech:GoogleSpeechProvider",
+        "assemblyai": "spectragram_bench.providers.assemblyai:AssemblyAIProvider",
     },
 )
 

@@ -24,7 +24,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +36,8 @@ from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
+from spectragram_bench.providers.jobs import is_job_based
+from spectragram_bench.worker.job_lifecycle import run_job_item
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class ExecStats:
     fatal_error: str | None = None
     interrupted: bool = False
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    cleanup_failed: int = 0  # job-based providers: deletions that failed (the vendor still holds the data)
 
 
 def prepare_audio(item: WorkItem) -> tuple[AudioClip, dict]:
@@ -191,30 +194,67 @@ class Executor:
         self.io_pool = ThreadPoolExecutor(max_workers=min(8, max(2, concurrency)), thread_name_prefix="audio")
         self.model_revision: str | None = None
 
-    def _fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list) -> None:
+    def fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list,
+             meta: dict[str, Any] | None = None) -> None:
+        """Record the item's failure with its reason."""
         self.stats.failed += 1
         self.stats.errors_by_kind[kind] = self.stats.errors_by_kind.get(kind, 0) + 1
         self.submit(
             PredictionResult(
                 item.job_run_id, item.utt_id, None, error_kind=kind, error_text=text, attempts=attempts,
-                total_time_ms=(time.perf_counter() - started) * 1000, latency_meta={"attempt_log": log_},
+                total_time_ms=(time.perf_counter() - started) * 1000, latency_meta={**(meta or {}), "attempt_log": log_},
             )
         )
+
+    def succeed(self, item: WorkItem, transcript: Transcript, *, attempts: int, api_ms: float, started: float,
+                duration: float, meta: dict[str, Any]) -> None:
+        """Record the item's transcript with its timing (`meta` ends in latency_sample.meta_json)."""
+        if transcript.model_revision:
+            self.model_revision = transcript.model_revision
+        self.stats.done += 1
+        self.submit(
+            PredictionResult(
+                item.job_run_id, item.utt_id, transcript.text, words=transcript.words, usage=transcript.usage,
+                attempts=attempts, api_time_ms=api_ms, total_time_ms=(time.perf_counter() - started) * 1000,
+                rtf=(api_ms / 1000.0) / duration if duration > 0 else None, billed_seconds=transcript.billed_seconds,
+                latency_meta={**transcript.meta, **meta, "audio_s": round(duration, 4)},
+            )
+        )
+
+    def note_failed_attempt(self, exc: ProviderError, generation: int) -> None:
+        """A 429 lowers the concurrency limit (once per burst)."""
+        if exc.kind == ErrorKind.RATE_LIMITED:
+            self.stats.rate_limited += 1
+            self.slots.on_rate_limited(generation)
+
+    def note_fatal(self, exc: ProviderError) -> None:
+        """A run-fatal reply: the first one's text is the job run's error; nothing new starts."""
+        if self.stats.fatal_error is None:
+            self.stats.fatal_error = str(exc)
+        self.stop.set()
+
+    async def timed_call(self, call: Callable[[], Awaitable[Any]], audio_s: float | None,
+                         paced: bool = True) -> tuple[bool, Any, float, float, float]:
+        """One request under the rate limits and `timeout_s`: (ok, value or ProviderError, start,
+        end, seconds waited for the rate slot). The caller holds the concurrency slot."""
+        waited = await self.pacer.acquire(audio_s) if paced else 0.0
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
+                value = await call()
+            ok = True
+        except TimeoutError:
+            ok, value = False, ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
+        except ProviderError as exc:
+            ok, value = False, exc
+        return ok, value, t0, time.perf_counter(), waited
 
     async def _one_attempt(self, clip: AudioClip, item: WorkItem) -> tuple[Transcript | ProviderError, float, int, float]:
         """One attempt inside a concurrency slot and a rate-limit slot: (outcome, api ms, generation, waited s)."""
         generation = await self.slots.acquire()
         try:
-            waited = await self.pacer.acquire(clip.duration_s)
-            t0 = time.perf_counter()
-            try:
-                async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
-                    outcome: Transcript | ProviderError = await self.engine.attempt(clip, item)
-            except TimeoutError:
-                outcome = ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
-            except ProviderError as exc:
-                outcome = exc
-            return outcome, (time.perf_counter() - t0) * 1000, generation, waited
+            _, outcome, t0, t1, waited = await self.timed_call(lambda: self.engine.attempt(clip, item), clip.duration_s)
+            return outcome, (t1 - t0) * 1000, generation, waited
         finally:
             self.slots.release()
 
@@ -227,7 +267,10 @@ class Executor:
         try:
             clip, variant_facts = await (audio if audio is not None else self.prefetch(item))
         except (AudioError, ValueError) as exc:
-            self._fail(item, "input", str(exc), 0, started, [])
+            self.fail(item, "input", str(exc), 0, started, [])
+            return
+        if is_job_based(self.provider):
+            await run_job_item(self, item, clip, variant_facts, started)
             return
         attempts = 0
         attempt_log: list[dict[str, Any]] = []
@@ -237,14 +280,14 @@ class Executor:
             try:
                 outcome, api_ms, generation, waited = await self._one_attempt(clip, item)
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
-                self._fail(item, "input", str(exc), attempts, started, attempt_log)
+                self.fail(item, "input", str(exc), attempts, started, attempt_log)
                 return
             except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
                 self.stats.abandoned += 1
                 return
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)
-                self._fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)
+                self.fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)
                 return
             finally:
                 self.stats.in_flight -= 1
@@ -258,19 +301,15 @@ class Executor:
             exc = outcome
             entry.update(error=exc.kind.value, status=exc.status, retry_after_s=exc.retry_after_s)
             attempt_log.append(entry)
-            if exc.kind == ErrorKind.RATE_LIMITED:
-                self.stats.rate_limited += 1
-                self.slots.on_rate_limited(generation)
+            self.note_failed_attempt(exc, generation)
             if exc.kind == ErrorKind.FATAL:
-                if self.stats.fatal_error is None:
-                    self.stats.fatal_error = str(exc)
-                self.stop.set()
-                self._fail(item, exc.kind.value, str(exc), attempts, started, attempt_log)
+                self.note_fatal(exc)
+                self.fail(item, exc.kind.value, str(exc), attempts, started, attempt_log)
                 return
             retryable = exc.kind in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED)
             if not retryable or attempts >= self.retry.max_attempts:
                 reason = str(exc) if not retryable else f"{exc} (gave up after {attempts} attempts)"
-                self._fail(item, exc.kind.value, reason, attempts, started, attempt_log)
+                self.fail(item, exc.kind.value, reason, attempts, started, attempt_log)
                 return
             if self.stop.is_set():  # interrupted between attempts: unfinished, not failed
                 self.stats.abandoned += 1
@@ -283,27 +322,8 @@ class Executor:
                 return
             except TimeoutError:
                 pass
-        total_ms = (time.perf_counter() - started) * 1000
-        duration = clip.duration_s
-        transcript = outcome
-        if transcript.model_revision:
-            self.model_revision = transcript.model_revision
-        self.stats.done += 1
-        self.submit(
-            PredictionResult(
-                item.job_run_id,
-                item.utt_id,
-                transcript.text,
-                words=transcript.words,
-                usage=transcript.usage,
-                attempts=attempts,
-                api_time_ms=api_ms,
-                total_time_ms=total_ms,
-                rtf=(api_ms / 1000.0) / duration if duration > 0 else None,
-                billed_seconds=transcript.billed_seconds,
-                latency_meta={**transcript.meta, **variant_facts, "audio_s": round(duration, 4), "attempt_log": attempt_log},
-            )
-        )
+        self.succeed(item, outcome, attempts=attempts, api_ms=api_ms, started=started, duration=clip.duration_s,
+                     meta={**variant_facts, "attempt_log": attempt_log})
 
     async def run(self, items: Iterable[WorkItem] | AsyncIterable[WorkItem]) -> ExecStats:
         """Process `items` with at most `concurrency` attempts in flight; returns when all are

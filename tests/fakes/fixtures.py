@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .fake_assemblyai import FakeAssemblyAI
 from .fake_deepgram import FakeDeepgram
 from .fake_openai import FakeOpenAI
 
@@ -17,4 +18,10 @@ def fake_deepgram():
 @pytest.fixture
 def fake_openai():
     with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_assemblyai():
+    with FakeAssemblyAI() as server:
         yield server

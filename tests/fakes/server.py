@@ -137,6 +137,7 @@ class FakeServer:
         self.transcripts: dict[str, str] = {}  # audio_key(bytes) -> transcript
         self.default_text = DEFAULT_TEXT
         self._faults: deque[Fault] = deque()
+        self._route_faults: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -150,14 +151,23 @@ class FakeServer:
         with self._lock:
             self._faults.extend(faults)
 
-    def next_fault(self) -> Fault | None:
+    def inject_at(self, route: str, *faults: Fault) -> None:
+        """Queue faults for one route only (a job API's "poll", "submit", ...): they are taken
+        before the shared queue's, by requests to that route."""
         with self._lock:
+            self._route_faults.setdefault(route, deque()).extend(faults)
+
+    def next_fault(self, route: str | None = None) -> Fault | None:
+        with self._lock:
+            queue = self._route_faults.get(route) if route is not None else None
+            if queue:
+                return queue.popleft()
             return self._faults.popleft() if self._faults else None
 
     @property
     def pending_faults(self) -> int:
         with self._lock:
-            return len(self._faults)
+            return len(self._faults) + sum(len(q) for q in self._route_faults.values())
 
     def transcript_for(self, audio: bytes) -> str:
         return self.transcripts.get(audio_key(audio), self.default_text)
