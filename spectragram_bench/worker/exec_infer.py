@@ -37,6 +37,7 @@ from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
 from spectragram_bench.providers.jobs import is_job_based
+from spectragram_bench.worker.accounts import AccountStopped, FirstAttemptGate, Interrupted, token_of
 from spectragram_bench.worker.job_lifecycle import run_job_item
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 
@@ -178,6 +179,8 @@ class Executor:
         retry: RetryPolicy,
         rate_limit: RateLimit | None = None,
         pacer: Pacer | None = None,
+        slots: AdaptiveConcurrency | None = None,
+        gate: FirstAttemptGate | None = None,
         seed: int = 0,
     ) -> None:
         self.provider = provider
@@ -186,7 +189,8 @@ class Executor:
         self.timeout_s = timeout_s
         self.retry = retry
         self.pacer = pacer or Pacer(rate_limit)
-        self.slots = AdaptiveConcurrency(concurrency)
+        self.slots = slots or AdaptiveConcurrency(concurrency)  # an account's, shared with its other job runs
+        self.gate = gate or FirstAttemptGate(open_=True)
         self.rng = random.Random(seed)
         self.stats = ExecStats()
         self.stop = asyncio.Event()
@@ -197,6 +201,9 @@ class Executor:
     def fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list,
              meta: dict[str, Any] | None = None) -> None:
         """Record the item's failure with its reason."""
+        account_error = self.gate.release(token_of(item), gave_up=True)
+        if account_error is not None:
+            self.note_fatal(account_error)
         self.stats.failed += 1
         self.stats.errors_by_kind[kind] = self.stats.errors_by_kind.get(kind, 0) + 1
         self.submit(
@@ -234,9 +241,10 @@ class Executor:
         self.stop.set()
 
     async def timed_call(self, call: Callable[[], Awaitable[Any]], audio_s: float | None,
-                         paced: bool = True) -> tuple[bool, Any, float, float, float]:
+                         paced: bool = True, token: Any = None) -> tuple[bool, Any, float, float, float]:
         """One request under the rate limits and `timeout_s`: (ok, value or ProviderError, start,
-        end, seconds waited for the rate slot). The caller holds the concurrency slot."""
+        end, seconds waited for the rate slot). The caller holds the concurrency slot and has
+        passed the account's first-attempt gate with `token`."""
         waited = await self.pacer.acquire(audio_s) if paced else 0.0
         t0 = time.perf_counter()
         try:
@@ -247,13 +255,17 @@ class Executor:
             ok, value = False, ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
         except ProviderError as exc:
             ok, value = False, exc
+        self.gate.after(token, ok, None if ok else value)
         return ok, value, t0, time.perf_counter(), waited
 
     async def _one_attempt(self, clip: AudioClip, item: WorkItem) -> tuple[Transcript | ProviderError, float, int, float]:
         """One attempt inside a concurrency slot and a rate-limit slot: (outcome, api ms, generation, waited s)."""
+        token = token_of(item)
+        await self.gate.enter(token, self.stop)  # before the slot: the probe's retry needs one
         generation = await self.slots.acquire()
         try:
-            _, outcome, t0, t1, waited = await self.timed_call(lambda: self.engine.attempt(clip, item), clip.duration_s)
+            _, outcome, t0, t1, waited = await self.timed_call(lambda: self.engine.attempt(clip, item), clip.duration_s,
+                                                               token=token)
             return outcome, (t1 - t0) * 1000, generation, waited
         finally:
             self.slots.release()
@@ -263,6 +275,17 @@ class Executor:
         return asyncio.get_running_loop().run_in_executor(self.io_pool, prepare_audio, item)
 
     async def run_item(self, item: WorkItem, audio: asyncio.Future | None = None) -> None:
+        try:
+            await self._run_item(item, audio)
+        except AccountStopped as exc:  # the account's first attempt failed for good: not tried
+            self.note_fatal(exc.error)
+            self.stats.abandoned += 1
+        except Interrupted:
+            self.stats.abandoned += 1
+        finally:
+            self.gate.release(token_of(item), gave_up=False)
+
+    async def _run_item(self, item: WorkItem, audio: asyncio.Future | None) -> None:
         started = time.perf_counter()
         try:
             clip, variant_facts = await (audio if audio is not None else self.prefetch(item))
@@ -282,6 +305,8 @@ class Executor:
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
                 self.fail(item, "input", str(exc), attempts, started, attempt_log)
                 return
+            except (AccountStopped, Interrupted):  # the attempt was not made
+                raise
             except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
                 self.stats.abandoned += 1
                 return

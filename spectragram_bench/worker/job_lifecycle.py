@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from spectragram_bench.core.audio import AudioClip
-from spectragram_bench.core.errors import AudioError
+from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcript
 from spectragram_bench.providers.jobs import (
@@ -35,6 +35,7 @@ from spectragram_bench.providers.jobs import (
     JobState,
     JobStatus,
 )
+from spectragram_bench.worker.accounts import token_of
 
 if TYPE_CHECKING:
     from spectragram_bench.worker.exec_infer import Executor
@@ -65,6 +66,7 @@ class JobRun:
         self.clip = clip
         self.generation = generation
         self.job = Job()
+        self.token = token_of(item)
         self.attempt_log: list[dict[str, Any]] = []
         self.retries = 0
         self.attempts: dict[str, int] = {}  # per step
@@ -79,7 +81,7 @@ class JobRun:
         while True:
             attempts += 1
             self.attempts[name] = self.attempts.get(name, 0) + 1
-            ok, value, t0, t1, waited = await ex.timed_call(call, audio_s, paced=paced)
+            ok, value, t0, t1, waited = await ex.timed_call(call, audio_s, paced=paced, token=self.token)
             entry: dict[str, Any] = {"step": name, "ms": round((t1 - t0) * 1000, 2)}
             if waited > 0.0005:
                 entry["rate_wait_ms"] = round(waited * 1000, 2)
@@ -163,6 +165,7 @@ class JobFailed(Exception):
 
 async def run_job_item(ex: Executor, item: WorkItem, clip: AudioClip, variant_facts: dict, started: float) -> None:
     """One utterance through a job-based provider, its result (or failure) handed to `ex.submit`."""
+    await ex.gate.enter(token_of(item), ex.stop)  # before the slot, as for one request
     generation = await ex.slots.acquire()
     ex.stats.in_flight += 1
     run = JobRun(ex, item, clip, generation)
@@ -190,6 +193,11 @@ async def run_job_item(ex: Executor, item: WorkItem, clip: AudioClip, variant_fa
             cleanup = await run.clean_up()
             ex.stats.abandoned += 1
             log.debug("utterance %s abandoned before its job was created (%s)", item.external_id, cleanup)
+            return
+        except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
+            cleanup = await run.clean_up() if run.job.exists else "nothing to delete"
+            ex.stats.abandoned += 1
+            log.debug("utterance %s abandoned: database unavailable (%s)", item.external_id, cleanup)
             return
         except AudioError as exc:  # a body that fails to decode inside a step: the input's fault
             failure = ("input", str(exc))
