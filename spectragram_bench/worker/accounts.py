@@ -51,7 +51,7 @@ def account_key(pc: ProviderConfig) -> AccountKey | None:
     default_url = getattr(cls, "default_base_url", None)
     if default_url is None and pc.base_url is None:
         return None
-    base = (pc.base_url or default_url).rstrip("/")
+    base = (pc.base_url or default_url).rstrip("/").removesuffix("/v1")  # .../v1 is the same server
     return (pc.name, base, pc.api_key_env or getattr(cls, "default_key_env", None) or "")
 
 
