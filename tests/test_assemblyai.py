@@ -3,52 +3,26 @@ driven by the executor's job lifecycle."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 from conftest import DEMO_ROOT, REPO, run_cli
 from fakes import Fault
+from fakes.adapter_calls import run_job_file
 from fakes.harness import files_containing, reference_transcripts, rows
+from fakes.job_calls import FLACS, demo_items, job_provider, run_jobs
 
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
-from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.providers.assemblyai import AssemblyAIProvider
-from spectragram_bench.worker.exec_infer import Executor, RetryPolicy
-
-FLACS = sorted(DEMO_ROOT.rglob("*.flac"))
 
 
 def provider(server, model: str = "universal-3-pro", **kw) -> AssemblyAIProvider:
-    kw.setdefault("poll_interval_s", 0.01)
-    p = AssemblyAIProvider(ProviderConfig(name="assemblyai", model=model, base_url=server.base_url, **kw))
-    p._api_key, p._key_checked = server.api_key, True
-    return p
-
-
-def items(n: int = 1) -> list[WorkItem]:
-    return [WorkItem(1, i + 1, f.stem, str(f), None) for i, f in enumerate(FLACS[:n])]
-
-
-def run(p: AssemblyAIProvider, work: list[WorkItem], max_attempts: int = 3) -> tuple[list[PredictionResult], Executor]:
-    results: list[PredictionResult] = []
-
-    async def go() -> Executor:
-        ex = Executor(p, results.append, concurrency=p.config.concurrency, timeout_s=p.config.timeout_s,
-                      retry=RetryPolicy(max_attempts=max_attempts, base_delay_s=0.01))
-        try:
-            await ex.run(work)
-        finally:
-            ex.close()
-            await p.aclose()
-        return ex
-
-    return results, asyncio.run(go())
+    return job_provider(AssemblyAIProvider, server, model, **kw)
 
 
 def test_one_job_upload_submit_poll_delete(fake_assemblyai):
-    (result,), ex = run(provider(fake_assemblyai, params={"speaker_labels": True, "language_code": "en"}), items())
+    (result,), ex = run_jobs(provider(fake_assemblyai, params={"speaker_labels": True, "language_code": "en"}), demo_items())
     assert result.ok, result.error_text
     methods = [(r.method, r.path.rsplit("/", 1)[0] if r.path.count("/") > 2 else r.path) for r in fake_assemblyai.requests]
     assert methods == [("POST", "/v2/upload"), ("POST", "/v2/transcript"), ("GET", "/v2/transcript"),
@@ -76,7 +50,7 @@ def test_one_job_upload_submit_poll_delete(fake_assemblyai):
 
 def test_a_job_that_ends_in_error_is_the_utterances_failure_with_the_vendors_message(fake_assemblyai):
     fake_assemblyai.fail_jobs.append("Transcoding failed. File does not appear to contain audio.")
-    (failed, ok), _ = run(provider(fake_assemblyai, concurrency=1), items(2))
+    (failed, ok), _ = run_jobs(provider(fake_assemblyai, concurrency=1), demo_items(2))
     assert failed.error_kind == "utterance" and not failed.ok
     assert "failed at the vendor (error): Transcoding failed. File does not appear to contain audio." in failed.error_text
     assert ok.ok
@@ -85,7 +59,7 @@ def test_a_job_that_ends_in_error_is_the_utterances_failure_with_the_vendors_mes
 
 def test_a_poll_that_fails_once_is_retried_on_its_own(fake_assemblyai):
     fake_assemblyai.inject_at("poll", Fault.http(503))
-    (result,), ex = run(provider(fake_assemblyai), items())
+    (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
     assert result.ok and ex.stats.retries == 1 and result.attempts == 2
     steps = [(e["step"], e.get("status")) for e in result.latency_meta["attempt_log"]]
     assert steps[:4] == [("upload", None), ("submit", None), ("poll", 503), ("poll", None)]
@@ -97,7 +71,7 @@ def test_a_poll_that_fails_once_is_retried_on_its_own(fake_assemblyai):
 ])
 def test_error_replies_are_classified(fake_assemblyai, route, status, kind):
     fake_assemblyai.inject_at(route, Fault.http(status))
-    (result,), ex = run(provider(fake_assemblyai), items())
+    (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
     assert result.error_kind == kind, result.error_text
     if kind == "fatal":
         assert ex.stats.fatal_error and str(status) in ex.stats.fatal_error
@@ -105,28 +79,28 @@ def test_error_replies_are_classified(fake_assemblyai, route, status, kind):
 
 def test_429_waits_for_the_vendors_reset_hint(fake_assemblyai):
     fake_assemblyai.inject_at("submit", Fault.http(429, X_RateLimit_Reset="0.2"))
-    (result,), ex = run(provider(fake_assemblyai), items())
+    (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
     assert result.ok and ex.stats.rate_limited == 1
     entry = next(e for e in result.latency_meta["attempt_log"] if e.get("status") == 429)
     assert entry["retry_after_s"] == 0.2 and entry["step"] == "submit"
 
 
 def test_cleanup_false_keeps_the_transcript(fake_assemblyai):
-    (result,), _ = run(provider(fake_assemblyai, cleanup=False), items())
+    (result,), _ = run_jobs(provider(fake_assemblyai, cleanup=False), demo_items())
     assert result.ok and result.latency_meta["cleanup"] == "kept (cleanup: false)"
     assert fake_assemblyai.deletions() == [] and not next(iter(fake_assemblyai.jobs.values())).deleted
 
 
 def test_a_failed_deletion_is_recorded_not_the_utterances_failure(fake_assemblyai):
     fake_assemblyai.inject_at("delete", *[Fault.http(500)] * 3)
-    (result,), ex = run(provider(fake_assemblyai), items())
+    (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
     assert result.ok and result.latency_meta["cleanup"].startswith("failed: cleanup: HTTP 500")
     assert ex.stats.cleanup_failed == 1
 
 
 def test_job_timeout_bounds_the_whole_job(fake_assemblyai):
     fake_assemblyai.pending_states = ("queued",) * 1000
-    (result,), _ = run(provider(fake_assemblyai, job_timeout_s=0.5, poll_interval_s=0.05), items())
+    (result,), _ = run_jobs(provider(fake_assemblyai, job_timeout_s=0.5, poll_interval_s=0.05), demo_items())
     assert result.error_kind == "retryable"
     assert "not finished within 0.5 s (job_timeout_s; last status: queued)" in result.error_text
     assert fake_assemblyai.deletions()  # the unfinished transcript is deleted as well
@@ -141,17 +115,8 @@ def test_reserved_params_are_refused():
 def test_job_file_runs_against_the_fake(fake_assemblyai, tmp_path):
     """jobs/assemblyai_librispeech.json unchanged except base_url and a short poll interval."""
     reference_transcripts(fake_assemblyai, DEMO_ROOT)
-    source = REPO / "jobs" / "assemblyai_librispeech.json"
-    job = json.loads(source.read_text())
-    for p in job["providers"]:
-        p.update(base_url=fake_assemblyai.base_url, poll_interval_s=0.05)
-    for d in job["datasets"]:
-        d["root"] = str((source.parent / d["root"]).resolve())
-    path = tmp_path / "assemblyai_librispeech.json"
-    path.write_text(json.dumps(job))
-    db = tmp_path / "bench.db"
-    result = run_cli("--config", str(path), "--db", f"sqlite:///{db}", "--max-utt", "4",
-                     env={"ASSEMBLYAI_API_KEY": fake_assemblyai.api_key})
+    result, db, job = run_job_file("assemblyai_librispeech.json", fake_assemblyai, tmp_path,
+                                   {"ASSEMBLYAI_API_KEY": fake_assemblyai.api_key}, run_cli, poll_interval_s=0.05)
     assert result.returncode == 0, result.stderr
     runs = rows(db, "SELECT status, model_revision FROM job_run ORDER BY job_run_id")
     assert [(r["status"], r["model_revision"]) for r in runs] == [("completed", "universal-3-pro"), ("completed", "universal-2")]

@@ -58,6 +58,7 @@ PROVIDERS = Registry(
         "azure": "spectragram_bench.providers.azure_speech:AzureSpeechProvider",
         "google": "spectragram_bench.providers.google_speech:GoogleSpeechProvider",
         "assemblyai": "spectragram_bench.providers.assemblyai:AssemblyAIProvider",
+        "speechmatics": "spectragram_bench.providers.speechmatics:SpeechmaticsProvider",
     },
 )
 

@@ -28,11 +28,10 @@ from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ProviderError, Transcript
 from spectragram_bench.providers.http_errors import (
     bad_reply,
-    error_for_exception,
-    error_for_response,
     reply_json,
 )
 from spectragram_bench.providers.jobs import Job, JobProvider, JobState, JobStatus
+from spectragram_bench.providers.one_request import item_language, send_checked
 
 UPLOAD_PATH = "/v2/upload"
 TRANSCRIPT_PATH = "/v2/transcript"
@@ -74,15 +73,8 @@ class AssemblyAIProvider(JobProvider):
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """One request; a non-2xx reply or a transport failure raised as a ProviderError."""
-        try:
-            response = await self.request(method, f"{self.base_url}{path}", headers=self.headers() | kw.pop("headers", {}), **kw)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise error_for_exception(exc, secrets=self.secrets) from None
-        if response.status_code >= 300:
-            raise rate_limit_reset(response, error_for_response(response, request_id_header="x-request-id", secrets=self.secrets))
-        return response
+        return await send_checked(self, method, f"{self.base_url}{path}", request_id_header="x-request-id",
+                                  refine=rate_limit_reset, headers=self.headers() | kw.pop("headers", {}), **kw)
 
     async def upload(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         body, _mime, _name = audio.file_bytes()
@@ -94,8 +86,8 @@ class AssemblyAIProvider(JobProvider):
 
     def request_body(self, item: WorkItem, audio_url: str) -> dict[str, Any]:
         body: dict[str, Any] = {"audio_url": audio_url, "speech_models": [self.model], **self.params}
-        language = getattr(item, "language", None)
-        if language and "language_code" not in body and not body.get("language_detection"):
+        language = item_language(self.params, "language_code", item)
+        if language and not body.get("language_detection"):
             body["language_code"] = language
         return body
 

@@ -7,6 +7,7 @@ import pytest
 from .fake_assemblyai import FakeAssemblyAI
 from .fake_deepgram import FakeDeepgram
 from .fake_openai import FakeOpenAI
+from .fake_speechmatics import FakeSpeechmatics
 
 
 @pytest.fixture
@@ -24,4 +25,10 @@ def fake_openai():
 @pytest.fixture
 def fake_assemblyai():
     with FakeAssemblyAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_speechmatics():
+    with FakeSpeechmatics() as server:
         yield server
