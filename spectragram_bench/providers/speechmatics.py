@@ -87,9 +87,10 @@ class SpeechmaticsProvider(JobProvider):
 
     def _refine(self, response: httpx.Response, error: ProviderError) -> ProviderError:
         message = error_text(response, self.secrets)
-        if message:
-            error.message = message
-        return error
+        if not message:
+            return error
+        return ProviderError(error.kind, message, status=error.status, retry_after_s=error.retry_after_s,
+                             request_id=error.request_id)
 
     async def submit(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         body, mime, name = audio.file_bytes()
