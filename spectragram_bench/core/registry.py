@@ -59,6 +59,7 @@ PROVIDERS = Registry(
         "google": "spectragram_bench.providers.google_speech:GoogleSpeechProvider",
         "assemblyai": "spectragram_bench.providers.assemblyai:AssemblyAIProvider",
         "speechmatics": "spectragram_bench.providers.speechmatics:SpeechmaticsProvider",
+        "revai": "spectragram_bench.providers.revai:RevAIProvider",
     },
 )
 

@@ -7,6 +7,7 @@ import pytest
 from .fake_assemblyai import FakeAssemblyAI
 from .fake_deepgram import FakeDeepgram
 from .fake_openai import FakeOpenAI
+from .fake_revai import FakeRevAI
 from .fake_speechmatics import FakeSpeechmatics
 
 
@@ -31,4 +32,10 @@ def fake_assemblyai():
 @pytest.fixture
 def fake_speechmatics():
     with FakeSpeechmatics() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_revai():
+    with FakeRevAI() as server:
         yield server
