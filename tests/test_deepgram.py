@@ -310,7 +310,7 @@ def test_cli_batch_and_streaming_into_sqlite(fake_deepgram, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_wrong_key_stops_the_job_run_after_the_first_replies(fake_deepgram, tmp_path):
+def test_cli_wrong_key_stops_the_job_run_after_the_first_reply(fake_deepgram, tmp_path):
     wrong = "dg-wrong-key-ABCDEF0123456789"
     job = write_job(tmp_path / "job.json", [
         {"name": "deepgram", "model": "nova-3", "base_url": fake_deepgram.base_url, "concurrency": 3},
@@ -320,11 +320,11 @@ def test_cli_wrong_key_stops_the_job_run_after_the_first_replies(fake_deepgram, 
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if "401" in line]
     assert len(error_lines) == 1 and "Invalid credentials" in error_lines[0], result.stderr
-    assert len(fake_deepgram.requests) == 3  # one per concurrency slot, not one per utterance (40)
+    assert len(fake_deepgram.requests) == 1  # the account's first attempt runs alone: one request, not 3 or 40
     (run,) = rows(db, "SELECT status, error_text FROM job_run")
     assert run["status"] == "failed" and "HTTP 401" in run["error_text"]
     preds = rows(db, "SELECT status, error_kind FROM prediction")
-    assert len(preds) == 3 and {(p["status"], p["error_kind"]) for p in preds} == {("failed", "fatal")}
+    assert len(preds) == 1 and {(p["status"], p["error_kind"]) for p in preds} == {("failed", "fatal")}
     assert files_containing(tmp_path, wrong) == [] and wrong not in result.stderr + result.stdout
 
 

@@ -31,7 +31,8 @@ FIRST_FLAC = sorted(DEMO_ROOT.rglob("*.flac"))[0]
 
 def provider(server, model: str = "whisper-1", mode: str = "batch", cls=OpenAIProvider, **kw) -> OpenAIProvider:
     params = kw.pop("params", {})
-    p = cls(ProviderConfig(name=cls.name, model=model, mode=mode, base_url=server.base_url, params=params, **kw))
+    kw.setdefault("base_url", server.base_url)
+    p = cls(ProviderConfig(name=cls.name, model=model, mode=mode, params=params, **kw))
     p._api_key, p._key_checked = server.api_key, True  # what check_ready reads from the environment
     return p
 
@@ -59,11 +60,23 @@ def error_of(p: OpenAIProvider, clip: AudioClip | None = None) -> ProviderError:
 
 
 def test_form_fields_use_brackets_and_true_false():
+    """As openai-python encodes multipart forms (qs, array_format="brackets")."""
     assert form_fields({"model": "m", "timestamp_granularities": ["word", "segment"], "stream": True,
-                        "temperature": 0, "prompt": None, "chunking_strategy": {"type": "server_vad"}}) == {
+                        "temperature": 0, "prompt": None,
+                        "chunking_strategy": {"type": "server_vad", "silence_duration_ms": 500, "x": {"y": False}}}) == {
         "model": "m", "timestamp_granularities[]": ["word", "segment"], "stream": "true", "temperature": "0",
-        "chunking_strategy": '{"type":"server_vad"}',
+        "chunking_strategy[type]": "server_vad", "chunking_strategy[silence_duration_ms]": "500",
+        "chunking_strategy[x][y]": "false",
     }
+    assert form_fields({"chunking_strategy": "auto"}) == {"chunking_strategy": "auto"}
+
+
+def test_chunking_strategy_object_reaches_the_server_as_bracketed_fields(fake_openai):
+    t = transcribe(provider(fake_openai, "gpt-4o-transcribe",
+                            params={"chunking_strategy": {"type": "server_vad", "prefix_padding_ms": 300}}))
+    (req,) = fake_openai.requests
+    assert req.fields["chunking_strategy[type]"] == ["server_vad"] and req.fields["chunking_strategy[prefix_padding_ms]"] == ["300"]
+    assert req.status == 200 and t.text
 
 
 @pytest.mark.parametrize(
@@ -85,10 +98,26 @@ def test_config_errors_are_one_line(model, mode, params, words):
     assert words in str(info.value) and "\n" not in str(info.value)
 
 
-def test_base_url_ending_in_v1_is_the_same_server():
-    with_v1 = OpenAIProvider(ProviderConfig(name="openai", model="whisper-1", base_url="http://127.0.0.1:8000/v1/"))
-    plain = OpenAIProvider(ProviderConfig(name="openai", model="whisper-1", base_url="http://127.0.0.1:8000"))
-    assert with_v1.base_url == plain.base_url == "http://127.0.0.1:8000"
+@pytest.mark.parametrize("base_url, url", [
+    (None, "https://api.openai.com/v1/audio/transcriptions"),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1/audio/transcriptions"),  # a bare host: /v1 added
+    ("http://127.0.0.1:8000/v1/", "http://127.0.0.1:8000/v1/audio/transcriptions"),
+    ("https://gw.example/v1/openai", "https://gw.example/v1/openai/audio/transcriptions"),  # as the SDK reads it
+    ("https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1/audio/transcriptions"),
+])
+def test_base_url_is_read_as_the_openai_sdk_reads_it(base_url, url, tmp_path):
+    p = OpenAIProvider(ProviderConfig(name="openai", model="whisper-1", base_url=base_url))
+    p._api_key, p._key_checked = "k", True
+    assert p.request_parts(load_audio(str(FIRST_FLAC)))["url"] == url
+
+
+def test_a_base_url_with_a_path_reaches_the_server_there():
+    from fakes.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(api_base="/v1/openai") as server:
+        t = transcribe(provider(server, base_url=f"{server.base_url}/v1/openai"))
+    (req,) = server.requests
+    assert req.path == "/v1/openai/audio/transcriptions" and req.status == 200 and t.text
 
 
 def test_base_url_must_be_http():
@@ -164,6 +193,32 @@ def test_real_rejections_are_classified(fake_openai):
     assert "sk-wrong-0000000000000000XYZ9" not in str(err)
 
 
+def test_insufficient_quota_is_fatal_not_a_rate_limit(fake_openai):
+    fake_openai.quota_exhausted = True
+    err = error_of(provider(fake_openai))
+    assert err.kind == ErrorKind.FATAL and err.status == 429
+    assert "You exceeded your current quota" in str(err) and "(insufficient_quota)" in str(err)
+    fake_openai.quota_exhausted = False
+    fake_openai.inject(Fault.http(429))  # a plain rate limit stays retryable
+    assert error_of(provider(fake_openai)).kind == ErrorKind.RATE_LIMITED
+
+
+@pytest.mark.slow
+def test_cli_insufficient_quota_stops_the_run_after_one_reply_with_one_line(fake_openai, tmp_path):
+    fake_openai.quota_exhausted = True
+    job = write_job(tmp_path / "job.json", [
+        {"name": "openai", "model": "whisper-1", "base_url": fake_openai.base_url, "concurrency": 4},
+    ], DEMO_ROOT)
+    db = tmp_path / "bench.db"
+    result = run_cli("--config", str(job), "--db", f"sqlite:///{db}", env=_env(fake_openai))
+    assert result.returncode == 1
+    assert len(fake_openai.requests) == 1  # not five retries per utterance
+    lines = [line for line in result.stderr.splitlines() if "insufficient_quota" in line]
+    assert len(lines) == 1 and "HTTP 429: You exceeded your current quota" in lines[0], result.stderr
+    (run,) = rows(db, "SELECT status FROM job_run")
+    assert run["status"] == "failed"
+
+
 def test_a_key_echoed_by_the_server_is_scrubbed(fake_openai):
     fake_openai.echo_key = True
     p = provider(fake_openai)
@@ -205,6 +260,19 @@ def test_audio_over_the_limit_even_as_flac_is_failed_before_upload(fake_openai, 
     err = error_of(provider(fake_openai, params={"max_upload_mb": 0.02}), clip)
     assert err.kind == ErrorKind.UTTERANCE and "over the 0.02 MiB upload limit; not sent" in str(err)
     assert fake_openai.requests == []
+
+
+def test_the_limit_counts_the_whole_request_body_not_just_the_file(fake_openai, tmp_path):
+    """A file just under the limit whose form fields and boundaries push the body over it is sent
+    as FLAC: the server's limit is on the request it reads (413 otherwise)."""
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    clip = _wav_clip(tmp_path, tone)
+    size = (tmp_path / "long.wav").stat().st_size
+    p = provider(fake_openai, params={"max_upload_mb": (size + 100) / 2**20, "prompt": "x" * 500})
+    t = transcribe(p, clip)
+    (req,) = fake_openai.requests
+    assert (req.file_name, req.file_type) == ("long.flac", "audio/flac")  # the WAV alone would have fit
+    assert req.body_bytes <= p.max_upload_bytes and t.text
 
 
 def test_a_wav_over_a_configured_limit_is_sent_as_flac(fake_openai, tmp_path):
@@ -341,7 +409,7 @@ def test_cli_wrong_key_stops_the_job_run_and_never_leaks(fake_openai, tmp_path):
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if "401" in line]
     assert len(error_lines) == 1 and "Incorrect API key provided: ***" in error_lines[0], result.stderr
-    assert len(fake_openai.requests) == 2
+    assert len(fake_openai.requests) == 1  # the account's first attempt runs alone
     (run,) = rows(db, "SELECT status FROM job_run")
     assert run["status"] == "failed"
     assert files_containing(tmp_path, wrong) == [] and wrong not in result.stderr + result.stdout

@@ -60,6 +60,15 @@ class ProviderConfig(Strict):
         "a larger one fails that utterance unread"
     )
     price_per_minute_usd: float | None = Field(None, ge=0, description="overrides the dated default price table")
+    job_timeout_s: float = Field(
+        1800.0, gt=0, description="job-based providers: the whole job (upload, submit, polls, result) must finish within this"
+    )
+    poll_interval_s: float | None = Field(
+        None, gt=0, description="job-based providers: first wait before polling (grows x1.5 per poll, vendor hints win)"
+    )
+    cleanup: bool = Field(
+        True, description="job-based providers: delete the uploaded audio and the vendor's transcript once the result is read"
+    )
 
     @property
     def display(self) -> str:

@@ -48,6 +48,9 @@ DEFAULT_PRICES: list[tuple[str, str, str, Price]] = [
     ("mistral", "voxtral-mini-2507", "batch", Price(0.002, "2026-12", "docs.mistral.ai/models/voxtral-mini-transcribe-25-07")),
     # Groq bills at least 10 s per request (the adapter reports max(10, duration) as billed)
     ("groq", "whisper-large-v3-turbo", "batch", Price(0.04 / 60, "2026-12", "console.groq.com/docs/model/whisper-large-v3-turbo")),
+    # AssemblyAI pre-recorded: $0.21/h Universal-3 Pro, $0.15/h Universal-2 (list prices as of 2026-05)
+    ("assemblyai", "universal-3-pro", "batch", Price(0.0035, "2026-05", PUBLIC_LIST)),
+    ("assemblyai", "universal-2", "batch", Price(0.0025, "2026-05", PUBLIC_LIST)),
     ("pocketsphinx", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("faster_whisper", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("mock", "*", "*", Price(0.0, "2026-11", "mock provider: nothing is billed")),

@@ -57,6 +57,9 @@ PROVIDERS = Registry(
         "groq": "spectragram_bench.providers.groq:GroqProvider",
         "azure": "spectragram_bench.providers.azure_speech:AzureSpeechProvider",
         "google": "spectragram_bench.providers.google_speech:GoogleSpeechProvider",
+        "assemblyai": "spectragram_bench.providers.assemblyai:AssemblyAIProvider",
+        "speechmatics": "spectragram_bench.providers.speechmatics:SpeechmaticsProvider",
+        "revai": "spectragram_bench.providers.revai:RevAIProvider",
     },
 )
 

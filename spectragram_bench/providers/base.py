@@ -39,6 +39,7 @@ class ProviderError(Exception):
         status: int | None = None,
         retry_after_s: float | None = None,
         request_id: str | None = None,
+        unreachable: bool = False,
     ) -> None:
         message = scrub_text(message)
         super().__init__(message)
@@ -47,6 +48,8 @@ class ProviderError(Exception):
         self.status = status
         self.retry_after_s = retry_after_s
         self.request_id = scrub_text(request_id) if request_id else request_id
+        #: no connection was made (refused, DNS, TLS): the server may not be there at all
+        self.unreachable = unreachable
 
     def __str__(self) -> str:
         code = f"HTTP {self.status}: " if self.status is not None else ""

@@ -38,7 +38,9 @@ class CloudProvider(Provider):
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"{self.where}: base_url {base!r} must be an http:// or https:// URL")
-        # Both APIs' paths start with /v1; accept the OpenAI SDK habit of a base URL ending in /v1.
+        # Adapters append their documented paths (/v1/...) to scheme and host; a base URL ending in
+        # /v1 (the OpenAI SDK habit) names the same server. The OpenAI adapter reads base_url as its
+        # SDK does instead (providers/openai_whisper.api_base).
         self.base_url = base.rstrip("/").removesuffix("/v1")
         self.key_env = config.api_key_env or self.default_key_env
         if self.model == "default":

@@ -2,7 +2,8 @@
 typed ProviderError, and one reader of the servers' retry hints.
 
 Every network adapter (Deepgram, OpenAI and OpenAI-compatible servers) goes through here, so
-"what is retryable" is decided once: 429 is rate limited; 408, 409, 5xx, timeouts and dropped
+"what is retryable" is decided once: 429 is rate limited (unless its error code is
+insufficient_quota: no credit, fatal for the run); 408, 409, 5xx, timeouts and dropped
 connections are transient; 401/402/403/404 cannot succeed for any utterance (bad key, no
 credit, no access, unknown model or endpoint), so the executor stops the job run; other 4xx
 (400 corrupt audio, 413 too large, 415, 422) fail this utterance only.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
@@ -29,6 +32,9 @@ RUN_FATAL_STATUSES = frozenset({401, 402, 403, 404, 405})
 #: statuses worth another attempt (as the official OpenAI SDK retries them)
 TRANSIENT_STATUSES = frozenset({408, 409})
 RATE_LIMITED_STATUS = 429
+#: OpenAI's 429 type/code for an account without credit ("You exceeded your current quota"):
+#: fatal for the run, unlike a rate limit
+QUOTA_EXHAUSTED = "insufficient_quota"
 
 #: the longest message kept from an error body; the rest is cut (bodies can be HTML pages)
 MAX_MESSAGE_CHARS = 300
@@ -134,6 +140,14 @@ def error_message(body: Any) -> str | None:
     return None
 
 
+def _error_codes(body: Any) -> set[str]:
+    """The machine-readable codes of an OpenAI-style error body ({"error": {"type", "code"}})."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return set()
+    return {str(err[k]) for k in ("type", "code") if err.get(k)}
+
+
 def kind_for_status(status: int) -> ErrorKind:
     if status in RUN_FATAL_STATUSES:
         return ErrorKind.FATAL
@@ -177,6 +191,8 @@ def error_for_status(
     if request_id:
         message = f"{message} [request {request_id}]"
     kind = _should_retry_override(headers, kind_for_status(status))
+    if status == RATE_LIMITED_STATUS and QUOTA_EXHAUSTED in _error_codes(parsed):
+        kind = ErrorKind.FATAL  # no credit left: waiting does not help, and every retry is refused alike
     retry_after = None
     if kind in (ErrorKind.RATE_LIMITED, ErrorKind.RETRYABLE):
         retry_after = parse_retry_after(headers, rate_limit_resets=kind == ErrorKind.RATE_LIMITED)
@@ -229,6 +245,8 @@ def error_for_exception(exc: BaseException, *, secrets: Iterable[str | None] = (
         # 1011 internal error and 1001/1006/1012-1014 are transient (NET-0000, NET-0001, restarts).
         kind = ErrorKind.UTTERANCE if close.code in (1003, 1007, 1008, 1009) else ErrorKind.RETRYABLE
         return ProviderError(kind, f"websocket closed with code {close.code}: {reason or 'no reason given'}")
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError, socket.gaierror, ssl.SSLError)):
+        return ProviderError(ErrorKind.RETRYABLE, f"connection failed ({detail})", unreachable=True)
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return ProviderError(ErrorKind.RETRYABLE, f"timeout ({detail})")
     if isinstance(exc, aiohttp.ClientPayloadError):  # the body ended early or was corrupt

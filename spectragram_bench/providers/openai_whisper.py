@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import PurePath
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
@@ -26,7 +27,7 @@ from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcript
 from spectragram_bench.providers.cloud import CloudProvider, elapsed_ms
-from spectragram_bench.providers.http_client import Reply, StreamReply
+from spectragram_bench.providers.http_client import Reply, StreamReply, multipart_body
 from spectragram_bench.providers.http_errors import (
     bad_reply,
     error_for_exception,
@@ -54,22 +55,46 @@ WORD_TIMESTAMP_MODELS = ("whisper-1",)
 def form_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict):
-        return json.dumps(value, separators=(",", ":"))
     return str(value)
 
 
+def endpoint_url(given: str, endpoint_path: str, suffix: str = "/audio/transcriptions") -> str:
+    """The request URL for base_url `given`, read as the OpenAI SDK reads it: the endpoint is
+    appended to what is given, so https://host/v1/openai posts to .../v1/openai/audio/transcriptions.
+    A bare host, or a host with a leading part of the API's own root (https://host/v1 for /v1;
+    https://host/openai for Groq's /openai/v1), names the server: the documented path is used."""
+    given = given.rstrip("/")
+    path = urlsplit(given).path.rstrip("/")
+    host = given[: len(given) - len(path)] if path else given
+    root = [p for p in endpoint_path.removesuffix(suffix).split("/") if p]
+    segments = [p for p in path.split("/") if p]
+    if root[: len(segments)] == segments:
+        return f"{host}{endpoint_path}"
+    return f"{given}{suffix}"
+
+
 def form_fields(fields: dict[str, Any]) -> dict[str, str | list[str]]:
-    """Multipart fields in OpenAI's spelling: a list becomes repeated `name[]` fields,
-    booleans true/false, None is left out (httpx sends a list value as repeated fields)."""
+    """Multipart fields as the official SDK encodes them (openai-python `_serialize_multipartform`:
+    qs with array_format="brackets"): a list becomes repeated `name[]` fields, an object one
+    field per key, `name[key]` (nested: `name[key][sub]`), booleans true/false, None is left
+    out (httpx sends a list value as repeated fields)."""
     out: dict[str, str | list[str]] = {}
-    for name, value in fields.items():
+
+    def add(name: str, value: Any) -> None:
         if value is None:
-            continue
-        if isinstance(value, (list, tuple)):
-            out[name if name.endswith("[]") else f"{name}[]"] = [form_value(v) for v in value]
+            return
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                add(f"{name}[{key}]", sub)
+        elif isinstance(value, (list, tuple)):
+            key = name if name.endswith("[]") else f"{name}[]"
+            out.setdefault(key, [])
+            out[key].extend(form_value(v) for v in value if v is not None)  # type: ignore[union-attr]
         else:
             out[name] = form_value(value)
+
+    for name, value in fields.items():
+        add(name, value)
     return out
 
 
@@ -98,13 +123,14 @@ class OpenAIProvider(CloudProvider):
     example_model: ClassVar[str] = "whisper-1"
     #: the official API: warn about undocumented fields and streaming with whisper-1
     strict_fields: ClassVar[bool] = True
-    #: appended to base_url (a subclass for a server that mounts the API elsewhere changes it)
+    #: the endpoint under the host (a subclass for a server that mounts the API elsewhere changes it)
     transcriptions_path: ClassVar[str] = TRANSCRIPTIONS_PATH
     #: models answered with verbose_json and word timestamps unless params say otherwise
     word_timestamp_models: ClassVar[tuple[str, ...]] = WORD_TIMESTAMP_MODELS
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
+        self.transcriptions_url = endpoint_url(config.base_url or self.default_base_url, self.transcriptions_path)
         params = dict(self.params)
         if "model" in params or "file" in params:
             raise ConfigError(f"{self.where}: \"model\" is the provider's model field and \"file\" is the audio; remove them from params")
@@ -152,25 +178,34 @@ class OpenAIProvider(CloudProvider):
         key = self.api_key
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def upload(self, audio: AudioClip) -> tuple[bytes, str, str]:
-        """(bytes, mime, file name) within the upload limit, or an UTTERANCE error (not sent)."""
+    @staticmethod
+    def form_overhead(data: dict[str, Any], name: str, mime: str) -> int:
+        """Bytes the multipart request adds around the file: its fields, boundaries and part
+        headers (the boundary's length is fixed, so an empty file measures it exactly)."""
+        return len(multipart_body(data, {"file": (name, b"", mime)})[0])  # exactly what http_client sends
+
+    def upload(self, audio: AudioClip, data: dict[str, Any]) -> tuple[bytes, str, str]:
+        """(bytes, mime, file name) such that the whole request body is within the upload
+        limit (re-encoded to FLAC when that brings it under), or an UTTERANCE error (not sent)."""
         body, mime, name = audio.file_bytes()
-        if len(body) <= self.max_upload_bytes:
+        if len(body) + self.form_overhead(data, name, mime) <= self.max_upload_bytes:
             return body, mime, name
-        flac = audio.encode("FLAC")
-        if len(flac) <= self.max_upload_bytes:
-            return flac, "audio/flac", f"{PurePath(name).stem}.flac"
+        flac, flac_name = audio.encode("FLAC"), f"{PurePath(name).stem}.flac"
+        overhead = self.form_overhead(data, flac_name, "audio/flac")
+        if len(flac) + overhead <= self.max_upload_bytes:
+            return flac, "audio/flac", flac_name
         raise ProviderError(
             ErrorKind.UTTERANCE,
-            f"audio is {len(body) / 2**20:.3g} MiB ({len(flac) / 2**20:.3g} MiB as FLAC), over the "
-            f"{self.max_upload_mb:g} MiB upload limit; not sent (split the recording into shorter segments)",
+            f"the request would be {(len(body) + overhead) / 2**20:.3g} MiB ({(len(flac) + overhead) / 2**20:.3g} MiB "
+            f"with the audio as FLAC), over the {self.max_upload_mb:g} MiB upload limit; not sent "
+            "(split the recording into shorter segments)",
         )
 
     def request_parts(self, audio: AudioClip) -> dict[str, Any]:
-        body, mime, name = self.upload(audio)
         data = form_fields({"model": self.model, **self.fields, **({"stream": True} if self.streaming else {})})
+        body, mime, name = self.upload(audio, data)
         return {
-            "url": f"{self.base_url}{self.transcriptions_path}",
+            "url": self.transcriptions_url,
             "data": data,
             "files": {"file": (name, body, mime)},
             "headers": self.headers(),

@@ -27,7 +27,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,8 +39,11 @@ from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
+from spectragram_bench.providers.jobs import is_job_based
 from spectragram_bench.providers.wire_clock import attempt_clock
+from spectragram_bench.worker.accounts import AccountStopped, FirstAttemptGate, Interrupted, token_of
 from spectragram_bench.worker.harness_health import HarnessHealth, watch_loop_lag
+from spectragram_bench.worker.job_lifecycle import run_job_item
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ class ExecStats:
     fatal_error: str | None = None
     interrupted: bool = False
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    cleanup_failed: int = 0  # job-based providers: deletions that failed (the vendor still holds the data)
     health: HarnessHealth = field(default_factory=HarnessHealth)
 
 
@@ -191,6 +195,8 @@ class Executor:
         retry: RetryPolicy,
         rate_limit: RateLimit | None = None,
         pacer: Pacer | None = None,
+        slots: AdaptiveConcurrency | None = None,
+        gate: FirstAttemptGate | None = None,
         seed: int = 0,
     ) -> None:
         self.provider = provider
@@ -199,7 +205,8 @@ class Executor:
         self.timeout_s = timeout_s
         self.retry = retry
         self.pacer = pacer or Pacer(rate_limit)
-        self.slots = AdaptiveConcurrency(concurrency)
+        self.slots = slots or AdaptiveConcurrency(concurrency)  # an account's, shared with its other job runs
+        self.gate = gate or FirstAttemptGate(open_=True)
         self.rng = random.Random(seed)
         self.stats = ExecStats()
         self.stop = asyncio.Event()
@@ -207,34 +214,79 @@ class Executor:
         self.io_pool = ThreadPoolExecutor(max_workers=min(8, max(2, concurrency)), thread_name_prefix="audio")
         self.model_revision: str | None = None
 
-    def _fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list) -> None:
+    def fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list,
+             meta: dict[str, Any] | None = None) -> None:
+        """Record the item's failure with its reason."""
+        account_error = self.gate.release(token_of(item), gave_up=True)
+        if account_error is not None:
+            self.note_fatal(account_error)
         self.stats.failed += 1
         self.stats.errors_by_kind[kind] = self.stats.errors_by_kind.get(kind, 0) + 1
         self.submit(
             PredictionResult(
                 item.job_run_id, item.utt_id, None, error_kind=kind, error_text=text, attempts=attempts,
-                total_time_ms=(time.perf_counter() - started) * 1000, latency_meta={"attempt_log": log_},
+                total_time_ms=(time.perf_counter() - started) * 1000, latency_meta={**(meta or {}), "attempt_log": log_},
             )
         )
 
+    def succeed(self, item: WorkItem, transcript: Transcript, *, attempts: int, api_ms: float, started: float,
+                duration: float, meta: dict[str, Any], queue_ms: float | None = None) -> None:
+        """Record the item's transcript with its timing (`meta` ends in latency_sample.meta_json)."""
+        if transcript.model_revision:
+            self.model_revision = transcript.model_revision
+        self.stats.done += 1
+        self.submit(
+            PredictionResult(
+                item.job_run_id, item.utt_id, transcript.text, words=transcript.words, usage=transcript.usage,
+                attempts=attempts, api_time_ms=api_ms, queue_ms=queue_ms, total_time_ms=(time.perf_counter() - started) * 1000,
+                rtf=(api_ms / 1000.0) / duration if duration > 0 else None, billed_seconds=transcript.billed_seconds,
+                latency_meta={**transcript.meta, **meta, "audio_s": round(duration, 4)},
+            )
+        )
+
+    def note_failed_attempt(self, exc: ProviderError, generation: int) -> None:
+        """A 429 lowers the concurrency limit (once per burst)."""
+        if exc.kind == ErrorKind.RATE_LIMITED:
+            self.stats.rate_limited += 1
+            self.slots.on_rate_limited(generation)
+
+    def note_fatal(self, exc: ProviderError) -> None:
+        """A run-fatal reply: the first one's text is the job run's error; nothing new starts."""
+        if self.stats.fatal_error is None:
+            self.stats.fatal_error = str(exc)
+        self.stop.set()
+
+    async def timed_call(self, call: Callable[[], Awaitable[Any]], audio_s: float | None,
+                         paced: bool = True, token: Any = None) -> tuple[bool, Any, float, float, float]:
+        """One request under the rate limits and `timeout_s`: (ok, value or ProviderError, start,
+        end, seconds waited for the rate slot). The caller holds the concurrency slot and has
+        passed the account's first-attempt gate with `token`."""
+        waited = await self.pacer.acquire(audio_s) if paced else 0.0
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
+                value = await call()
+            ok = True
+        except TimeoutError:
+            ok, value = False, ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
+        except ProviderError as exc:
+            ok, value = False, exc
+        self.gate.after(token, ok, None if ok else value)
+        return ok, value, t0, time.perf_counter(), waited
+
     async def _one_attempt(self, clip: AudioClip, item: WorkItem) -> tuple[Transcript | ProviderError, Timing, int, float]:
         """One attempt inside a concurrency slot and a rate-limit slot: (outcome, timing, generation, waited s)."""
+        token = token_of(item)
+        await self.gate.enter(token, self.stop)  # before the slot: the probe's retry needs one
         generation = await self.slots.acquire()
         outcome: Transcript | ProviderError | None = None
         try:
-            waited = await self.pacer.acquire(clip.duration_s)
             with attempt_clock() as wire:
-                t0 = time.perf_counter()
-                try:
-                    async with asyncio.timeout(self.timeout_s):  # no extra task per attempt, unlike wait_for
-                        outcome = await self.engine.attempt(clip, item)
-                except TimeoutError:
-                    outcome = ProviderError(ErrorKind.RETRYABLE, f"no reply within {self.timeout_s:g} s (timeout)")
-                except ProviderError as exc:
-                    outcome = exc
-                elapsed_ms = (time.perf_counter() - t0) * 1000
+                _, outcome, t0, t1, waited = await self.timed_call(
+                    lambda: self.engine.attempt(clip, item), clip.duration_s, token=token
+                )
             vendor_ms = wire.vendor_ms()
-            timing = Timing(elapsed_ms if vendor_ms is None else vendor_ms, wire.queue_ms(), wire.summary())
+            timing = Timing((t1 - t0) * 1000 if vendor_ms is None else vendor_ms, wire.queue_ms(), wire.summary())
             return outcome, timing, generation, waited
         finally:
             self.slots.release(succeeded=isinstance(outcome, Transcript))
@@ -244,11 +296,25 @@ class Executor:
         return asyncio.get_running_loop().run_in_executor(self.io_pool, prepare_audio, item)
 
     async def run_item(self, item: WorkItem, audio: asyncio.Future | None = None) -> None:
+        try:
+            await self._run_item(item, audio)
+        except AccountStopped as exc:  # the account's first attempt failed for good: not tried
+            self.note_fatal(exc.error)
+            self.stats.abandoned += 1
+        except Interrupted:
+            self.stats.abandoned += 1
+        finally:
+            self.gate.release(token_of(item), gave_up=False)
+
+    async def _run_item(self, item: WorkItem, audio: asyncio.Future | None) -> None:
         started = time.perf_counter()
         try:
             clip, variant_facts = await (audio if audio is not None else self.prefetch(item))
         except (AudioError, ValueError) as exc:
-            self._fail(item, "input", str(exc), 0, started, [])
+            self.fail(item, "input", str(exc), 0, started, [])
+            return
+        if is_job_based(self.provider):
+            await run_job_item(self, item, clip, variant_facts, started)
             return
         attempts = 0
         attempt_log: list[dict[str, Any]] = []
@@ -258,14 +324,16 @@ class Executor:
             try:
                 outcome, timing, generation, waited = await self._one_attempt(clip, item)
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
-                self._fail(item, "input", str(exc), attempts, started, attempt_log)
+                self.fail(item, "input", str(exc), attempts, started, attempt_log)
                 return
+            except (AccountStopped, Interrupted):  # the attempt was not made
+                raise
             except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
                 self.stats.abandoned += 1
                 return
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)
-                self._fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)
+                self.fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)
                 return
             finally:
                 self.stats.in_flight -= 1
@@ -281,19 +349,15 @@ class Executor:
             exc = outcome
             entry.update(error=exc.kind.value, status=exc.status, retry_after_s=exc.retry_after_s)
             attempt_log.append(entry)
-            if exc.kind == ErrorKind.RATE_LIMITED:
-                self.stats.rate_limited += 1
-                self.slots.on_rate_limited(generation)
+            self.note_failed_attempt(exc, generation)
             if exc.kind == ErrorKind.FATAL:
-                if self.stats.fatal_error is None:
-                    self.stats.fatal_error = str(exc)
-                self.stop.set()
-                self._fail(item, exc.kind.value, str(exc), attempts, started, attempt_log)
+                self.note_fatal(exc)
+                self.fail(item, exc.kind.value, str(exc), attempts, started, attempt_log)
                 return
             retryable = exc.kind in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED)
             if not retryable or attempts >= self.retry.max_attempts:
                 reason = str(exc) if not retryable else f"{exc} (gave up after {attempts} attempts)"
-                self._fail(item, exc.kind.value, reason, attempts, started, attempt_log)
+                self.fail(item, exc.kind.value, reason, attempts, started, attempt_log)
                 return
             if self.stop.is_set():  # interrupted between attempts: unfinished, not failed
                 self.stats.abandoned += 1
@@ -306,30 +370,9 @@ class Executor:
                 return
             except TimeoutError:
                 pass
-        total_ms = (time.perf_counter() - started) * 1000
-        duration = clip.duration_s
-        api_ms = timing.api_ms
         wire = {"wire": timing.wire} if timing.wire else {}
-        transcript = outcome
-        if transcript.model_revision:
-            self.model_revision = transcript.model_revision
-        self.stats.done += 1
-        self.submit(
-            PredictionResult(
-                item.job_run_id,
-                item.utt_id,
-                transcript.text,
-                words=transcript.words,
-                usage=transcript.usage,
-                attempts=attempts,
-                api_time_ms=api_ms,
-                queue_ms=timing.queue_ms,
-                total_time_ms=total_ms,
-                rtf=(api_ms / 1000.0) / duration if duration > 0 else None,
-                billed_seconds=transcript.billed_seconds,
-                latency_meta={**transcript.meta, **variant_facts, "audio_s": round(duration, 4), **wire, "attempt_log": attempt_log},
-            )
-        )
+        self.succeed(item, outcome, attempts=attempts, api_ms=timing.api_ms, started=started, duration=clip.duration_s,
+                     meta={**variant_facts, **wire, "attempt_log": attempt_log}, queue_ms=timing.queue_ms)
 
     async def run(self, items: Iterable[WorkItem] | AsyncIterable[WorkItem]) -> ExecStats:
         """Process `items` with at most `concurrency` attempts in flight; returns when all are

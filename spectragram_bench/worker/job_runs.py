@@ -36,6 +36,7 @@ from spectragram_bench.core.result_writer import ResultWriter
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items
+from spectragram_bench.worker.accounts import Accounts, account_pacer_row
 from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
 from spectragram_bench.worker.harness_health import record_harness_health
 from spectragram_bench.worker.limits import Pacer, SharedPacer
@@ -93,6 +94,7 @@ class RunContext:
     grace_s: float = DEFAULT_GRACE_S
     mark_interrupted: bool = True  # `run` marks its job runs interrupted; a worker leaves them to the others
     executors: list[Executor] = field(default_factory=list)
+    accounts: Accounts = field(default_factory=Accounts)  # limits shared by job runs of one account
     run_tasks: set[asyncio.Task] = field(default_factory=set)
     interrupted: bool = False
     hard_stopped: bool = False
@@ -160,9 +162,10 @@ def closer(normalizer: Normalizer, pc: ProviderConfig):
 
 
 def _pacer_for(ctx: RunContext, pc: ProviderConfig, job_run_id: int) -> Pacer:
-    """PostgreSQL: the schedule every worker shares; SQLite (one process): in memory."""
+    """PostgreSQL: the schedule every worker shares (the `rate_pacer` row of the account's
+    first job run); SQLite (one process): in memory."""
     if pc.rate_limit is not None and ctx.db.dialect == "postgresql":
-        return SharedPacer(pc.rate_limit, ctx.db, job_run_id, on_unavailable=ctx.database_lost)
+        return SharedPacer(pc.rate_limit, ctx.db, account_pacer_row(ctx.db, job_run_id), on_unavailable=ctx.database_lost)
     return Pacer(pc.rate_limit)
 
 
@@ -178,9 +181,11 @@ async def run_job_run(
         executor.stats.failed += 1
         ctx.writer.submit(result)
 
+    account = ctx.accounts.get(pc, pc.concurrency, lambda: _pacer_for(ctx, pc, job_run_id))
     executor = Executor(
         provider, ctx.writer.submit, concurrency=pc.concurrency, timeout_s=pc.timeout_s,
-        retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=_pacer_for(ctx, pc, job_run_id), seed=seed,
+        retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=account.pacer, slots=account.slots,
+        gate=account.gate, seed=seed,
     )
     ctx.executors.append(executor)
     if ctx.interrupted:

@@ -29,6 +29,7 @@ from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.variants import prepare_variant, variant_key
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items
+from spectragram_bench.worker.accounts import check_account_limits, with_account_limits
 from spectragram_bench.worker.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,10 @@ log = logging.getLogger(__name__)
 
 def build_providers(config: JobConfig) -> list[Provider]:
     """Instantiate and check every provider before any work starts (missing key, bad params)."""
+    check_account_limits(config.providers)
     providers = []
     for pc in config.providers:
-        provider = PROVIDERS.get(pc.name)(pc)
+        provider = PROVIDERS.get(pc.name)(with_account_limits(pc, config.providers))
         provider.check_ready()
         providers.append(provider)
     return providers

@@ -15,6 +15,7 @@ from spectragram_bench.core.registry import PROVIDERS
 from spectragram_bench.core.result_writer import ResultWriter
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items
+from spectragram_bench.worker.accounts import with_account_limits
 from spectragram_bench.worker.job_runs import (
     DEFAULT_GRACE_S,
     JobRunOutcome,
@@ -57,7 +58,7 @@ def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, 
         raise ConfigError(f"provider {run.label!r} has redacted secrets at {', '.join(redacted)}; a worker cannot rebuild it")
     config = parse_config({k: v for k, v in stored.items() if k not in ("selection", "database_url")}, f"benchmark {run.benchmark_id} config")
     pc = next(p for p in config.providers if p.display == run.label)
-    provider = PROVIDERS.get(pc.name)(pc)
+    provider = PROVIDERS.get(pc.name)(with_account_limits(pc, config.providers))
     provider.check_ready()
     return provider, normalizer_for(config), config.evaluation.bootstrap_seed, VariantResolver(db, config)
 

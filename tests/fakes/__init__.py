@@ -9,13 +9,16 @@
 - fake_elevenlabs, fake_azure, fake_mistral, fake_groq (the fake OpenAI on Groq's mount),
   fake_google (Speech-to-Text v2 REST JSON): one fake per one-request vendor; their tests
   define their own fixtures. adapter_calls: one adapter attempt against a fake, job files run.
+- jobs.JobFakeServer: the base of job APIs (pending states per poll, vendor-side errors,
+  an account limit on jobs in flight, deletions seen); fake_assemblyai.FakeAssemblyAI on it.
 - fixtures: pytest fixtures `fake_deepgram` and `fake_openai` (started and stopped per test),
   loaded for every test by tests/conftest.py.
 - serve.py: run one in the foreground to point the CLI at it by hand.
 """
 
+from .fake_assemblyai import FakeAssemblyAI
 from .fake_deepgram import FakeDeepgram
 from .fake_openai import FakeOpenAI
 from .server import FakeServer, Fault, RecordedRequest, audio_key
 
-__all__ = ["FakeDeepgram", "FakeOpenAI", "FakeServer", "Fault", "RecordedRequest", "audio_key"]
+__all__ = ["FakeAssemblyAI", "FakeDeepgram", "FakeOpenAI", "FakeServer", "Fault", "RecordedRequest", "audio_key"]

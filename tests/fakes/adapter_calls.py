@@ -57,12 +57,14 @@ def error_of(p: Provider, clip: AudioClip | None = None, **kw: Any) -> ProviderE
     return info.value
 
 
-def run_job_file(name: str, server: Any, tmp_path: Path, env: dict[str, str], run_cli, max_utt: int = 4) -> tuple[Any, Path, dict]:
-    """jobs/<name> unchanged except base_url (the fake) and the dataset root made absolute."""
+def run_job_file(name: str, server: Any, tmp_path: Path, env: dict[str, str], run_cli, max_utt: int = 4,
+                 **provider_updates: Any) -> tuple[Any, Path, dict]:
+    """jobs/<name> unchanged except base_url (the fake), `provider_updates` (a job API's short
+    poll_interval_s) and the dataset root made absolute."""
     source = REPO / "jobs" / name
     job = json.loads(source.read_text())
     for p in job["providers"]:
-        p["base_url"] = server.base_url
+        p.update(base_url=server.base_url, **provider_updates)
     for d in job["datasets"]:
         d["root"] = str((source.parent / d["root"]).resolve())
     path = tmp_path / name

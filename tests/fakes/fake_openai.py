@@ -7,6 +7,9 @@ field (timestamp_granularities without the `[]` included), a file extension it d
 booleans other than true/false, response formats the gpt-4o models refuse, bodies over
 26,214,400 bytes (413), undecodable audio (400), unknown models (404 model_not_found).
 
+With `quota_exhausted` every request gets OpenAI's 429 insufficient_quota reply (an account
+without credit). `api_base` mounts the API elsewhere than /v1 (a gateway's /v1/openai).
+
 Replies carry the documented shapes and headers: x-request-id, openai-processing-ms and the
 x-ratelimit-* family. With stream=true the gpt-4o models answer text/event-stream: headers at
 once, the first delta `first_partial_delay_s` later, then transcript.text.done and, when
@@ -33,6 +36,10 @@ JSON_ONLY_MODELS = {"gpt-4o-transcribe", "gpt-4o-mini-transcribe"}
 FIELDS = {"model", "language", "prompt", "temperature", "response_format", "timestamp_granularities[]",
           "include[]", "stream", "chunking_strategy"}
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+CHUNKING_KEYS = {"type", "prefix_padding_ms", "silence_duration_ms", "threshold"}
+#: the 429 OpenAI answers an account without credit (type and code insufficient_quota)
+QUOTA_MESSAGE = ("You exceeded your current quota, please check your plan and billing details. For more "
+                 "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.")
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "invalid_request_error",
                404: "invalid_request_error", 409: "invalid_request_error", 413: "invalid_request_error",
                429: "requests", 500: "server_error", 503: "server_error"}
@@ -57,8 +64,10 @@ class BadRequest(Exception):
 class FakeOpenAI(FakeServer):
     auth_scheme = "Bearer"
 
-    def __init__(self, api_key: str = "sk-test-0123456789abcdefghijklmnop") -> None:
+    def __init__(self, api_key: str = "sk-test-0123456789abcdefghijklmnop", api_base: str = "/v1") -> None:
         super().__init__(api_key)
+        self.api_base = api_base  # where the API is mounted (a gateway may serve it under /v1/openai)
+        self.quota_exhausted = False  # True: every request gets the 429 insufficient_quota reply
         self.models = set(MODELS)
         self.echo_key = False  # True: the 401 message contains the presented key unmasked
         self.first_partial_delay_s = 0.0  # streaming: delay from sending the headers to the first delta
@@ -67,7 +76,7 @@ class FakeOpenAI(FakeServer):
         self.ratelimit_requests = 500
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/audio/transcriptions", self.transcriptions)
+        app.router.add_post(f"{self.api_base}/audio/transcriptions", self.transcriptions)
 
     def rate_headers(self) -> dict[str, str]:
         return {
@@ -83,7 +92,8 @@ class FakeOpenAI(FakeServer):
         }
 
     def error_response(self, status: int, message: str | None = None, *, param: str | None = None,
-                       code: str | None = None, headers: dict[str, str] | None = None, body: Any = None) -> web.Response:
+                       code: str | None = None, headers: dict[str, str] | None = None, body: Any = None,
+                       error_type: str | None = None) -> web.Response:
         hdrs = {**self.rate_headers(), **(headers or {})}
         if status == 429:
             hdrs["x-ratelimit-remaining-requests"] = "0"
@@ -93,7 +103,7 @@ class FakeOpenAI(FakeServer):
             return web.Response(body=body.encode() if isinstance(body, str) else body, status=status, headers=hdrs)
         payload = {"error": {
             "message": message or ERROR_MESSAGES.get(status, "Error"),
-            "type": ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+            "type": error_type or ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
             "param": param,
             "code": code,
         }}
@@ -121,6 +131,9 @@ class FakeOpenAI(FakeServer):
         if denied is not None:
             rec.status = 401
             return denied
+        if self.quota_exhausted:
+            rec.status = 429
+            return self.error_response(429, QUOTA_MESSAGE, code="insufficient_quota", error_type="insufficient_quota")
         try:
             form, audio = await self.read_form(request, rec)
             reply = self.validate(form, audio)
@@ -162,6 +175,10 @@ class FakeOpenAI(FakeServer):
 
     def validate(self, form: dict[str, list[str]], audio: bytes) -> dict[str, Any]:
         for name, values in form.items():
+            if name.startswith("chunking_strategy[") and name.endswith("]"):  # the SDK's form of an object
+                if name[len("chunking_strategy["):-1] not in CHUNKING_KEYS:
+                    raise BadRequest(400, f"Unrecognized request argument supplied: {name}", param="chunking_strategy")
+                continue
             if name not in FIELDS:
                 raise BadRequest(400, f"Unrecognized request argument supplied: {name}", param=name)
             if not name.endswith("[]") and len(values) > 1:
@@ -173,6 +190,11 @@ class FakeOpenAI(FakeServer):
         if model not in self.models:
             raise BadRequest(404, f"The model `{model}` does not exist or you do not have access to it.",
                              code="model_not_found")
+        if "chunking_strategy" in one and one["chunking_strategy"] != "auto":
+            raise BadRequest(400, "Invalid value for 'chunking_strategy': expected 'auto' or an object with type "
+                             f"'server_vad', got {one['chunking_strategy']!r}", param="chunking_strategy")
+        if form.get("chunking_strategy[type]", ["server_vad"]) != ["server_vad"]:
+            raise BadRequest(400, "chunking_strategy.type must be 'server_vad'", param="chunking_strategy")
         fmt = one.get("response_format", "json")
         if fmt not in RESPONSE_FORMATS:
             raise BadRequest(400, f"Invalid value for response_format: '{fmt}'", param="response_format")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from .fake_assemblyai import FakeAssemblyAI
 from .fake_deepgram import FakeDeepgram
 from .fake_openai import FakeOpenAI
+from .fake_revai import FakeRevAI
+from .fake_speechmatics import FakeSpeechmatics
 
 
 @pytest.fixture
@@ -17,4 +20,22 @@ def fake_deepgram():
 @pytest.fixture
 def fake_openai():
     with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_assemblyai():
+    with FakeAssemblyAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_speechmatics():
+    with FakeSpeechmatics() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_revai():
+    with FakeRevAI() as server:
         yield server

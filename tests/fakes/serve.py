@@ -1,6 +1,6 @@
 """Run a fake provider server in the foreground, to try the CLI against it by hand:
 
-    python tests/fakes/serve.py deepgram        # or: openai, elevenlabs, azure, mistral, groq, google
+    python tests/fakes/serve.py deepgram        # or: openai, elevenlabs, azure, mistral, groq, google, assemblyai, speechmatics, revai
     # prints the base_url and key; put base_url in a copy of the job file, export the key, run.
 """
 
@@ -14,11 +14,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fakes import FakeDeepgram, FakeOpenAI  # noqa: E402
+from fakes.fake_assemblyai import FakeAssemblyAI  # noqa: E402
 from fakes.fake_azure import FakeAzureSpeech  # noqa: E402
 from fakes.fake_elevenlabs import FakeElevenLabs  # noqa: E402
 from fakes.fake_google import FakeGoogleSpeech  # noqa: E402
 from fakes.fake_groq import FakeGroq  # noqa: E402
 from fakes.fake_mistral import FakeMistral  # noqa: E402
+from fakes.fake_revai import FakeRevAI  # noqa: E402
+from fakes.fake_speechmatics import FakeSpeechmatics  # noqa: E402
 
 #: provider name -> (fake server, the key variable its adapter reads)
 FAKES = {
@@ -29,6 +32,9 @@ FAKES = {
     "mistral": (FakeMistral, "MISTRAL_API_KEY"),
     "groq": (FakeGroq, "GROQ_API_KEY"),
     "google": (FakeGoogleSpeech, "GOOGLE_SPEECH_API_KEY (set api_key_env to it)"),
+    "assemblyai": (FakeAssemblyAI, "ASSEMBLYAI_API_KEY"),
+    "speechmatics": (FakeSpeechmatics, "SPEECHMATICS_API_KEY"),
+    "revai": (FakeRevAI, "REVAI_ACCESS_TOKEN"),
 }
 
 

@@ -143,6 +143,7 @@ class FakeServer:
         self._faults: deque[Fault] = deque()
         self.latency_s = 0.0  # added to every request before it is handled
         self.in_flight = 0
+        self._route_faults: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -156,14 +157,23 @@ class FakeServer:
         with self._lock:
             self._faults.extend(faults)
 
-    def next_fault(self) -> Fault | None:
+    def inject_at(self, route: str, *faults: Fault) -> None:
+        """Queue faults for one route only (a job API's "poll", "submit", ...): they are taken
+        before the shared queue's, by requests to that route."""
         with self._lock:
+            self._route_faults.setdefault(route, deque()).extend(faults)
+
+    def next_fault(self, route: str | None = None) -> Fault | None:
+        with self._lock:
+            queue = self._route_faults.get(route) if route is not None else None
+            if queue:
+                return queue.popleft()
             return self._faults.popleft() if self._faults else None
 
     @property
     def pending_faults(self) -> int:
         with self._lock:
-            return len(self._faults)
+            return len(self._faults) + sum(len(q) for q in self._route_faults.values())
 
     def transcript_for(self, audio: bytes) -> str:
         return self.transcripts.get(audio_key(audio), self.default_text)

@@ -1,0 +1,91 @@
+"""What every fake job-based vendor shares: jobs that move through the vendor's pending states
+one poll at a time (e.g. queued -> processing -> completed), a job that ends in the vendor's
+error, an account limit on jobs in flight (the vendor's 429 beyond it), and a record of the
+deletions seen. A vendor fake subclasses JobFakeServer and adds its routes and shapes.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .server import FakeServer, decode_duration
+
+
+@dataclass
+class FakeJob:
+    id: str
+    audio: bytes
+    duration: float | None  # None: the audio does not decode (the job will end in error)
+    text: str
+    request: dict[str, Any] = field(default_factory=dict)
+    polls: int = 0
+    state: str = "pending"  # pending | done | failed
+    error: str | None = None
+    deleted: bool = False
+
+
+class JobFakeServer(FakeServer):
+    """Base of the fake job APIs: `pending_states` are the vendor's words a job shows on its first
+    polls; the next poll shows it done (or failed)."""
+
+    pending_states: tuple[str, ...] = ("queued", "processing")
+    undecodable_error = "the audio could not be decoded"
+
+    def __init__(self, api_key: str | None = "test-key-0123456789abcdef") -> None:
+        super().__init__(api_key)
+        self.jobs: dict[str, FakeJob] = {}
+        self.uploads: dict[str, bytes] = {}
+        self.max_active_jobs: int | None = None  # account limit on jobs in flight
+        self.rejected_over_limit = 0  # 429s answered because of max_active_jobs
+        self.peak_active_jobs = 0
+        self.fail_jobs: list[str] = []  # the next jobs created end in error with these messages
+        self._jobs_lock = threading.Lock()
+
+    @property
+    def active_jobs(self) -> int:
+        return sum(1 for j in self.jobs.values() if j.state == "pending" and not j.deleted)
+
+    def over_limit(self) -> bool:
+        """True (and counted) when one more job would exceed the account's limit."""
+        with self._jobs_lock:
+            if self.max_active_jobs is not None and self.active_jobs >= self.max_active_jobs:
+                self.rejected_over_limit += 1
+                return True
+            return False
+
+    def create_job(self, audio: bytes, request: dict[str, Any] | None = None, job_id: str | None = None) -> FakeJob:
+        duration = decode_duration(audio)
+        job = FakeJob(job_id or str(uuid.uuid4()), audio, duration, self.transcript_for(audio), dict(request or {}))
+        with self._jobs_lock:
+            if self.fail_jobs:
+                job.error = self.fail_jobs.pop(0)
+            elif duration is None:
+                job.error = self.undecodable_error
+            self.jobs[job.id] = job
+            self.peak_active_jobs = max(self.peak_active_jobs, self.active_jobs)
+        return job
+
+    def advance(self, job: FakeJob) -> str:
+        """One poll: the job's vendor state word after it (a pending word, or 'done'/'failed')."""
+        with self._jobs_lock:
+            if job.state != "pending":
+                return job.state
+            job.polls += 1
+            if job.polls <= len(self.pending_states):
+                return self.pending_states[job.polls - 1]
+            job.state = "failed" if job.error else "done"
+            return job.state
+
+    def upload(self, data: bytes) -> str:
+        upload_id = uuid.uuid4().hex
+        with self._jobs_lock:
+            self.uploads[upload_id] = data
+        return upload_id
+
+    def deletions(self, kind: str = "") -> list[str]:
+        """Paths of the DELETE requests answered 2xx (`kind` filters by a path fragment)."""
+        return [r.path for r in self.requests if r.method == "DELETE" and r.status is not None
+                and 200 <= r.status < 300 and kind in r.path]
