@@ -65,6 +65,12 @@ STREAMING_PROVIDERS = Registry(
     "streaming provider",
     {
         "deepgram": "spectragram_bench.providers.deepgram_live:DeepgramLive",
+        "assemblyai": "spectragram_bench.providers.assemblyai_live:AssemblyAILive",
+        "speechmatics": "spectragram_bench.providers.speechmatics_live:SpeechmaticsLive",
+        "openai_realtime": "spectragram_bench.providers.openai_realtime:OpenAIRealtime",
+        "elevenlabs": "spectragram_bench.providers.elevenlabs_live:ElevenLabsLive",
+        "soniox": "spectragram_bench.providers.soniox_live:SonioxLive",
+        "gladia": "spectragram_bench.providers.gladia_live:GladiaLive",
     },
 )
 

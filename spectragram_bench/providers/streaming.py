@@ -136,6 +136,8 @@ class StreamingProvider(CloudProvider):
         raise NotImplementedError
 
     waits_for_ready: ClassVar[bool] = False  # audio only after session.ready (e.g. RecognitionStarted)
+    #: a vendor whose end of transcript is a normal close after the client's end message (Gladia)
+    complete_on_normal_close: ClassVar[bool] = False
     keepalive_s: float = 5.0
 
     def keepalive_message(self) -> str | None:
@@ -161,6 +163,7 @@ class StreamingProvider(CloudProvider):
         pcm = audio.resampled(self.rate).pcm16()
         clock = StreamClock(frame_ms=self.settings["frame_ms"], pace=self.settings["pace"])
         session = StreamingSession(self, clock)
+        self.client()  # an HTTP client (Gladia's session POST) is built before the handshake clock starts
         clock.start_connect()
         try:
             url = await self.open_session(item)
@@ -259,6 +262,9 @@ class StreamingProvider(CloudProvider):
         except StreamEnded:
             return
         # the server closed the socket; a normal close after the transcript is complete is fine
+        if self.complete_on_normal_close and session.all_sent.is_set() and ws.close_code in (1000, None):
+            shown = any(e.text.strip() for e in session.clock.events)
+            session.complete = bool(session.finals) or not shown  # partials without a final: not complete
         if not session.complete:
             code = ws.close_code
             if code is not None and code != 1000:

@@ -202,7 +202,13 @@ def print_leaderboard(session: Session, benchmark_id: int, console: Console | No
     rows = leaderboard_rows(session, benchmark_id)
     versions = sorted({r.summary.eval_version for r in rows})
     title = f"benchmark {benchmark_id} leaderboard  (eval {', '.join(versions) or '-'})"
-    (console or wide_console()).print(leaderboard_table(rows, title))
+    console = console or wide_console()
+    console.print(leaderboard_table(rows, title))
+    from spectragram_bench.reporting.streaming_report import streaming_table  # it imports this module
+
+    live = streaming_table(rows)
+    if live is not None:
+        console.print(live)
     return rows
 
 
