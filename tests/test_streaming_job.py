@@ -56,6 +56,8 @@ def test_streaming_job_file_runs_against_the_fakes(fake_deepgram, tmp_path):
     assert len(fin) == 7 and all(r["value"] is not None for r in fin)
     metas = [json.loads(r["meta_json"]) for r in rows(db, "SELECT meta_json FROM latency_sample")]
     assert all(m["speech_span"]["detector"] == "silero-vad" and m["speech_span"]["end_ms"] for m in metas)
+    spans = [json.loads(r["meta_json"])["speech_span"] for r in rows(db, "SELECT meta_json FROM utterance")]
+    assert len(spans) == 2 and all(s["detector"] == "silero-vad" and s["version"] == "6.2.3" for s in spans)
     assert "streaming latency" in result.stdout
     html = report.read_text()
     assert "plot-finalization-cdf" in html and "plot-wer-finalization" in html and 'id="streaming"' in html

@@ -51,7 +51,7 @@ from spectragram_bench.core.models import (
     UtteranceScore,
 )
 from spectragram_bench.core.normalize import Normalizer
-from spectragram_bench.evaluations.v1.streaming_metrics import StreamSamples
+from spectragram_bench.evaluations.v1.streaming_metrics import StreamSamples, store_speech_spans
 
 EVAL_VERSION = "v1"
 TTFT_KEY = "time_to_first_token_ms"
@@ -245,6 +245,7 @@ def evaluate_job_run(
             for name, iv in score.intervals
         )
         write_utterance_scores(session, job_run_id, version, groups[(ds, var)].utt_ids, score)
+    store_speech_spans(session, job_run_id)
     session.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(eval_version=version))
     return version
 

@@ -13,7 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from spectragram_bench.core import metrics
+from spectragram_bench.core.models import LatencySample, Utterance
 
 LATENCY_KEYS = ("finalization_ms", "connect_ms", "ttfp_ms")
 
@@ -50,3 +54,22 @@ class StreamSamples:
         out["stream_negative_finalizations"] = sum(1 for v in self.latencies["finalization_ms"] if v < 0)
         out["stream_no_speech_end"] = self.no_speech_end
         return out
+
+
+def store_speech_spans(session: Session, job_run_id: int) -> int:
+    """Keep each streamed utterance's speech span (with the detector's name and version) in its
+    utterance row's meta_json, once per utterance and variant (an utterance row is one variant);
+    a span already stored is left as it is. Returns how many were added."""
+    rows = session.execute(
+        select(LatencySample.utt_id, LatencySample.meta_json, Utterance.meta_json)
+        .join(Utterance, Utterance.utt_id == LatencySample.utt_id)
+        .where(LatencySample.job_run_id == job_run_id)
+    ).all()
+    added = 0
+    for utt_id, lat_meta, utt_meta in rows:
+        span = (lat_meta or {}).get("speech_span")
+        if isinstance(span, dict) and "speech_span" not in (utt_meta or {}):
+            session.execute(update(Utterance).where(Utterance.utt_id == utt_id)
+                            .values(meta_json={**(utt_meta or {}), "speech_span": span}))
+            added += 1
+    return added

@@ -252,7 +252,7 @@
     wrap.appendChild(svg);
     var parts = [];
     if (st.fin !== null) parts.push("finalization " + ms(st.fin) + " ms");
-    if (st.ttfp !== null) parts.push("first partial " + ms(st.ttfp) + " ms after speech start");
+    if (st.ttfp !== null) parts.push("first partial " + ms(Math.abs(st.ttfp)) + " ms " + (st.ttfp < 0 ? "before" : "after") + " speech start");
     if (st.conn !== null) parts.push("connect " + ms(st.conn) + " ms");
     parts.push(st.rev + " revision" + (st.rev === 1 ? "" : "s"));
     if (st.early) parts.push(st.early + " early word" + (st.early === 1 ? "" : "s"));
