@@ -117,6 +117,7 @@ class LiveSession:
         self.state: dict[str, Any] = {}
         self.config: dict[str, Any] = {}
         self.words = script.text.split()
+        self.frame_arrivals: list[float] = []
 
     # -- what the script says -------------------------------------------------------------
 
@@ -162,6 +163,7 @@ class LiveSession:
         script = self.script
         self.rec.frames += 1
         self.rec.audio_bytes += len(pcm)
+        self.frame_arrivals.append(time.perf_counter())
         self.received_ms += len(pcm) / (2 * self.server.sample_rate) * 1000.0
         if script.drop_after_frames is not None and self.rec.frames >= script.drop_after_frames:
             self.request.transport.abort()
