@@ -48,6 +48,7 @@ class StreamClock:
     audio_ms_sent: float = 0.0
     send_times: list[float] = field(default_factory=list)  # perf_counter of each frame, in order
     max_lag_ms: float = 0.0  # the latest a frame left after its due time
+    frame_audio_ms: float | None = None  # exact audio per frame (frame_ms rounded to whole samples)
     events: list[StreamEvent] = field(default_factory=list)
 
     def now_ms(self) -> float:
@@ -62,12 +63,12 @@ class StreamClock:
     def start_audio(self) -> None:
         self.zero = time.perf_counter()
 
-    def due(self, frame_index: int, frame_audio_ms: float) -> float:
-        """perf_counter time at which frame `frame_index` (ending at audio `frame_audio_ms`) is due."""
+    def due(self, audio_end_ms: float) -> float:
+        """perf_counter time at which the frame ending at audio time `audio_end_ms` is due."""
         assert self.zero is not None
         if self.pace <= 0:
             return self.zero
-        return self.zero + frame_audio_ms / 1000.0 / self.pace
+        return self.zero + audio_end_ms / 1000.0 / self.pace
 
     def frame_sent(self, due: float, audio_end_ms: float) -> None:
         now = time.perf_counter()
@@ -85,7 +86,7 @@ class StreamClock:
         """Stream-clock time at which the frame holding audio time `audio_ms` was sent."""
         if not self.send_times or self.zero is None:
             return None
-        index = min(int(max(audio_ms, 0.0) // self.frame_ms), len(self.send_times) - 1)
+        index = min(int(max(audio_ms, 0.0) // (self.frame_audio_ms or self.frame_ms)), len(self.send_times) - 1)
         return (self.send_times[index] - self.zero) * 1000.0
 
     def connect_ms(self) -> float | None:

@@ -227,13 +227,14 @@ class StreamingProvider(CloudProvider):
         bytes_per_ms = 2 * self.rate / 1000.0
         step = int(bytes_per_ms * clock.frame_ms)
         step -= step % 2
+        clock.frame_audio_ms = step / bytes_per_ms
         keepalive = self.keepalive_message()
         clock.start_audio()
         last_send = time.perf_counter()
-        for index, offset in enumerate(range(0, len(pcm), step)):
+        for offset in range(0, len(pcm), step):
             frame = pcm[offset : offset + step]
             end_ms = (offset + len(frame)) / bytes_per_ms
-            due = clock.due(index, end_ms)
+            due = clock.due(end_ms)
             while (delay := due - time.perf_counter()) > 0:
                 idle = time.perf_counter() - last_send
                 if keepalive is not None and idle >= self.keepalive_s:
