@@ -191,7 +191,9 @@ def test_stream_that_ends_without_its_end_message_is_a_failure(vendor):
 def test_frames_keep_real_time_without_drift():
     """3 s at 1x in 50 ms frames: frame k reaches the fake at k x 50 ms after frame 0. A sender
     that slept 50 ms after each send would fall behind by its send and wake-up costs, frame after
-    frame; the schedule here is computed from one start, so late frames catch up."""
+    frame; the schedule here is computed from one start, so late frames catch up. The margin
+    (50 ms over 60 frames) absorbs a load spike on a busy machine and still fails a drift of
+    about 1 ms a frame or more."""
     v = VENDORS[0]
     with v.fake() as server:
         server.script = StreamScript(partial_every_ms=10_000)
@@ -201,5 +203,5 @@ def test_frames_keep_real_time_without_drift():
     offsets = [(t - arrivals[0]) * 1000 - k * 50 for k, t in enumerate(arrivals)]
     early, late = sorted(offsets[1:11])[5], sorted(offsets[-10:])[5]
     print(f"\nmedian offset of frames 1-10: {early:+.1f} ms, of the last 10: {late:+.1f} ms")
-    assert abs(late - early) < 20
+    assert abs(late - early) < 50
     assert min(offsets) > -15  # never ahead of the clock
