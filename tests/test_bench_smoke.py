@@ -21,6 +21,7 @@ from conftest import REPO
         ("bench_engine_pool.py", "speed-up of the process pool"),
         ("bench_http.py", "p95/true"),
         ("bench_http_clients.py", "aiohttp-trace"),
+        ("bench_streaming.py", "fake's own D"),
     ],
 )
 def test_benchmark_smoke_run(script, expect):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +18,26 @@ from spectragram_bench.core.audio import AudioClip, load_audio
 from spectragram_bench.core.config import ProviderConfig, redact
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
+from spectragram_bench.core.speech_spans import remember
 from spectragram_bench.providers.base import ErrorKind, ProviderError
 from spectragram_bench.providers.deepgram import DeepgramProvider, query_string
+from spectragram_bench.providers.deepgram_live import DeepgramLive
 
 FIRST_FLAC = sorted(DEMO_ROOT.rglob("*.flac"))[0]
 
 
-def provider(server, mode: str = "batch", **kw) -> DeepgramProvider:
+def provider(server, mode: str = "batch", **kw) -> DeepgramProvider | DeepgramLive:
     params = kw.pop("params", {})
-    p = DeepgramProvider(ProviderConfig(name="deepgram", model="nova-3", mode=mode, base_url=server.base_url, params=params, **kw))
+    cls = DeepgramLive if mode == "streaming" else DeepgramProvider
+    p = cls(ProviderConfig(name="deepgram", model="nova-3", mode=mode, base_url=server.base_url, params=params, **kw))
     p._api_key, p._key_checked = server.api_key, True  # what check_ready reads from the environment
     return p
 
 
-def transcribe(p: DeepgramProvider, clip: AudioClip | None = None):
+def transcribe(p: DeepgramProvider, clip: AudioClip | None = None, span: dict | None = None):
     clip = clip or load_audio(str(FIRST_FLAC))
-    item = WorkItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s)
+    item = WorkItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s, variant={"test_clip": id(clip)})
+    remember(item, span or {"start_ms": 0.0, "end_ms": clip.duration_s * 1000, "source": "test"})
 
     async def once():
         try:
@@ -76,7 +79,8 @@ def test_query_string_spells_booleans_and_repeats_lists():
 )
 def test_config_errors_are_one_line(mode, model, params, words):
     with pytest.raises(ConfigError) as info:
-        DeepgramProvider(ProviderConfig(name="deepgram", model=model, mode=mode, params=params))
+        (DeepgramLive if mode == "streaming" else DeepgramProvider)(
+            ProviderConfig(name="deepgram", model=model, mode=mode, params=params))
     assert words in str(info.value) and "\n" not in str(info.value)
 
 
@@ -93,7 +97,7 @@ def test_model_params_record_what_changes_the_output(fake_deepgram):
     assert params["keyterm"] == ["Quincy"]  # a keyterm is not a secret
     assert params["model"] == "nova-3" and params["smart_format"] is True
     assert params["encoding"] == "linear16" and params["sample_rate"] == 16000 and params["interim_results"] is True
-    assert params["pace"] == 0.0 and params["frame_ms"] == 100
+    assert params["pace"] == 0.0 and params["frame_ms"] == 50
     assert params["base_url"] == fake_deepgram.base_url
     assert fake_deepgram.api_key not in json.dumps(params)
 
@@ -177,7 +181,7 @@ def test_stream_sends_paced_linear16_and_closes(fake_deepgram):
     assert req.headers["Authorization"] == f"Token {fake_deepgram.api_key}"
     samples = len(clip.samples)
     assert req.audio_bytes == 2 * samples
-    assert req.frames == math.ceil(samples / 1600) == t.meta["frames_sent"]
+    assert req.frames == math.ceil(samples / 800) == t.meta["frames_sent"]  # 50 ms frames
     assert req.control == ["CloseStream"]
     assert t.text == fake_deepgram.default_text
     assert t.model_revision == "general-nova-3/2024-12-20.0"
@@ -185,23 +189,28 @@ def test_stream_sends_paced_linear16_and_closes(fake_deepgram):
     assert [w["word"] for w in t.words] == fake_deepgram.default_text.split()
 
 
-def test_stream_time_to_first_token_against_a_known_delay(fake_deepgram):
-    """The fake sends empty interim Results until 0.4 s after the first frame, then words:
-    TTFT counts only a non-empty transcript, so it cannot be below the delay."""
-    delay_s = 0.4
-    fake_deepgram.first_partial_delay_s = delay_s
-    fake_deepgram.final_delay_s = 0.25
+def test_stream_clock_measures_from_the_speech_boundaries_not_the_request(fake_deepgram):
+    """At 1x real time the fake sends empty interim Results until 0.4 s after the first frame,
+    then words, and its final 0.3 s after CloseStream (right after the last frame). With the
+    speech span set to [0.2 s, end of clip]: ttfp ~ 0.4 - 0.2 s, finalization ~ 0.3 s. A clock
+    started at the request would add the handshake and the whole clip (~2.5 s) to finalization."""
+    fake_deepgram.first_partial_delay_s = 0.4
+    fake_deepgram.final_delay_s = 0.3
     fake_deepgram.partial_every_s = 0.25
     clip = load_audio(str(FIRST_FLAC))
-    started = time.perf_counter()
-    t = transcribe(provider(fake_deepgram, "streaming", params={"pace": 4}), clip)
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    ttft, ttf = t.meta["time_to_first_token_ms"], t.meta["time_to_final_ms"]
-    print(f"\nDeepgram streaming: known first-partial delay {delay_s * 1000:.0f} ms -> measured TTFT {ttft:.1f} ms; "
-          f"known final delay 250 ms -> time to final {ttf:.1f} ms")
-    assert ttft >= delay_s * 1000
-    assert ttf >= 250
-    assert ttft < elapsed_ms
+    t = transcribe(provider(fake_deepgram, "streaming"), clip,
+                   span={"start_ms": 200.0, "end_ms": clip.duration_s * 1000, "source": "test"})
+    m = t.meta
+    print(f"\nDeepgram live: ttfp {m['ttfp_ms']} ms (programmed ~200), finalization {m['finalization_ms']} ms "
+          f"(programmed 300), connect {m['connect_ms']} ms")
+    assert 150 <= m["ttfp_ms"] <= 200 + 350
+    assert 300 <= m["finalization_ms"] <= 300 + 250
+    assert m["connect_ms"] is not None and m["connect_ms"] > 0
+    finals = [e for e in m["timeline"] if e["final"]]
+    assert finals and finals[-1]["audio_ms"] == pytest.approx(clip.duration_s * 1000, abs=1)
+    partials = [e for e in m["timeline"] if not e["final"] and e["chars"]]
+    assert partials and all(e["t_ms"] >= e["audio_ms"] - 1 for e in partials)  # 1x: never ahead of the audio
+    assert m["revisions"] == 0  # the fake's partials only grow
 
 
 def _short_tone(seconds: float) -> AudioClip:
@@ -302,7 +311,12 @@ def test_cli_batch_and_streaming_into_sqlite(fake_deepgram, tmp_path):
 
     live = rows(db, "SELECT meta_json FROM latency_sample WHERE job_run_id = ?", runs[1]["job_run_id"])
     metas = [json.loads(r["meta_json"]) for r in live]
-    assert len(metas) == 6 and all(m["time_to_first_token_ms"] is not None and m["time_to_final_ms"] is not None for m in metas)
+    assert len(metas) == 6 and all(m["finalization_ms"] is not None and m["connect_ms"] is not None for m in metas)
+    assert all(m["speech_span"]["detector"] == "silero-vad" and m["timeline"] for m in metas)
+    streamed = rows(db, "SELECT metric, value FROM metric_summary WHERE job_run_id = ? AND metric LIKE 'stream_%'",
+                    runs[1]["job_run_id"])
+    assert {"stream_finalization_ms_p50", "stream_finalization_ms_p99", "stream_connect_ms_p50",
+            "stream_revisions_mean"} <= {r["metric"] for r in streamed}
     assert all(m["billed_seconds"] > 0 and m["request_id"] for m in metas)
 
     assert files_containing(tmp_path, fake_deepgram.api_key) == []

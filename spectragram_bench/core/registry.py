@@ -63,6 +63,31 @@ PROVIDERS = Registry(
     },
 )
 
+#: live-streaming adapters, chosen by `"mode": "streaming"` under the vendor's own name
+STREAMING_PROVIDERS = Registry(
+    "streaming provider",
+    {
+        "deepgram": "spectragram_bench.providers.deepgram_live:DeepgramLive",
+        "assemblyai": "spectragram_bench.providers.assemblyai_live:AssemblyAILive",
+        "speechmatics": "spectragram_bench.providers.speechmatics_live:SpeechmaticsLive",
+        "openai_realtime": "spectragram_bench.providers.openai_realtime:OpenAIRealtime",
+        "elevenlabs": "spectragram_bench.providers.elevenlabs_live:ElevenLabsLive",
+        "soniox": "spectragram_bench.providers.soniox_live:SonioxLive",
+        "gladia": "spectragram_bench.providers.gladia_live:GladiaLive",
+    },
+)
+
+
+def provider_class(config: Any) -> Any:
+    """The adapter class for a ProviderConfig: the streaming one when mode is streaming and the
+    vendor has one, else the batch registry's (an adapter may handle both modes itself)."""
+    if config.mode == "streaming" and config.name in STREAMING_PROVIDERS:
+        return STREAMING_PROVIDERS.get(config.name)
+    if config.name not in PROVIDERS and config.name in STREAMING_PROVIDERS:
+        raise ConfigError(f"provider {config.name!r} is a live-streaming adapter only; set \"mode\": \"streaming\"")
+    return PROVIDERS.get(config.name)
+
+
 DATASETS = Registry(
     "dataset",
     {

@@ -99,6 +99,10 @@ class Provider(ABC):
         """The same for a blocking engine; the executor calls it in a worker thread."""
         raise NotImplementedError(f"{type(self).__name__} implements transcribe only")
 
+    def preprocess(self, clip: AudioClip, item: WorkItem) -> None:
+        """Blocking work on the audio before the first attempt (streaming: the speech span), run
+        in the executor's audio thread so it is neither timed nor on the event loop."""
+
     def sdk_info(self) -> tuple[str, str | None]:
         """(sdk name, version) for the provider table."""
         return ("http", None)

@@ -32,7 +32,7 @@ from spectragram_bench.core.models import Benchmark, JobRun, Model
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.datasets.variants import variant_label
-from spectragram_bench.reporting import plots
+from spectragram_bench.reporting import plots, streaming_report
 from spectragram_bench.reporting.alignment import HIT, Column, ErrorFrequencies
 from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip, clip_columns
 from spectragram_bench.reporting.leaderboard import (
@@ -230,6 +230,18 @@ def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: lis
         "Per-utterance API latency of every scored utterance; dots are samples beyond p5/p95.",
         "Latency distributions: no latency samples stored.",
     )
+    fin = streaming_report.finalization_samples(preds)
+    if fin:
+        add(
+            streaming_report.finalization_cdf([(s.series, fin.get(s.id, [])) for s in systems if s.id in fin]),
+            "Share of utterances whose final transcript arrived within x ms of the speech end (Silero VAD), at 1x real time.",
+            "",
+        )
+        add(
+            streaming_report.wer_vs_finalization(rows, series),
+            "Each point is a streaming system on one dataset variant: WER against its p95 finalization latency.",
+            "WER vs finalization latency: no streaming system has both a WER and a finalization latency.",
+        )
     add(
         plots.cost_vs_wer(points),
         "Cost per audio hour against WER (95% CI); lower left is better.",
@@ -311,6 +323,9 @@ def browser_data(systems: list[SystemInfo], preds: list[ScoredPrediction], out_d
                 "ms": round(sp.latency.api_time_ms, 1) if sp.latency is not None and sp.latency.api_time_ms is not None else None,
                 "t": round(sp.ttft_ms, 1) if sp.ttft_ms is not None else None,
             }
+            stream = streaming_report.timeline_entry((sp.latency.meta_json or {}) if sp.latency is not None else {})
+            if stream is not None:
+                entry["st"] = stream
         else:
             entry = {"ok": 0, "err": clip(f"{p.error_kind or 'error'}: {p.error_text or ''}"), "att": p.attempts}
         utts[u.utt_id]["h"][str(p.job_run_id)] = entry
@@ -435,7 +450,8 @@ report generated {e(generated)} by spectragram-bench {e(__version__)}</p>
 <nav><a href="#s-leaderboard">Leaderboard</a><a href="#s-plots">Plots</a><a href="#s-errors">Error analysis</a>
 <a href="#s-utterances">Utterances</a><a href="#s-repro">Reproducibility</a></nav></header>
 <main>
-<section id="s-leaderboard"><h2>Leaderboard</h2>{leaderboard_html(rows)}{leaderboard_notes(rows)}</section>
+<section id="s-leaderboard"><h2>Leaderboard</h2>{leaderboard_html(rows)}{leaderboard_notes(rows)}
+{streaming_report.streaming_table_html(rows)}</section>
 <section id="s-plots"><h2>Plots</h2>{plots_html(rows, systems, preds)}</section>
 <section id="s-errors"><h2>Error analysis</h2>
 <p class="note">Most frequent word substitutions, deletions and insertions of each system over all its scored utterances (normalised text).</p>

@@ -229,6 +229,11 @@ def print_leaderboard(session: Session, benchmark_id: int, console: Console | No
     note = harness_note(rows)
     if note:
         console.print(note, markup=False)
+    from spectragram_bench.reporting.streaming_report import streaming_table  # it imports this module
+
+    live = streaming_table(rows)
+    if live is not None:
+        console.print(live)
     return rows
 
 

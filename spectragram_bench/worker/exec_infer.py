@@ -293,7 +293,12 @@ class Executor:
 
     def prefetch(self, item: WorkItem) -> asyncio.Future:
         """Start loading an item's audio now, so it is ready when a slot frees up."""
-        return asyncio.get_running_loop().run_in_executor(self.io_pool, prepare_audio, item)
+        return asyncio.get_running_loop().run_in_executor(self.io_pool, self._prepare, item)
+
+    def _prepare(self, item: WorkItem) -> tuple[AudioClip, dict]:
+        clip, facts = prepare_audio(item)
+        self.provider.preprocess(clip, item)
+        return clip, facts
 
     async def run_item(self, item: WorkItem, audio: asyncio.Future | None = None) -> None:
         try:

@@ -24,7 +24,7 @@ from spectragram_bench.core.normalize import Normalizer
 from spectragram_bench.core.normalize import resolve as resolve_normalizer
 from spectragram_bench.core.persistence import Database, insert_for, upsert
 from spectragram_bench.core.records import UtteranceRecord
-from spectragram_bench.core.registry import DATASETS, PROVIDERS
+from spectragram_bench.core.registry import DATASETS, provider_class
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.variants import prepare_variant, variant_key
 from spectragram_bench.providers.base import Provider
@@ -44,7 +44,7 @@ def build_providers(config: JobConfig) -> list[Provider]:
     check_account_limits(config.providers)
     providers = []
     for pc in config.providers:
-        provider = PROVIDERS.get(pc.name)(with_account_limits(pc, config.providers))
+        provider = provider_class(pc)(with_account_limits(pc, config.providers))
         provider.check_ready()
         providers.append(provider)
     return providers

@@ -11,7 +11,7 @@ from spectragram_bench.core.errors import BenchError, ConfigError
 from spectragram_bench.core.models import Benchmark, JobRun
 from spectragram_bench.core.normalize import Normalizer
 from spectragram_bench.core.persistence import Database
-from spectragram_bench.core.registry import PROVIDERS
+from spectragram_bench.core.registry import provider_class
 from spectragram_bench.core.result_writer import ResultWriter
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items
@@ -58,7 +58,7 @@ def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, 
         raise ConfigError(f"provider {run.label!r} has redacted secrets at {', '.join(redacted)}; a worker cannot rebuild it")
     config = parse_config({k: v for k, v in stored.items() if k not in ("selection", "database_url")}, f"benchmark {run.benchmark_id} config")
     pc = next(p for p in config.providers if p.display == run.label)
-    provider = PROVIDERS.get(pc.name)(with_account_limits(pc, config.providers))
+    provider = provider_class(pc)(with_account_limits(pc, config.providers))
     provider.check_ready()
     return provider, normalizer_for(config), config.evaluation.bootstrap_seed, VariantResolver(db, config)
 

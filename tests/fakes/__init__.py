@@ -11,6 +11,10 @@
   define their own fixtures. adapter_calls: one adapter attempt against a fake, job files run.
 - jobs.JobFakeServer: the base of job APIs (pending states per poll, vendor-side errors,
   an account limit on jobs in flight, deletions seen); fake_assemblyai.FakeAssemblyAI on it.
+- live_base.LiveFake: base of the fake live-streaming vendors, whose partials and finals are
+  programmed (`StreamScript`) relative to the audio received; fake_assemblyai_live,
+  fake_speechmatics_live, fake_openai_realtime, fake_elevenlabs_live, fake_soniox_live,
+  fake_gladia_live speak each vendor's protocol on it (tests/test_live_vendors.py).
 - fixtures: pytest fixtures `fake_deepgram` and `fake_openai` (started and stopped per test),
   loaded for every test by tests/conftest.py.
 - serve.py: run one in the foreground to point the CLI at it by hand.

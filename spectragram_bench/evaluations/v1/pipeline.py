@@ -16,6 +16,8 @@ Per (job run, dataset, variant), metric_summary holds:
   NULL (see core/metrics.py);
 - speed: latency_{api,total,ttft}_ms_{mean,p50,p90,p95,p99,max}, rtf_mean, rtfx (audio
   seconds / API seconds of the timed utterances), audio_seconds;
+- streaming (live adapters only): stream_* latencies from the speech boundaries, revisions and
+  early words (streaming_metrics.py);
 - cost (when cost_summary has the job run): cost_usd and cost_usd_per_audio_hour, for the
   whole job run (extra_json.scope = "job_run").
 bootstrap_result holds the 95% percentile intervals of wer and cer by resampling utterances
@@ -49,6 +51,7 @@ from spectragram_bench.core.models import (
     UtteranceScore,
 )
 from spectragram_bench.core.normalize import Normalizer
+from spectragram_bench.evaluations.v1.streaming_metrics import StreamSamples, store_speech_spans
 
 EVAL_VERSION = "v1"
 TTFT_KEY = "time_to_first_token_ms"
@@ -66,6 +69,7 @@ class GroupRows:
     total_ms: list[float] = field(default_factory=list)
     ttft_ms: list[float] = field(default_factory=list)
     rtf: list[float] = field(default_factory=list)
+    stream: StreamSamples = field(default_factory=StreamSamples)
     audio_s: float = 0.0
     timed_audio_s: float = 0.0
     n_failed: int = 0
@@ -134,6 +138,7 @@ def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> di
             g.rtf.append(rtf)
         if meta.get(TTFT_KEY) is not None:
             g.ttft_ms.append(float(meta[TTFT_KEY]))
+        g.stream.add(meta)
     return groups
 
 
@@ -182,6 +187,7 @@ def score_group(g: GroupRows, evaluation: EvaluationConfig) -> GroupScore:
         values["rtf_mean"] = sum(g.rtf) / len(g.rtf)
     if g.api_ms:
         values["rtfx"] = metrics.rtfx(g.timed_audio_s, sum(g.api_ms) / 1000.0)
+    values.update(g.stream.values())
 
     intervals: list[tuple[str, bootstrap.Interval]] = []
     iterations, seed = evaluation.bootstrap_iterations, evaluation.bootstrap_seed
@@ -239,6 +245,7 @@ def evaluate_job_run(
             for name, iv in score.intervals
         )
         write_utterance_scores(session, job_run_id, version, groups[(ds, var)].utt_ids, score)
+    store_speech_spans(session, job_run_id)
     session.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(eval_version=version))
     return version
 

@@ -209,6 +209,7 @@
         raw.appendChild(el("span", "k", "RAW"));
         raw.appendChild(document.createTextNode(h.raw));
         box.appendChild(raw);
+        if (h.st) box.appendChild(timeline(h.st));
       } else {
         box.setAttribute("data-failed", "1");
         hh.appendChild(el("span", "cnt", "failed after " + h.att + " attempt" + (h.att === 1 ? "" : "s") + ", not scored"));
@@ -218,6 +219,45 @@
       art.appendChild(box);
     });
     return art;
+  }
+
+  // A streamed hypothesis: the speech span (shaded) and each message on the stream clock
+  // (thin ticks: partials, tall: finals), with its finalization and first-partial latencies.
+  function timeline(st) {
+    var NS = "http://www.w3.org/2000/svg", W = 640, H = 34, L = 4;
+    var end = 1;
+    st.ev.forEach(function (e) { end = Math.max(end, e[0] || 0, e[1] || 0); });
+    if (st.sp[1] !== null) end = Math.max(end, st.sp[1]);
+    var x = function (t) { return L + (W - 2 * L) * Math.max(0, t) / end; };
+    var wrap = el("div", "tl");
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("class", "timeline");
+    function add(tag, attrs, tip) {
+      var n = document.createElementNS(NS, tag);
+      Object.keys(attrs).forEach(function (k) { n.setAttribute(k, attrs[k]); });
+      if (tip) { var t = document.createElementNS(NS, "title"); t.textContent = tip; n.appendChild(t); }
+      svg.appendChild(n);
+    }
+    add("rect", {x: L, y: 14, width: W - 2 * L, height: 6, fill: "#eee"});
+    if (st.sp[0] !== null && st.sp[1] !== null) {
+      add("rect", {x: x(st.sp[0]), y: 10, width: Math.max(1, x(st.sp[1]) - x(st.sp[0])), height: 14, fill: "#9ecae1"},
+          "speech " + ms(st.sp[0]) + "-" + ms(st.sp[1]) + " ms (VAD)");
+    }
+    st.ev.forEach(function (e) {
+      add("rect", {x: x(e[0]) - (e[3] ? 1.5 : 0.5), y: e[3] ? 2 : 8, width: e[3] ? 3 : 1, height: e[3] ? 30 : 18,
+                   fill: e[3] ? "#D55E00" : "#555"},
+          (e[3] ? "final" : "partial") + " at " + ms(e[0]) + " ms, audio sent " + ms(e[1]) + " ms, " + e[2] + " chars");
+    });
+    wrap.appendChild(svg);
+    var parts = [];
+    if (st.fin !== null) parts.push("finalization " + ms(st.fin) + " ms");
+    if (st.ttfp !== null) parts.push("first partial " + ms(Math.abs(st.ttfp)) + " ms " + (st.ttfp < 0 ? "before" : "after") + " speech start");
+    if (st.conn !== null) parts.push("connect " + ms(st.conn) + " ms");
+    parts.push(st.rev + " revision" + (st.rev === 1 ? "" : "s"));
+    if (st.early) parts.push(st.early + " early word" + (st.early === 1 ? "" : "s"));
+    wrap.appendChild(el("span", "tlk", parts.join(" \u00b7 ")));
+    return wrap;
   }
 
   function pager(total) {

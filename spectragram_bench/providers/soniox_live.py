@@ -1,0 +1,75 @@
+"""Soniox real-time (`"name": "soniox", "mode": "streaming"`).
+
+`wss://stt-rt.soniox.com/transcribe-websocket`. The key goes in the Authorization header
+(`Bearer`, the documented way from 2027) and in the first message's `api_key` (the way older
+servers read it); that JSON config names the model, audio_format pcm_s16le, sample_rate,
+num_channels and enable_endpoint_detection. Audio is binary; an empty text frame ends the stream.
+Each response holds `tokens` [{text, start_ms, end_ms, is_final}]: final tokens are sent once
+(the final segments), non-final ones are the partial after them; the markers <end> and <fin> are
+not text. `finished: true` ends the transcript. Errors are {"error_code", "error_message"} then a
+close: 401/402/403 are fatal, 429 rate limited, 400/413 the utterance's, 408/5xx retried.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from spectragram_bench.core.records import WorkItem
+from spectragram_bench.providers.http_errors import kind_for_status
+from spectragram_bench.providers.streaming import StreamingProvider, StreamingSession
+
+MARKERS = frozenset({"<end>", "<fin>"})
+
+
+def tokens_text(tokens: list[dict[str, Any]]) -> str:
+    return "".join(str(t.get("text") or "") for t in tokens).strip()
+
+
+class SonioxLive(StreamingProvider):
+    name: ClassVar[str] = "soniox"
+    vendor: ClassVar[str] = "Soniox"
+    default_base_url: ClassVar[str] = "https://stt-rt.soniox.com"
+    default_key_env: ClassVar[str | None] = "SONIOX_API_KEY"
+    example_model: ClassVar[str] = "stt-rt-v3"
+
+    def connect_url(self, item: WorkItem) -> str:
+        return self.ws_url("/transcribe-websocket")
+
+    def connect_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def start_messages(self, item: WorkItem) -> list[str]:
+        config: dict[str, Any] = {"api_key": self.api_key, "model": self.model, "audio_format": "pcm_s16le",
+                                  "sample_rate": self.rate, "num_channels": 1, "enable_endpoint_detection": True}
+        language = getattr(item, "language", None)
+        if language and "language_hints" not in self.vendor_params:
+            config["language_hints"] = [language]
+        config.update(self.vendor_params)
+        return [json.dumps(config)]
+
+    def end_messages(self, session: StreamingSession) -> list[str]:
+        return [""]
+
+    def on_message(self, message: Any, session: StreamingSession) -> None:
+        if not isinstance(message, dict):
+            return
+        if message.get("error_code") is not None:
+            code = message.get("error_code")
+            status = code if isinstance(code, int) else 500
+            raise session.fail(kind_for_status(status), f"{code}: {message.get('error_message') or ''}")
+        tokens = [t for t in message.get("tokens") or [] if isinstance(t, dict) and t.get("text") not in MARKERS]
+        finals = [t for t in tokens if t.get("is_final")]
+        partial = [t for t in tokens if not t.get("is_final")]
+        if finals:
+            words = [{"word": str(t.get("text")).strip(), "start": (t.get("start_ms") or 0) / 1000,
+                      "end": (t.get("end_ms") or 0) / 1000, "confidence": t.get("confidence")}
+                     for t in finals if str(t.get("text") or "").strip()]
+            session.final(tokens_text(finals), words, [float(t["end_ms"]) for t in finals if isinstance(t.get("end_ms"), (int, float))])
+        if partial or (tokens and not finals):
+            session.partial(tokens_text(partial), [float(t["end_ms"]) for t in partial if isinstance(t.get("end_ms"), (int, float))])
+        if message.get("finished"):
+            if isinstance(message.get("total_audio_proc_ms"), (int, float)):
+                session.billed_seconds = message["total_audio_proc_ms"] / 1000
+                session.usage = {"type": "duration", "seconds": session.billed_seconds}
+            session.done()

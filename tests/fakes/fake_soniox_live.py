@@ -1,0 +1,52 @@
+"""A fake Soniox real-time websocket (/transcribe-websocket): a JSON config first (api_key,
+model, audio_format...), binary audio, responses with tokens (non-final ones as the partial, final
+ones once), an empty frame -> the last tokens and {"finished": true}, close 1000. A wrong key is
+answered as the docs show errors: {"error_code": 401, "error_message"} then close."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import WSMsgType
+
+from .live_base import LiveFake, LiveSession
+
+
+def tokens(words, is_final: bool):
+    return [{"text": (" " if i else "") + w, "start_ms": int(s), "end_ms": int(e), "confidence": 0.97, "is_final": is_final}
+            for i, (w, s, e) in enumerate(words)]
+
+
+class FakeSonioxLive(LiveFake):
+    path = "/transcribe-websocket"
+
+    def rejects_handshake(self, request) -> bool:
+        return False
+
+    def parse(self, session: LiveSession, msg):
+        if msg.type == WSMsgType.BINARY:
+            return ("end", None) if not msg.data else ("audio", msg.data)
+        if msg.data == "":
+            return "end", None
+        body = json.loads(msg.data)
+        return ("config", body) if "audio_format" in body else ("other", body.get("type"))
+
+    async def configured(self, session: LiveSession, config):
+        if config.get("api_key") != self.api_key:
+            await session.ws.send_str(json.dumps({"error_code": 401, "error_message": "Invalid API key."}))
+            await session.ws.close(code=1000)
+        elif config.get("audio_format") != "pcm_s16le" or config.get("sample_rate") != self.sample_rate:
+            await session.ws.send_str(json.dumps({"error_code": 400, "error_message": "Invalid audio format."}))
+            await session.ws.close(code=1000)
+
+    def partial_messages(self, session, words):
+        return [json.dumps({"tokens": tokens(words, False), "final_audio_proc_ms": 0,
+                            "total_audio_proc_ms": int(session.received_ms)})]
+
+    def final_messages(self, session, words):
+        return [json.dumps({"tokens": [*tokens(words, True), {"text": "<end>", "is_final": True}],
+                            "final_audio_proc_ms": int(session.received_ms), "total_audio_proc_ms": int(session.received_ms)})]
+
+    def end_messages(self, session):
+        return [json.dumps({"tokens": [], "final_audio_proc_ms": int(session.received_ms),
+                            "total_audio_proc_ms": int(session.received_ms), "finished": True})]
