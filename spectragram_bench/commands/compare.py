@@ -21,12 +21,31 @@ def add_parser(sub):
     p = sub.add_parser("compare", help="paired significance test of two job runs (bootstrap and MAPSSWE)")
     p.add_argument("job_run_a", type=int, metavar="JOB_RUN_A")
     p.add_argument("job_run_b", type=int, metavar="JOB_RUN_B")
-    p.add_argument("--normalizer", default=None, metavar="NAME", help="default: job run A's benchmark normaliser")
+    p.add_argument("--normalizer", default=None, metavar="NAME",
+                   help="default: the normaliser of A's evaluation (--eval-version, else A's latest)")
+    p.add_argument("--eval-version", default=None, metavar="VERSION",
+                   help="compare under the normaliser of this evaluation of A; default: A's latest")
     p.add_argument("--iterations", type=int, default=None, metavar="N",
                    help=f"bootstrap resamples; default: A's benchmark config, else {DEFAULT_ITERATIONS}")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed; default: A's benchmark config")
     add_db_option(p)
     return p
+
+
+def _evaluation_normalizer(session, args, config):
+    """The normaliser A's chosen (or latest) evaluation used, when this install has it exactly."""
+    from spectragram_bench.core.errors import BenchError
+    from spectragram_bench.core.normalize import resolve
+    from spectragram_bench.reporting.predictions import job_run_normalizers
+
+    choice = job_run_normalizers(session, [args.job_run_a], args.eval_version)[args.job_run_a]
+    if args.eval_version is not None and choice.stored_tag is None:
+        raise BenchError(f"job run {args.job_run_a} has no evaluation {args.eval_version!r}")
+    if choice.exact:
+        return choice.normalizer
+    if args.eval_version is not None:
+        raise BenchError(f"evaluation {args.eval_version}: {choice.note}; give --normalizer")
+    return resolve(config.normalizer, config.normalizer_steps)
 
 
 def _pct(v: float | None) -> str:
@@ -73,12 +92,13 @@ def run(args) -> int:
     from spectragram_bench.evaluations.v1.comparison import compare_job_runs, job_run_label
     from spectragram_bench.evaluations.v1.pipeline import evaluation_config
     from spectragram_bench.reporting.summary import wide_console
+
     db = open_database(resolve_db_url(args.db, None))
     try:
         with db.session() as s:
             label_a, label_b = job_run_label(s, args.job_run_a), job_run_label(s, args.job_run_b)
             config = evaluation_config(s, args.job_run_a)
-            normalizer = resolve(args.normalizer) if args.normalizer else resolve(config.normalizer, config.normalizer_steps)
+            normalizer = resolve(args.normalizer) if args.normalizer else _evaluation_normalizer(s, args, config)
             iterations = args.iterations or config.bootstrap_iterations or DEFAULT_ITERATIONS
             seed = config.bootstrap_seed if args.seed is None else args.seed
             rows = compare_job_runs(s, args.job_run_a, args.job_run_b, normalizer, iterations, seed)
