@@ -36,18 +36,25 @@ def _render(renderable, width: int) -> str:
 def test_fits_80_and_100_columns_without_cutting_anything():
     rows = _rows()
     cols = leaderboard_columns(rows)
+    few = [c for c in cols if c.key in ("system", "dataset", "variant", "n", "failed", "wer", "wer_ci", "cer", "sdi")]
+    layouts = {}
     for width in (80, 100):
-        shown, hidden = fit_columns(cols, rows, width, wide=False)
-        assert [c.key for c in shown][:2] == ["system", "dataset"] and "wer" in [c.key for c in shown]
-        assert hidden, "something must give at this width"
-        text = _render(table_of(shown, rows, "t"), width)
+        shown, hidden = fit_columns(few, rows, width, wide=False)
+        layouts[width] = [c.key for c in shown]
+        text = _render(table_of(shown, rows, "t") if shown else stacked(few, rows, "t", width), width)
         assert "\u2026" not in text and all(len(line) <= width for line in text.splitlines())
         for needle in ("mock/nova-3-general-long-name", "mock/nova-2-general-long-name", "26.12%", "librispeech/test-clean"):
             assert needle in text, (width, needle)
-    shown_100, _ = fit_columns(cols, rows, 100, wide=False)
-    shown_80, _ = fit_columns(cols, rows, 80, wide=False)
-    assert len(shown_100) > len(shown_80)
+    assert layouts[100][:2] == ["system", "dataset"] and "wer" in layouts[100] and len(layouts[100]) < len(few)
+    assert layouts[80] == []  # two long names and WER leave no room for the rest: stacked
     assert {"fwer", "kw_recall"} <= {c.key for c in cols}  # registered metrics become columns
+    # with every metric column, 100 columns would hide too many: the rows stack, nothing left out
+    assert fit_columns(cols, rows, 100, wide=False) == ([], cols)
+    text = _render(stacked(cols, rows, "t", 100), 100)
+    assert all(len(line) <= 100 for line in text.splitlines()) and "\u2026" not in text
+    for c in cols:
+        if c.numeric and c.text(rows[0]) != "-":
+            assert f"{c.header} {c.text(rows[0])}" in text, c.key
 
 
 def test_wide_shows_every_column_and_narrow_stacks():
@@ -58,5 +65,5 @@ def test_wide_shows_every_column_and_narrow_stacks():
     assert "mer" in {c.key for c in cols}
     shown, hidden = fit_columns(cols, rows, 40, wide=False)  # not even system + dataset + WER fit
     assert shown == [] and hidden == cols
-    text = _render(stacked(cols, rows, "t"), 40)
+    text = _render(stacked(cols, rows, "t", 40), 40)
     assert "\u2026" not in text and "26.12%" in text and "[20.74, 35.87]" in text

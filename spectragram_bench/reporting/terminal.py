@@ -1,8 +1,10 @@
 """The leaderboard in a terminal: as many of the column list's columns as the width holds.
 
 Columns are kept in priority order (reporting/columns.py) while they fit; numbers and names are
-never cut. When even the essential ones (system, dataset, WER) do not fit, each row is printed
-as a stacked block of `header value` pairs instead. `wide` prints every column whatever the width.
+never cut. When even the essential ones (system, dataset, WER) do not fit, or more than
+MAX_HIDDEN columns would be left out, each row is printed as a stacked block instead: its names
+on one line, then every column as `header value` pairs packed into lines of the terminal's width.
+`wide` prints every column as a table whatever the width.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from spectragram_bench.reporting.leaderboard import LeaderboardRow, leaderboard_
 from spectragram_bench.reporting.summary import wide_console
 
 ESSENTIAL = 0  # priority of the columns without which a table is not worth printing
+MAX_HIDDEN = 3  # more columns than this left out of the table: stack the rows instead
 CELL_PADDING = 3  # rich's default box: one space each side and a rule
 
 
@@ -40,6 +43,8 @@ def fit_columns(cols: list[Column], rows: list[LeaderboardRow], width: int, wide
         elif c.priority == ESSENTIAL:
             return [], cols  # not even the essentials: stacked layout
     shown = [c for c in cols if c.key in keep]
+    if sum(1 for c in candidates if c.key not in keep) > MAX_HIDDEN:
+        return [], cols
     return shown, [c for c in cols if c.key not in keep]
 
 
@@ -52,15 +57,23 @@ def table_of(cols: list[Column], rows: list[LeaderboardRow], title: str) -> Tabl
     return table
 
 
-def stacked(cols: list[Column], rows: list[LeaderboardRow], title: str) -> Group:
-    """One block per row: the row's names, then every other column as `header value`."""
-    names = [c for c in cols if not c.numeric]
+def stacked(cols: list[Column], rows: list[LeaderboardRow], title: str, width: int = 80) -> Group:
+    """One block per row: the row's names, then `header value` pairs packed into lines of `width`."""
+    names = [c for c in cols if not c.numeric and not c.wide_only]
     parts: list = [Text(title, style="bold")]
     for r in rows:
         parts.append(Text(" \u00b7 ".join(c.text(r) for c in names), style="bold"))
+        line = ""
         for c in cols:
-            if c.numeric:
-                parts.append(Text(f"  {c.header:<12} {c.text(r)}"))
+            if not c.numeric or c.text(r) == "-":
+                continue
+            pair = f"{c.header} {c.text(r)}"
+            if line and len(line) + 3 + len(pair) > width:
+                parts.append(Text(line))
+                line = ""
+            line = f"{line}   {pair}" if line else f"  {pair}"
+        if line:
+            parts.append(Text(line))
     return Group(*parts)
 
 
@@ -84,16 +97,17 @@ def print_leaderboard(
     labels = evaluation_labels(session, benchmark_id)
     versions = sorted({r.summary.eval_version for r in rows})
     shown_versions = ", ".join(f"{v}: {labels[v]}" if v in labels else v for v in versions) or "-"
-    title = f"benchmark {benchmark_id} leaderboard  (eval {shown_versions})"
+    title = f"benchmark {benchmark_id} leaderboard  (eval {', '.join(versions) or '-'})"
     cols = leaderboard_columns(rows)
     shown, hidden = fit_columns(cols, rows, console.width, wide)
     if shown:
         console.print(table_of(shown, rows, title))
     else:
-        console.print(stacked(cols, rows, title))
+        console.print(stacked(cols, rows, title, console.width))
     if shown and hidden:
         console.print(f"not shown at {console.width} columns: {', '.join(c.header for c in hidden)} (--wide shows all)",
                       highlight=False, soft_wrap=True)
+    console.print(f"eval {shown_versions}", highlight=False, soft_wrap=True)
     others = [v for v in labels if v not in versions]
     for v in others:
         console.print(f"also evaluated: {v} ({labels[v]}); --eval-version {v} shows it", highlight=False, soft_wrap=True)
