@@ -129,6 +129,10 @@ def test_compare_prints_paired_bootstrap_and_mapsswe(db_url, tmp_path):
     assert "paired bootstrap 2000 resamples, seed 3" in out.stdout
     assert "B has the lower WER" in out.stdout and "excludes 0" in out.stdout
     assert "transcribed by A only" in out.stdout  # A's failures are left out, and said so
+    assert "sign p" in out.stdout and "Wilcoxon p" in out.stdout and "McNemar p" in out.stdout
+    by = run_cli("compare", "1", "2", "--iterations", "200", "--by", "speaker", "--db", db_url)
+    assert by.returncode == 0, by.stderr
+    assert all(f"speaker={s}" in by.stdout for s in ("1001", "1002", "1003", "1004"))
     same = run_cli("compare", "2", "2", "--db", db_url)
     assert same.returncode == 0, same.stderr
     assert "no significant difference" in same.stdout
