@@ -48,3 +48,13 @@ def test_hand_computed_ties():
     assert align.edit_counts([([], [1, 2])]).tolist() == [[0, 0, 0, 2]]
     assert align.edit_counts([([0, 0], [])]).tolist() == [[0, 0, 2, 0]]
     assert align.edit_counts([]).shape == (0, 4)
+
+
+def test_sclite_rule_takes_fewest_substitutions_among_least_error_alignments():
+    # ref `b c a`, hyp `c c b c`: sclite 2.4.10 aligns * * b c A / C C b c * (0 S, 1 D, 2 I)
+    assert align.edit_counts([([1, 2, 0], [2, 2, 1, 2])], "sclite").tolist() == [[2, 0, 1, 2]]
+    assert align.edit_counts([([1, 2, 0], [2, 2, 1, 2])]).tolist() == [[1, 2, 0, 1]]  # kaldialign: 2 S, 1 I
+    pairs = _pairs(2000, seed=3)
+    ours, kaldi = align.edit_counts(pairs, "sclite"), align.edit_counts(pairs)
+    assert (ours[:, 1:].sum(axis=1) == kaldi[:, 1:].sum(axis=1)).all()  # the same least error count
+    assert (ours[:, 1] <= kaldi[:, 1]).all() and (ours[:, 1] < kaldi[:, 1]).any()

@@ -209,3 +209,26 @@ def test_pipeline_hand_computed_rows(db_url):
         }
     finally:
         db.dispose()
+
+
+def test_failures_as_empty_is_its_own_eval_version(db_url):
+    from spectragram_bench.core.normalize import BASIC
+    from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
+
+    db = open_database(db_url)
+    try:
+        _seed_job_run(db)
+        with db.transaction() as s:
+            default = evaluate_job_run(s, 1, BASIC)
+            kaldi_all = evaluate_job_run(s, 1, BASIC, failures_as_empty=True)
+        assert default == "v2+basic@1" and kaldi_all == "v2+basic@1+failures_as_empty"
+        m, before = _metrics(db_url, 1, kaldi_all), _metrics(db_url, 1, default)
+        assert before["wer"] == pytest.approx(4 / 7)  # untouched by the opt-in
+        # the failed utterance (reference "lost", one word) now counts as one deletion
+        assert (m["n_utterances"], m["n_failed"]) == (4, 1)
+        assert m["deletions"] == before["deletions"] + 1 and m["wer"] == pytest.approx(5 / 8)
+        with db.session() as s:
+            label = s.execute(text("SELECT label FROM evaluation WHERE eval_version = :v"), {"v": kaldi_all}).scalar_one()
+        assert "failed predictions scored as empty" in label
+    finally:
+        db.dispose()

@@ -7,6 +7,11 @@ the end and at each cell takes the diagonal (match or substitution) only when it
 cheaper than both a deletion and an insertion, else the deletion when strictly cheaper than the
 insertion, else the insertion. sclite agrees with it wherever sclite's own alignment is minimal.
 
+sclite (sctk 2.4.10) splits differently: among the least-error alignments it takes one with the
+fewest substitutions (ref `b c a`, hyp `c c b c`: sclite 2 insertions + 1 deletion, kaldialign
+2 substitutions + 1 insertion). `rule="sclite"` does that, with costs error x K + substitution
+(K larger than any substitution count), which fixes S/D/I whatever the tie order.
+
 Speed: the split is fixed whenever distance - |len(ref) - len(hyp)| < 2 (every least-cost
 alignment then has the same S, D and I), which rapidfuzz's distance decides; only the other
 pairs get the full dynamic programme, run for a batch of pairs at once in numpy.
@@ -28,8 +33,13 @@ def split_is_unique(distance: int, ref_len: int, hyp_len: int) -> bool:
     return distance - abs(ref_len - hyp_len) < 2
 
 
-def edit_counts(pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> np.ndarray:
-    """(hits, S, D, I) per pair as an (n, 4) int64 array, kaldialign's split exactly."""
+RULES = ("kaldialign", "sclite")
+
+
+def edit_counts(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], rule: str = "kaldialign") -> np.ndarray:
+    """(hits, S, D, I) per pair as an (n, 4) int64 array: kaldialign's split exactly, or sclite's."""
+    if rule not in RULES:
+        raise ValueError(f"unknown alignment rule {rule!r}; use one of {', '.join(RULES)}")
     out = np.zeros((len(pairs), 4), dtype=np.int64)
     tied: list[int] = []
     distance = Levenshtein.distance
@@ -50,15 +60,15 @@ def edit_counts(pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> np.ndar
             ref, hyp = pairs[k]
             wider = max(widest, len(hyp))
             if chunk and (len(chunk) + 1) * (len(ref) + 1) * (wider + 1) > _CELL_BUDGET:
-                out[chunk] = _batch_counts([pairs[j] for j in chunk])
+                out[chunk] = _batch_counts([pairs[j] for j in chunk], rule)
                 chunk, wider = [], len(hyp)
             chunk.append(k)
             widest = wider
-        out[chunk] = _batch_counts([pairs[j] for j in chunk])
+        out[chunk] = _batch_counts([pairs[j] for j in chunk], rule)
     return out
 
 
-def _batch_counts(pairs: list[tuple[Sequence[int], Sequence[int]]]) -> np.ndarray:
+def _batch_counts(pairs: list[tuple[Sequence[int], Sequence[int]]], rule: str = "kaldialign") -> np.ndarray:
     b = len(pairs)
     ref_lens = np.array([len(r) for r, _ in pairs])
     hyp_lens = np.array([len(h) for _, h in pairs])
@@ -68,16 +78,21 @@ def _batch_counts(pairs: list[tuple[Sequence[int], Sequence[int]]]) -> np.ndarra
     for k, (r, h) in enumerate(pairs):
         refs[k, :len(r)] = [ord(c) for c in r] if isinstance(r, str) else r
         hyps[k, :len(h)] = [ord(c) for c in h] if isinstance(h, str) else h
-    dtype = np.int16 if mm + nn < 2**15 else np.int32
+    if rule == "sclite":  # error x K + substitution: fewest errors, then fewest substitutions
+        indel = mm + nn + 1
+        sub, dtype = indel + 1, np.int64
+    else:
+        indel, sub = 1, 1
+        dtype = np.int16 if mm + nn < 2**15 else np.int32
     cost = np.empty((mm + 1, b, nn + 1), dtype=dtype)  # one contiguous slab per reference position
-    cols = np.arange(nn + 1, dtype=dtype)
+    cols = np.arange(nn + 1, dtype=dtype) * indel
     cost[0] = cols
     row = np.empty((b, nn + 1), dtype=dtype)
     for m in range(1, mm + 1):
         prev = cost[m - 1]
-        row[:, 0] = m
-        np.add(prev[:, :-1], refs[:, m - 1, None] != hyps[:, :nn], out=row[:, 1:], casting="unsafe")
-        np.minimum(row[:, 1:], prev[:, 1:] + 1, out=row[:, 1:])
+        row[:, 0] = m * indel
+        np.add(prev[:, :-1], (refs[:, m - 1, None] != hyps[:, :nn]) * sub, out=row[:, 1:], casting="unsafe")
+        np.minimum(row[:, 1:], prev[:, 1:] + indel, out=row[:, 1:])
         row -= cols
         np.minimum.accumulate(row, axis=1, out=cost[m])
         cost[m] += cols
@@ -90,9 +105,9 @@ def _batch_counts(pairs: list[tuple[Sequence[int], Sequence[int]]]) -> np.ndarra
             break
         mi, ni = np.maximum(m - 1, 0), np.maximum(n - 1, 0)
         mismatch = refs[rows, mi] != hyps[rows, ni]
-        diag = cost[mi, rows, ni] + mismatch
-        dele = cost[mi, rows, n] + 1
-        ins = cost[m, rows, ni] + 1
+        diag = cost[mi, rows, ni] + mismatch * sub
+        dele = cost[mi, rows, n] + indel
+        ins = cost[m, rows, ni] + indel
         both = (m > 0) & (n > 0)
         take_diag = both & (diag < np.minimum(dele, ins))
         take_del = active & ~take_diag & ((n == 0) | (both & (dele < ins)))

@@ -147,9 +147,9 @@ class Counts(Sequence[ErrorCounts]):
         return float(np.count_nonzero(self.errors)) / len(self)
 
 
-def _count(pairs: Iterable[tuple[Sequence, Sequence]]) -> Counts:
-    """S/D/I with kaldialign's tie rule (core/align.py); hits = reference length - S - D."""
-    return Counts(align.edit_counts(list(pairs)))
+def _count(pairs: Iterable[tuple[Sequence, Sequence]], rule: str = "kaldialign") -> Counts:
+    """S/D/I with kaldialign's tie rule, or sclite's (core/align.py); hits = reference length - S - D."""
+    return Counts(align.edit_counts(list(pairs), rule))
 
 
 def _count_fast(pairs: Iterable[tuple[Sequence, Sequence]], n: int) -> Counts:
@@ -181,11 +181,11 @@ def _check(refs: Sequence[str], hyps: Sequence[str]) -> None:
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
 
 
-def word_counts(refs: Sequence[str], hyps: Sequence[str]) -> Counts:
-    """Per-utterance word edit counts of already-normalised texts."""
+def word_counts(refs: Sequence[str], hyps: Sequence[str], rule: str = "kaldialign") -> Counts:
+    """Per-utterance word edit counts of already-normalised texts (`rule`: see core/align.py)."""
     _check(refs, hyps)
     vocab = Vocabulary()
-    return _count((vocab.encode(r), vocab.encode(h)) for r, h in zip(refs, hyps, strict=True))
+    return _count(((vocab.encode(r), vocab.encode(h)) for r, h in zip(refs, hyps, strict=True)), rule)
 
 
 def char_counts(refs: Sequence[str], hyps: Sequence[str]) -> Counts:
