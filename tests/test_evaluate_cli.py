@@ -61,6 +61,11 @@ def test_evaluate_rescores_stored_predictions_under_a_new_version(db_url, tmp_pa
     out = run_cli("evaluate", "1", "--normalizer", "none", "--db", db_url)
     assert out.returncode == 0, out.stderr
     assert "v2+none@1" in out.stdout
+    assert "also evaluated: v2+whisper_english@1" in out.stdout  # beside the new one, not replaced
+    older = run_cli("report", "1", "--eval-version", "v2+whisper_english@1", "--out", str(tmp_path / "r.html"),
+                    "--db", db_url)
+    assert older.returncode == 0 and "leaderboard  (eval v2+whisper_english@1)" in older.stdout
+    assert "also evaluated: v2+none@1" in older.stdout
     after_none = _metrics(db_url, 1, "v2+none@1")
     assert _metrics(db_url, 1, "v2+whisper_english@1") == before  # old numbers untouched
     assert after_none["wer"] != before["wer"]  # the raw text keeps case and punctuation
