@@ -36,8 +36,10 @@ def split_is_unique(distance: int, ref_len: int, hyp_len: int) -> bool:
 RULES = ("kaldialign", "sclite")
 
 
-def edit_counts(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], rule: str = "kaldialign") -> np.ndarray:
-    """(hits, S, D, I) per pair as an (n, 4) int64 array: kaldialign's split exactly, or sclite's."""
+def edit_counts(pairs: Sequence[tuple[Sequence, Sequence]], rule: str = "kaldialign") -> np.ndarray:
+    """(hits, S, D, I) per pair as an (n, 4) int64 array: kaldialign's split exactly, or sclite's.
+
+    A pair is two sequences of hashable symbols (word lists, strings, ints)."""
     if rule not in RULES:
         raise ValueError(f"unknown alignment rule {rule!r}; use one of {', '.join(RULES)}")
     out = np.zeros((len(pairs), 4), dtype=np.int64)
@@ -75,9 +77,10 @@ def _batch_counts(pairs: list[tuple[Sequence[int], Sequence[int]]], rule: str = 
     mm, nn = int(ref_lens.max()), int(hyp_lens.max())
     refs = np.full((b, max(mm, 1)), -1, dtype=np.int64)
     hyps = np.full((b, max(nn, 1)), -2, dtype=np.int64)
+    ids: dict = {}  # symbols (words, characters, ints) -> ints shared by the batch
     for k, (r, h) in enumerate(pairs):
-        refs[k, :len(r)] = [ord(c) for c in r] if isinstance(r, str) else r
-        hyps[k, :len(h)] = [ord(c) for c in h] if isinstance(h, str) else h
+        refs[k, :len(r)] = [ids.setdefault(x, len(ids)) for x in r]
+        hyps[k, :len(h)] = [ids.setdefault(x, len(ids)) for x in h]
     if rule == "sclite":  # error x K + substitution: fewest errors, then fewest substitutions
         indel = mm + nn + 1
         sub, dtype = indel + 1, np.int64
