@@ -114,3 +114,10 @@ def test_import_adds_a_job_run_that_report_and_compare_treat_like_any(tmp_path: 
     bad.write_text("no-such-utt hello\n")
     refused = run_cli("import", "1", "--system", "x/y", "--hyp", str(bad), "--db", sqlite_url)
     assert refused.returncode != 0 and "not utterances of benchmark 1" in refused.stderr
+
+
+def test_score_offers_exactly_the_aligners_tie_rules():
+    from spectragram_bench.commands.score import RULES
+    from spectragram_bench.core import align
+
+    assert RULES == align.RULES

@@ -87,8 +87,10 @@ def verdict(c: Comparison, a: str, b: str) -> str:
             f"{trail}; 95% CI of A-B {_ci(d.low, d.high, True)} includes 0; {tests})")
 
 
-def tests_table(rows: list[Comparison]) -> Table:
-    """sclite's speaker-level tests, McNemar on sentence errors, and the paired CER test."""
+def tests_table(rows: list[Comparison]):
+    """sclite's speaker-level tests, McNemar on sentence errors, and the paired CER test (a rich Table)."""
+    from rich.table import Table
+
     table = Table(title="speaker sign and Wilcoxon tests (sclite), McNemar on sentence errors, paired CER")
     for col in ("dataset", "split", "variant", "speakers A/B better", "sign p", "Wilcoxon p",
                 "sentences A/B only wrong", "McNemar p", "CER A", "CER B", "A-B 95% CI", "P(B better)"):

@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spectragram_bench.app import add_db_option
-from spectragram_bench.core.persistence import open_database, resolve_db_url
-from spectragram_bench.evaluations.importing import import_predictions
-from spectragram_bench.evaluations.transcripts import FORMATS, read_transcripts
+from spectragram_bench.evaluations.transcripts import FORMATS
 
 
 def add_parser(sub):
@@ -27,6 +25,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from spectragram_bench.core.persistence import open_database, resolve_db_url
+    from spectragram_bench.evaluations.importing import import_predictions
+    from spectragram_bench.evaluations.transcripts import read_transcripts
+
     transcripts = read_transcripts(args.hyp, args.format, hypothesis=True)
     db = open_database(resolve_db_url(args.db, None))
     try:

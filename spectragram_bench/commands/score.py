@@ -12,24 +12,9 @@ hypothesis (what sclite does).
 
 from __future__ import annotations
 
-import numpy as np
-from rich.table import Table
+from spectragram_bench.evaluations.transcripts import FORMATS
 
-from spectragram_bench.core import align, bootstrap
-from spectragram_bench.core import metrics as edit_metrics
-from spectragram_bench.core.errors import BenchError
-from spectragram_bench.core.normalize import resolve
-from spectragram_bench.evaluations.registry import (
-    VALUE_SETS,
-    UtteranceBatch,
-    compute_values,
-    figure,
-    get_metric,
-    scope_of,
-)
-from spectragram_bench.evaluations.transcripts import FORMATS, Transcript, read_transcripts
-from spectragram_bench.reporting.columns import fmt_value
-from spectragram_bench.reporting.summary import wide_console
+RULES = ("kaldialign", "sclite")  # core/align.py's tie rules (kept here: --help must not import numpy)
 
 
 def add_parser(sub):
@@ -40,14 +25,18 @@ def add_parser(sub):
     p.add_argument("--normalizer", default="none", metavar="NAME", help="text normaliser (default: none, as sclite)")
     p.add_argument("--metrics", default="", metavar="M,M,...", help="more registered metrics to print (e.g. fwer,per,kw_recall)")
     p.add_argument("--missing-as-empty", action="store_true", help="score a reference without hypothesis as empty (sclite)")
-    p.add_argument("--alignment", choices=align.RULES, default="sclite",
+    p.add_argument("--alignment", choices=RULES, default="sclite",
                    help="how tied alignments split S/D/I (default sclite; kaldialign as run evaluations do)")
     p.add_argument("--iterations", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
 
-def _batch(refs, hyps, normalizer) -> UtteranceBatch:
+def _batch(refs, hyps, normalizer):
+    import numpy as np
+
+    from spectragram_bench.evaluations.registry import UtteranceBatch
+
     n = len(refs)
     return UtteranceBatch(
         [normalizer(t.text) for t in refs], [normalizer(t.text) for t in hyps], [t.text for t in refs],
@@ -56,6 +45,24 @@ def _batch(refs, hyps, normalizer) -> UtteranceBatch:
 
 
 def run(args) -> int:
+    import numpy as np
+    from rich.table import Table
+
+    from spectragram_bench.core import bootstrap
+    from spectragram_bench.core import metrics as edit_metrics
+    from spectragram_bench.core.errors import BenchError
+    from spectragram_bench.core.normalize import resolve
+    from spectragram_bench.evaluations.registry import (
+        VALUE_SETS,
+        compute_values,
+        figure,
+        get_metric,
+        scope_of,
+    )
+    from spectragram_bench.evaluations.transcripts import Transcript, read_transcripts
+    from spectragram_bench.reporting.columns import fmt_value
+    from spectragram_bench.reporting.summary import wide_console
+
     normalizer = resolve(args.normalizer)
     refs = read_transcripts(args.ref, args.format, hypothesis=False)
     hyps = read_transcripts(args.hyp, args.format, hypothesis=True)
@@ -111,11 +118,11 @@ def run(args) -> int:
     return 0
 
 
-def _word_errors(values) -> np.ndarray:
+def _word_errors(values):
     return values["substitutions"] + values["deletions"] + values["insertions"]
 
 
-def _ci(iv: bootstrap.Interval) -> str:
+def _ci(iv) -> str:
     if iv.low is None or iv.high is None:
         return "-"
     return f"[{100 * iv.low:.2f}, {100 * iv.high:.2f}]"
