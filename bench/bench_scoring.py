@@ -4,7 +4,8 @@
 
 Prints seconds (best of --repeats, runs interleaved so load hits both alike) and the ratio
 harness / jiwer for word scoring (target <= 1.1) and for word + character scoring, and checks
-that the totals are identical.
+that the total errors equal jiwer's and the S/D/I split equals kaldialign's (the harness takes
+kaldialign's tie rule; jiwer splits tied alignments its own way).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 import time
 
 import jiwer
+import kaldialign
 
 from spectragram_bench.core import metrics
 
@@ -63,18 +65,20 @@ def main() -> None:
         t = time.perf_counter()
         oc = metrics.char_counts(refs, hyps).total()
         timings["ours_chars"].append(time.perf_counter() - t)
-    same_words = (ow.hits, ow.substitutions, ow.deletions, ow.insertions) == (
-        jw.hits, jw.substitutions, jw.deletions, jw.insertions)
-    same_chars = (oc.hits, oc.substitutions, oc.deletions, oc.insertions) == (
-        jc.hits, jc.substitutions, jc.deletions, jc.insertions)
+    same_words = ow.errors == jw.substitutions + jw.deletions + jw.insertions
+    same_chars = oc.errors == jc.substitutions + jc.deletions + jc.insertions
+    kaldi = [kaldialign.edit_distance(r.split(), h.split()) for r, h in zip(refs, hyps, strict=True)]
+    kaldi_sdi = tuple(sum(k[key] for k in kaldi) for key in ("sub", "del", "ins"))
+    same_split = (ow.substitutions, ow.deletions, ow.insertions) == kaldi_sdi
     jwt, owt = best(timings["jiwer_words"]), best(timings["ours_words"])
     jct, oct_ = best(timings["jiwer_chars"]), best(timings["ours_chars"])
     print(f"{args.utterances} utterance pairs, {ow.ref_len} reference words, WER {ow.rate:.4f}; "
           f"best of {args.repeats}")
     print(f"words: jiwer.process_words {jwt:.3f} s, harness word_counts {owt:.3f} s, "
-          f"ratio harness/jiwer {owt / jwt:.3f} (target <= 1.1); identical S/D/I/hits: {same_words}")
+          f"ratio harness/jiwer {owt / jwt:.3f} (target <= 1.1); total errors as jiwer: {same_words}; "
+          f"S/D/I {ow.substitutions}/{ow.deletions}/{ow.insertions} as kaldialign {kaldi_sdi}: {same_split}")
     print(f"words+chars: jiwer {jwt + jct:.3f} s, harness {owt + oct_:.3f} s, "
-          f"ratio {(owt + oct_) / (jwt + jct):.3f}; identical character counts: {same_chars}")
+          f"ratio {(owt + oct_) / (jwt + jct):.3f}; character errors as jiwer: {same_chars}")
 
 
 if __name__ == "__main__":

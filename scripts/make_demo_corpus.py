@@ -16,6 +16,12 @@ Output (``<out>/LibriSpeech/``)::
     demo-clean/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
     demo-clean/<speaker>/<chapter>/<speaker>-<chapter>-<NNNN>.flac
 
+and beside it, for the metrics WER does not show (``--extras-only`` writes just these)::
+
+    formatted.txt           <utt id> <the sentence as written: case and punctuation kept>
+    keywords.txt            a keyword list (one a line) for keyword accuracy
+    nonspeech/nonspeech.jsonl + *.flac   noise clips without speech, "nonspeech": true
+
 The script uses only the standard library, so it runs without the project
 installed.  Sentence-to-speaker assignment is fixed and all listings are
 written in sorted order, so reruns produce identical transcripts; with the
@@ -138,6 +144,46 @@ def synthesize(voice: str, text: str, wav: Path, flac: Path) -> int:
     return int(run(["sox", "--i", "-s", str(flac)]).strip())
 
 
+KEYWORDS = ("canoe", "salmon", "chicken", "lemons", "garbage", "stockings", "kittens", "cushion",
+            "gas tank", "blue background")
+
+# sox synth recipes: (clip id, seconds, effect arguments); sox -R makes the noise repeatable
+NONSPEECH = (
+    ("room-tone", 4.0, ["synth", "brownnoise", "vol", "0.004"]),
+    ("white-noise", 3.0, ["synth", "whitenoise", "vol", "0.05"]),
+    ("pink-noise", 5.0, ["synth", "pinknoise", "vol", "0.08"]),
+    ("mains-hum", 3.0, ["synth", "sine", "50", "synth", "pinknoise", "mix", "vol", "0.05"]),
+)
+
+
+def write_extras(out: Path) -> list[Path]:
+    """Formatted references, the keyword list and the non-speech clips with their manifest."""
+    written = []
+    lines = []
+    for spk in sorted(SPEAKERS, key=lambda s: s.speaker_id):
+        for chapter, start, end in sorted(spk.chapters):
+            for idx, sentence in enumerate(HARVARD_SENTENCES[start:end]):
+                lines.append(f"{spk.speaker_id}-{chapter}-{idx:04d} {sentence}\n")
+    (out / "formatted.txt").write_text("".join(lines), encoding="utf-8")
+    (out / "keywords.txt").write_text(
+        "# demo keyword list: words and phrases of the Harvard sentences (see README.md)\n"
+        + "".join(f"{k}\n" for k in KEYWORDS), encoding="utf-8")
+    written += [out / "formatted.txt", out / "keywords.txt"]
+    folder = out / "nonspeech"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for clip, seconds, effect in NONSPEECH:
+        flac = folder / f"{clip}.flac"
+        run(["sox", "-R", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "--comment", "", str(flac),
+             effect[0], str(seconds), *effect[1:]])
+        manifest.append(f'{{"utt_id": "{clip}", "audio_filepath": "{clip}.flac", "text": "", '
+                        f'"duration": {seconds}, "nonspeech": true}}\n')
+        written.append(flac)
+    (folder / "nonspeech.jsonl").write_text("".join(manifest), encoding="utf-8")
+    written.append(folder / "nonspeech.jsonl")
+    return written
+
+
 def check_tools(voices: list[str]) -> None:
     missing = [tool for tool in ("flite", "sox") if shutil.which(tool) is None]
     if missing:
@@ -159,8 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         help="output directory; LibriSpeech/ is created inside (default: data/demo_librispeech "
         "in the repository)",
     )
+    parser.add_argument("--extras-only", action="store_true",
+                        help="write only formatted.txt, keywords.txt and nonspeech/ (the speech audio stays as it is)")
     args = parser.parse_args(argv)
 
+    if args.extras_only:
+        extras = write_extras(args.out)
+        print(f"wrote {len(extras)} files under {args.out}")
+        return 0
     check_tools([s.voice for s in SPEAKERS])
 
     root = args.out / "LibriSpeech"
@@ -202,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     speakers_txt.write_text(SPEAKERS_HEADER + "".join(speaker_rows), encoding="utf-8")
     written.append(speakers_txt)
 
+    written += write_extras(args.out)
     total_bytes = sum(p.stat().st_size for p in written)
     print(
         f"wrote {root}: {n_utts} utterances, {len(SPEAKERS)} speakers, "

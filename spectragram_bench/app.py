@@ -17,7 +17,7 @@ from spectragram_bench import __version__
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.scrubbing import install_log_filter
 
-COMMANDS = ("run", "schema", "list", "evaluate", "compare", "report", "export", "enqueue", "worker")
+COMMANDS = ("run", "schema", "list", "evaluate", "compare", "report", "export", "score", "import", "enqueue", "worker")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,16 +37,27 @@ def test_demo_job_end_to_end(db_url: str) -> None:
         with db.session() as s:
             for table in FILLED_TABLES:
                 assert count(s, table) > 0, f"{table.__tablename__} is empty"
-            assert count(s, m.Utterance) == 40
-            assert count(s, m.Prediction) == 40
-            assert count(s, m.LatencySample) == 40
+            assert count(s, m.Utterance) == 44  # 40 spoken, 4 non-speech noise clips
+            assert count(s, m.Prediction) == 44
+            assert count(s, m.LatencySample) == 44
             run = s.execute(select(m.JobRun)).scalar_one()
             assert run.status == "completed" and run.ended_at is not None
             assert run.env_json["packages"]["pocketsphinx"]
             assert run.host_info_json["cpu_count"] >= 1
             assert run.model_revision.startswith("pocketsphinx-")
-            wer = s.execute(select(m.MetricSummary.value).where(m.MetricSummary.metric == "wer")).scalar_one()
-            assert 0.1 < wer < 0.6, wer
+            by_dataset = {}
+            for name, metric, value in s.execute(
+                select(m.Dataset.name, m.MetricSummary.metric, m.MetricSummary.value)
+                .join(m.Dataset, m.Dataset.dataset_id == m.MetricSummary.dataset_id)
+            ):
+                by_dataset.setdefault(name, {})[metric] = value
+            speech, nonspeech = by_dataset["librispeech"], by_dataset["jsonl_manifest"]
+            assert 0.1 < speech["wer"] < 0.6, speech["wer"]
+            assert speech["n_utterances"] == 40 and speech["n_nonspeech"] == 0
+            assert speech["fwer"] > speech["wer"]  # case and punctuation are errors too
+            assert speech["kw_recall"] is not None and speech["num_acc"] is not None
+            assert nonspeech["n_nonspeech"] == 4 and nonspeech["wer"] is None
+            assert nonspeech["halluc_clips"] is not None and nonspeech["halluc_wpm"] is not None
             pred = s.execute(select(m.Prediction).limit(1)).scalar_one()
             assert pred.status == "ok" and pred.hyp_text and pred.words_json
             lat = s.execute(select(m.LatencySample).limit(1)).scalar_one()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from spectragram_bench.core.models import BootstrapResult, JobRun, MetricSummary, Prediction, UtteranceScore
+from spectragram_bench.core.models import BootstrapResult, JobRun, MetricSummary, Prediction, UtteranceValue
 from spectragram_bench.core.persistence import open_database
 from tests.conftest import DEMO_ROOT, run_cli
 
@@ -55,38 +55,46 @@ def test_evaluate_rescores_stored_predictions_under_a_new_version(db_url, tmp_pa
     done = run_cli("run", "--config", str(_job(tmp_path, corpus)), "--db", db_url)
     assert done.returncode == 0, done.stderr  # job run A is partial (mock failures), not failed
     assert "WER 95% CI" in done.stdout
-    before = _metrics(db_url, 1, "v1+whisper_english@1")
+    before = _metrics(db_url, 1, "v2+whisper_english@1")
     shutil.rmtree(corpus)  # no audio left: evaluating must not need a provider or the audio
 
     out = run_cli("evaluate", "1", "--normalizer", "none", "--db", db_url)
     assert out.returncode == 0, out.stderr
-    assert "v1+none@1" in out.stdout
-    after_none = _metrics(db_url, 1, "v1+none@1")
-    assert _metrics(db_url, 1, "v1+whisper_english@1") == before  # old numbers untouched
+    assert "v2+none@1" in out.stdout
+    assert "also evaluated: v2+whisper_english@1" in out.stdout  # beside the new one, not replaced
+    older = run_cli("report", "1", "--eval-version", "v2+whisper_english@1", "--out", str(tmp_path / "r.html"),
+                    "--db", db_url)
+    assert older.returncode == 0 and "leaderboard  (eval v2+whisper_english@1)" in older.stdout
+    assert "also evaluated: v2+none@1" in older.stdout
+    after_none = _metrics(db_url, 1, "v2+none@1")
+    assert _metrics(db_url, 1, "v2+whisper_english@1") == before  # old numbers untouched
     assert after_none["wer"] != before["wer"]  # the raw text keeps case and punctuation
 
     again = run_cli("evaluate", "1", "--normalizer", "whisper_english", "--db", db_url)
     assert again.returncode == 0, again.stderr
-    assert _metrics(db_url, 1, "v1+whisper_english@1") == before  # bit for bit, bootstrap included
+    assert _metrics(db_url, 1, "v2+whisper_english@1") == before  # bit for bit, bootstrap included
 
     db = open_database(db_url)
     try:
         with db.session() as s:
-            version = "v1+whisper_english@1"
+            version = "v2+whisper_english@1"
             assert s.get(JobRun, 1).eval_version == version
             failed = s.execute(
                 select(func.count()).select_from(Prediction).where(Prediction.job_run_id == 1, Prediction.status != "ok")
             ).scalar_one()
             assert failed > 0 and before["n_failed"] == failed
             assert before["n_utterances"] == 40 - failed  # failures are not scored as empty transcripts
-            sums = s.execute(
-                select(
-                    func.sum(UtteranceScore.substitutions), func.sum(UtteranceScore.deletions),
-                    func.sum(UtteranceScore.insertions), func.count(),
-                ).where(UtteranceScore.job_run_id == 1, UtteranceScore.eval_version == version)
-            ).one()
-            assert tuple(sums) == (before["substitutions"], before["deletions"], before["insertions"],
-                                   before["n_utterances"])
+            sums = dict(s.execute(
+                select(UtteranceValue.name, func.sum(UtteranceValue.value))
+                .where(UtteranceValue.job_run_id == 1, UtteranceValue.eval_version == version)
+                .group_by(UtteranceValue.name)
+            ).all())
+            counted = s.execute(
+                select(func.count(func.distinct(UtteranceValue.utt_id)))
+                .where(UtteranceValue.job_run_id == 1, UtteranceValue.eval_version == version)
+            ).scalar_one()
+            assert (sums["substitutions"], sums["deletions"], sums["insertions"], counted) == (
+                before["substitutions"], before["deletions"], before["insertions"], before["n_utterances"])
             boots = s.execute(
                 select(BootstrapResult).where(BootstrapResult.job_run_id == 1, BootstrapResult.eval_version == version)
             ).scalars().all()
@@ -126,6 +134,10 @@ def test_compare_prints_paired_bootstrap_and_mapsswe(db_url, tmp_path):
     assert "paired bootstrap 2000 resamples, seed 3" in out.stdout
     assert "B has the lower WER" in out.stdout and "excludes 0" in out.stdout
     assert "transcribed by A only" in out.stdout  # A's failures are left out, and said so
+    assert "sign p" in out.stdout and "Wilcoxon p" in out.stdout and "McNemar p" in out.stdout
+    by = run_cli("compare", "1", "2", "--iterations", "200", "--by", "speaker", "--db", db_url)
+    assert by.returncode == 0, by.stderr
+    assert all(f"speaker={s}" in by.stdout for s in ("1001", "1002", "1003", "1004"))
     same = run_cli("compare", "2", "2", "--db", db_url)
     assert same.returncode == 0, same.stderr
     assert "no significant difference" in same.stdout
@@ -180,8 +192,8 @@ def test_pipeline_hand_computed_rows(db_url):
     try:
         _seed_job_run(db)
         with db.transaction() as s:
-            assert evaluate_job_run(s, 1, BASIC) == "v1+basic@1"
-        m = _metrics(db_url, 1, "v1+basic@1")
+            assert evaluate_job_run(s, 1, BASIC) == "v2+basic@1"
+        m = _metrics(db_url, 1, "v2+basic@1")
         # the cat sat: 3 hits; a b c d / a x c: 2 hits, 1 S, 1 D; "" / uh huh: 2 I; LOST failed, not scored
         assert (m["n_utterances"], m["n_failed"], m["n_empty_refs"]) == (3, 1, 1)
         assert (m["hits"], m["substitutions"], m["deletions"], m["insertions"]) == (5, 1, 1, 2)
@@ -200,5 +212,28 @@ def test_pipeline_hand_computed_rows(db_url):
             (metric, method, 200, 5) for metric in ("wer", "cer")
             for method in ("utterance_percentile", "speaker_percentile")
         }
+    finally:
+        db.dispose()
+
+
+def test_failures_as_empty_is_its_own_eval_version(db_url):
+    from spectragram_bench.core.normalize import BASIC
+    from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
+
+    db = open_database(db_url)
+    try:
+        _seed_job_run(db)
+        with db.transaction() as s:
+            default = evaluate_job_run(s, 1, BASIC)
+            kaldi_all = evaluate_job_run(s, 1, BASIC, failures_as_empty=True)
+        assert default == "v2+basic@1" and kaldi_all == "v2+basic@1+failures_as_empty"
+        m, before = _metrics(db_url, 1, kaldi_all), _metrics(db_url, 1, default)
+        assert before["wer"] == pytest.approx(4 / 7)  # untouched by the opt-in
+        # the failed utterance (reference "lost", one word) now counts as one deletion
+        assert (m["n_utterances"], m["n_failed"]) == (4, 1)
+        assert m["deletions"] == before["deletions"] + 1 and m["wer"] == pytest.approx(5 / 8)
+        with db.session() as s:
+            label = s.execute(text("SELECT label FROM evaluation WHERE eval_version = :v"), {"v": kaldi_all}).scalar_one()
+        assert "failed predictions scored as empty" in label
     finally:
         db.dispose()

@@ -107,7 +107,8 @@ def test_csv_round_trip(benchmark: str, tmp_path: Path):
     check_round_trip(benchmark, rows, len(lat), _int_or_none)
     manifest = json.loads((tmp_path / "csv" / "export.json").read_text())
     assert manifest["tables"]["prediction"]["rows"] == len(rows)
-    assert manifest["tables"]["utterance_score"]["rows"] == sum(1 for r in rows if r["status"] == "ok")
+    values_per_utt = 8  # the default metrics' word and character counts
+    assert manifest["tables"]["utterance_value"]["rows"] == values_per_utt * sum(1 for r in rows if r["status"] == "ok")
     with (tmp_path / "csv" / "metric_summary.csv").open(newline="", encoding="utf-8") as f:
         metrics_rows = list(csv.DictReader(f))
     wer = {int(r["job_run_id"]): float(r["value"]) for r in metrics_rows if r["metric"] == "wer"}
@@ -151,12 +152,12 @@ def test_export_errors_are_one_line(benchmark: str, tmp_path: Path):
 
 
 def test_counts_are_the_eval_versions_own(benchmark: str, tmp_path: Path):
-    """Stored utterance_score rows are exported even when the normaliser is gone; without them, no guess."""
+    """Stored utterance_value rows are exported even when the normaliser is gone; without them, no guess."""
     import shutil
 
     from sqlalchemy import update
 
-    from spectragram_bench.core.models import UtteranceScore
+    from spectragram_bench.core.models import UtteranceValue
 
     shutil.copy(Path(benchmark.removeprefix("sqlite:///")), tmp_path / "copy.db")
     url = f"sqlite:///{tmp_path / 'copy.db'}"
@@ -167,7 +168,7 @@ def test_counts_are_the_eval_versions_own(benchmark: str, tmp_path: Path):
     rows = [json.loads(line) for line in (tmp_path / "stored" / "prediction.jsonl").read_text().splitlines()]
     check_round_trip(url, rows, len((tmp_path / "stored" / "latency_sample.jsonl").read_text().splitlines()), lambda v: v)
     with db.transaction() as s:
-        s.query(UtteranceScore).filter_by(job_run_id=1).delete()
+        s.query(UtteranceValue).filter_by(job_run_id=1).delete()
     export_benchmark(db, 1, "json", tmp_path / "gone")
     db.dispose()
     rows = [json.loads(line) for line in (tmp_path / "gone" / "prediction.jsonl").read_text().splitlines()]

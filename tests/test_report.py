@@ -40,7 +40,8 @@ from spectragram_bench.datasets.variants import variant_key, variant_label
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.reporting import plots
 from spectragram_bench.reporting.alignment import DEL, HIT, INS, SUB, align_words, error_frequencies
-from spectragram_bench.reporting.html import json_for_script, write_report
+from spectragram_bench.reporting.browser_data import json_for_script
+from spectragram_bench.reporting.html import write_report
 from spectragram_bench.reporting.leaderboard import Interval, fmt_interval, leaderboard_rows
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -378,7 +379,7 @@ def test_report_in_chromium_synthetic(synthetic):
     # error analysis and reproducibility
     assert len(dom.find_all("section", cls="errs")) == 2
     repro = dom.by_id("s-repro").text()
-    assert "basic@1: lowercase \u2192 strip_punctuation" in repro and "v1+basic@1" in repro
+    assert "basic@1: lowercase \u2192 strip_punctuation" in repro and "v2+basic@1" in repro
     assert "3.11.7" in repro and SECRET not in repro
     assert "utterance_percentile" in repro and "speaker_percentile" in repro
 
@@ -448,7 +449,7 @@ def test_run_writes_report_of_mock_benchmark_checked_in_chromium(tmp_path: Path)
     proc = run_cli("list", "--db", f"sqlite:///{tmp_path / 'b.db'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     listed = [line for line in proc.stdout.splitlines() if "mock/" in line]
-    assert len(listed) == 2 and "mock-demo" in listed[0] and "v1+basic@1" in listed[0]
+    assert len(listed) == 2 and "mock-demo" in listed[0] and "v2+basic@1" in listed[0]
     assert "completed" in listed[0] and re.search(r"\b(partial|completed)\b", listed[1])
 
 

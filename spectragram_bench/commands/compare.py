@@ -1,8 +1,10 @@
 """`spectragram-bench compare JOB_RUN_A JOB_RUN_B`: is the WER difference real?
 
-Prints, per dataset split and variant (and over all when several): WER of A and B with 95%
-bootstrap intervals and S/D/I, the paired bootstrap of WER_A - WER_B with its 95% interval and
-P(B better), and sclite's MAPSSWE p-value, on the utterances both runs transcribed.
+Prints, per dataset split and variant, or per group of `--by KEY` (speaker, sex, duration, any
+utterance metadata key), and over all when several: WER of A and B with 95% bootstrap intervals
+and S/D/I, the paired bootstrap of WER_A - WER_B with its 95% interval and P(B better), sclite's
+MAPSSWE p-value; then sclite's sign and Wilcoxon signed-rank tests over speakers, McNemar's test
+on sentence errors and the paired bootstrap of CER_A - CER_B, on the utterances both runs transcribed.
 """
 
 from __future__ import annotations
@@ -21,12 +23,33 @@ def add_parser(sub):
     p = sub.add_parser("compare", help="paired significance test of two job runs (bootstrap and MAPSSWE)")
     p.add_argument("job_run_a", type=int, metavar="JOB_RUN_A")
     p.add_argument("job_run_b", type=int, metavar="JOB_RUN_B")
-    p.add_argument("--normalizer", default=None, metavar="NAME", help="default: job run A's benchmark normaliser")
+    p.add_argument("--normalizer", default=None, metavar="NAME",
+                   help="default: the normaliser of A's evaluation (--eval-version, else A's latest)")
+    p.add_argument("--eval-version", default=None, metavar="VERSION",
+                   help="compare under the normaliser of this evaluation of A; default: A's latest")
     p.add_argument("--iterations", type=int, default=None, metavar="N",
                    help=f"bootstrap resamples; default: A's benchmark config, else {DEFAULT_ITERATIONS}")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed; default: A's benchmark config")
+    p.add_argument("--by", default=None, metavar="KEY",
+                   help="compare per group of this utterance key (speaker, sex, duration, variant, or a meta key)")
     add_db_option(p)
     return p
+
+
+def _evaluation_normalizer(session, args, config):
+    """The normaliser A's chosen (or latest) evaluation used, when this install has it exactly."""
+    from spectragram_bench.core.errors import BenchError
+    from spectragram_bench.core.normalize import resolve
+    from spectragram_bench.reporting.predictions import job_run_normalizers
+
+    choice = job_run_normalizers(session, [args.job_run_a], args.eval_version)[args.job_run_a]
+    if args.eval_version is not None and choice.stored_tag is None:
+        raise BenchError(f"job run {args.job_run_a} has no evaluation {args.eval_version!r}")
+    if choice.exact:
+        return choice.normalizer
+    if args.eval_version is not None:
+        raise BenchError(f"evaluation {args.eval_version}: {choice.note}; give --normalizer")
+    return resolve(config.normalizer, config.normalizer_steps)
 
 
 def _pct(v: float | None) -> str:
@@ -64,6 +87,25 @@ def verdict(c: Comparison, a: str, b: str) -> str:
             f"{trail}; 95% CI of A-B {_ci(d.low, d.high, True)} includes 0; {tests})")
 
 
+def tests_table(rows: list[Comparison]):
+    """sclite's speaker-level tests, McNemar on sentence errors, and the paired CER test (a rich Table)."""
+    from rich.table import Table
+
+    table = Table(title="speaker sign and Wilcoxon tests (sclite), McNemar on sentence errors, paired CER")
+    for col in ("dataset", "split", "variant", "speakers A/B better", "sign p", "Wilcoxon p",
+                "sentences A/B only wrong", "McNemar p", "CER A", "CER B", "A-B 95% CI", "P(B better)"):
+        table.add_column(col, justify="left" if col in ("dataset", "split", "variant") else "right")
+    for c in rows:
+        table.add_row(
+            c.dataset, c.split, c.variant, f"{c.sign.a_better}/{c.sign.b_better} ({c.sign.ties} tied)",
+            _p(c.sign.p_value), _p(c.wilcoxon.p_value),
+            f"{c.mcnemar.a_only_wrong}/{c.mcnemar.b_only_wrong}", _p(c.mcnemar.p_value),
+            _pct(c.cer.wer_a), _pct(c.cer.wer_b), _ci(c.cer.difference.low, c.cer.difference.high, True),
+            "-" if c.cer.p_b_better is None else f"{c.cer.p_b_better:.3f}",
+        )
+    return table
+
+
 def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -73,15 +115,16 @@ def run(args) -> int:
     from spectragram_bench.evaluations.v1.comparison import compare_job_runs, job_run_label
     from spectragram_bench.evaluations.v1.pipeline import evaluation_config
     from spectragram_bench.reporting.summary import wide_console
+
     db = open_database(resolve_db_url(args.db, None))
     try:
         with db.session() as s:
             label_a, label_b = job_run_label(s, args.job_run_a), job_run_label(s, args.job_run_b)
             config = evaluation_config(s, args.job_run_a)
-            normalizer = resolve(args.normalizer) if args.normalizer else resolve(config.normalizer, config.normalizer_steps)
+            normalizer = resolve(args.normalizer) if args.normalizer else _evaluation_normalizer(s, args, config)
             iterations = args.iterations or config.bootstrap_iterations or DEFAULT_ITERATIONS
             seed = config.bootstrap_seed if args.seed is None else args.seed
-            rows = compare_job_runs(s, args.job_run_a, args.job_run_b, normalizer, iterations, seed)
+            rows = compare_job_runs(s, args.job_run_a, args.job_run_b, normalizer, iterations, seed, args.by)
         a, b = f"A = job run {args.job_run_a} ({label_a})", f"B = job run {args.job_run_b} ({label_b})"
         table = Table(title=f"{a} vs {b}\nnormaliser {normalizer.tag}, paired bootstrap {iterations} resamples, seed {seed}")
         for col, justify in (
@@ -103,6 +146,7 @@ def run(args) -> int:
             )
         console: Console = wide_console()
         console.print(table)
+        console.print(tests_table(rows))
         for c in rows:
             console.print(verdict(c, "A", "B"), highlight=False, soft_wrap=True)
             if c.only_a or c.only_b:

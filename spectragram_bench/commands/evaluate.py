@@ -1,8 +1,9 @@
 """`spectragram-bench evaluate BENCHMARK_ID`: re-score stored predictions, no provider call.
 
-With another normaliser the numbers go under a new eval version (`v1+<name>@<version>`);
-earlier versions' rows stay as they were. The job runs' current eval version becomes the new
-one, so the summary (and `report`) show it.
+With another normaliser (or `--failures-as-empty`) the numbers go under a new eval version
+(`v2+<name>@<version>...`, evaluations/plan.py) beside the earlier ones, whose rows stay as they
+were. The job runs' current eval version becomes the new one, so `report` shows it first and
+lists the others ("also evaluated"); `--eval-version` picks any of them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ def add_parser(sub):
                    "default: the benchmark's own")
     p.add_argument("--normalizer-steps", default=None, metavar="STEP,STEP,...",
                    help="compose the normaliser from these steps instead (see core/normalize.py STEPS)")
+    p.add_argument("--failures-as-empty", action="store_true",
+                   help="score failed predictions as empty transcripts (Kaldi --mode all), as its own eval version")
+    p.add_argument("--wide", action="store_true", help="every leaderboard column, whatever the terminal width")
     add_db_option(p)
     return p
 
@@ -50,8 +54,9 @@ def run(args) -> int:
                     normalizer = resolve(config.normalizer, config.normalizer_steps)
                 else:
                     normalizer = resolve(args.normalizer or config.normalizer, steps)
-                evaluated.append(evaluate_job_run(s, job_run_id, normalizer, evaluation=config))
-        print_summary(db, args.benchmark_id)
+                evaluated.append(evaluate_job_run(s, job_run_id, normalizer, evaluation=config,
+                                                  failures_as_empty=args.failures_as_empty or None))
+        print_summary(db, args.benchmark_id, wide=args.wide)
         if not evaluated:
             print(f"benchmark {args.benchmark_id} has no predictions to evaluate")
             return 1

@@ -13,6 +13,8 @@ def add_parser(sub):
     p.add_argument("benchmark_id", type=int, metavar="BENCHMARK_ID")
     p.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="csv", help="file format (json = JSON Lines)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files in it are replaced)")
+    p.add_argument("--eval-version", default=None, metavar="VERSION",
+                   help="only this evaluation's rows (and its per-utterance scores); default: all, scores of the latest")
     add_db_option(p)
     return p
 
@@ -25,7 +27,7 @@ def run(args) -> int:
     from spectragram_bench.reporting.summary import wide_console
     db = open_database(resolve_db_url(args.db, None))
     try:
-        manifest = export_benchmark(db, args.benchmark_id, args.format, args.out)
+        manifest = export_benchmark(db, args.benchmark_id, args.format, args.out, args.eval_version)
     finally:
         db.dispose()
     table = Table(title=f"benchmark {args.benchmark_id} exported as {args.format} to {args.out}")

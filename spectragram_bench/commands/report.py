@@ -12,6 +12,8 @@ def add_parser(sub):
         "--out", metavar="FILE.html", default=None,
         help="where to write the report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/); audio links are relative to it",
     )
+    p.add_argument("--eval-version", default=None, metavar="VERSION", help="which evaluation (see `report`'s 'also evaluated' lines); default: each job run's latest")
+    p.add_argument("--wide", action="store_true", help="every leaderboard column, whatever the terminal width")
     add_db_option(p)
     return p
 
@@ -22,9 +24,9 @@ def run(args) -> int:
     from spectragram_bench.reporting.leaderboard import print_leaderboard
     db = open_database(resolve_db_url(args.db, None))
     try:
-        path = write_report(db, args.benchmark_id, args.out)
+        path = write_report(db, args.benchmark_id, args.out, args.eval_version)
         with db.session() as s:
-            print_leaderboard(s, args.benchmark_id)
+            print_leaderboard(s, args.benchmark_id, wide=args.wide, eval_version=args.eval_version)
         print(f"report: {path.resolve()}")
         return 0
     finally:

@@ -25,6 +25,7 @@ def add_parser(sub):
     p.add_argument("--dry-run", action="store_true", help="print the plan (items, audio hours, cost, duration) and exit")
     p.add_argument("--resume", type=int, default=None, metavar="BENCHMARK_ID", help="continue an interrupted or partial benchmark")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--wide", action="store_true", help="every leaderboard column, whatever the terminal width")
     p.add_argument(
         "--grace-s", type=float, default=DEFAULT_GRACE_S, metavar="S",
         help=f"after a first Ctrl-C, how long in-flight requests may finish (default {DEFAULT_GRACE_S:g})",
@@ -105,7 +106,7 @@ def run(args) -> int:
             print(f"interrupted: {outcome.database_error}{lost}; benchmark {outcome.benchmark_id} is incomplete; "
                   f"resume with: {hint}", file=sys.stderr)
             return outcome.exit_code
-        print_summary(db, outcome.benchmark_id)
+        print_summary(db, outcome.benchmark_id, wide=args.wide)
         for jr in outcome.job_runs:
             if jr.error_text:
                 print(f"job run {jr.job_run_id} ({jr.label}) {jr.status}: {jr.error_text}", file=sys.stderr)

@@ -204,6 +204,14 @@ class DatasetConfig(Strict):
         return out
 
 
+class MetricSpec(Strict):
+    """One metric of an evaluation, optionally under its own normaliser (stored as `name:normaliser`)."""
+
+    name: str = Field(description="registered metric (evaluations/builtin_metrics.py)")
+    normalizer: str | None = Field(None, description="this metric's normaliser instead of the evaluation's")
+    normalizer_steps: list[str] | None = None
+
+
 class EvaluationConfig(Strict):
     normalizer: str = Field("whisper_english", description="registry name of the text normaliser")
     normalizer_steps: list[str] | None = Field(
@@ -211,6 +219,18 @@ class EvaluationConfig(Strict):
     )
     bootstrap_iterations: int = Field(1000, ge=0, le=1_000_000)
     bootstrap_seed: int = 0
+    metrics: list[str | MetricSpec] | None = Field(
+        None, description="the metrics to compute (names or {name, normalizer}); default: the built-in set"
+    )
+    keywords_file: str | None = Field(
+        None, description="one keyword or phrase a line, looked for in every utterance (beside a manifest's `keywords`)"
+    )
+    formatted_references: str | None = Field(
+        None, description="Kaldi-text file `<utt id> <cased, punctuated text>` for formatted WER (else meta text_formatted)"
+    )
+    failures_as_empty: bool = Field(
+        False, description="score a failed prediction as an empty transcript (Kaldi --mode all); its own eval version"
+    )
 
 
 class JobConfig(Strict):
@@ -288,7 +308,9 @@ def resolve_paths(config: JobConfig, base_dir: Path) -> JobConfig:
             for v in ds.variants
         ]
         datasets.append(ds.model_copy(update={"root": str(root), "variants": variants}))
-    return config.model_copy(update={"datasets": datasets})
+    ev = config.evaluation
+    files = {k: _resolve(getattr(ev, k), base_dir) for k in ("keywords_file", "formatted_references") if getattr(ev, k)}
+    return config.model_copy(update={"datasets": datasets, "evaluation": ev.model_copy(update=files)})
 
 
 def _resolve(path: str, base_dir: Path) -> str:

@@ -186,30 +186,38 @@ class BootstrapResult(Base):
     extra_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class UtteranceScore(Base):
-    """Per-utterance word and character edit counts of one evaluation (migration 0002).
+class UtteranceValue(Base):
+    """One per-utterance value of one evaluation (migration 0004; was utterance_score's columns).
 
-    Every corpus number of that evaluation is a sum of these rows; the `speaker_score` view
-    (same migration) sums them per speaker.
+    Names are the metric registry's value names (`hits`, `substitutions`, `char_hits`, ...,
+    evaluations/registry.py); every corpus number of that evaluation is a sum of these rows, and
+    the `speaker_score` view sums the word and character counts per speaker.
     """
 
-    __tablename__ = "utterance_score"
+    __tablename__ = "utterance_value"
     __table_args__ = (
-        UniqueConstraint("job_run_id", "utt_id", "eval_version", name="uq_utterance_score_identity"),
-        Index("ix_utterance_score_lookup", "job_run_id", "eval_version"),
+        UniqueConstraint("job_run_id", "utt_id", "eval_version", "name", name="uq_utterance_value_identity"),
+        Index("ix_utterance_value_lookup", "job_run_id", "eval_version"),
     )
-    score_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"))
     utt_id: Mapped[int] = mapped_column(ForeignKey("utterance.utt_id"), index=True)
     eval_version: Mapped[str] = mapped_column(String(100))
-    hits: Mapped[int] = mapped_column(Integer)
-    substitutions: Mapped[int] = mapped_column(Integer)
-    deletions: Mapped[int] = mapped_column(Integer)
-    insertions: Mapped[int] = mapped_column(Integer)
-    char_hits: Mapped[int] = mapped_column(Integer)
-    char_substitutions: Mapped[int] = mapped_column(Integer)
-    char_deletions: Mapped[int] = mapped_column(Integer)
-    char_insertions: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+
+
+class Evaluation(Base):
+    """One evaluation of a job run: its eval version, a label a reader understands, and what it computed."""
+
+    __tablename__ = "evaluation"
+    __table_args__ = (UniqueConstraint("job_run_id", "eval_version", name="uq_evaluation_identity"),)
+    evaluation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"), index=True)
+    eval_version: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CostSummary(Base):

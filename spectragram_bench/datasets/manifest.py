@@ -10,6 +10,9 @@ CSV (`,`) or TSV (`.tsv`, tab): a header row with `path` and `text` (or the JSON
 `speaker`, `id`, `duration`, `offset`; other columns go to meta.
 Without an id, the utterance id is the audio file's name without its extension (plus
 `@<offset>` for segments); two files with the same name then need explicit ids.
+An empty transcript is an input problem, unless the entry says `"nonspeech": true` (a clip without
+speech, scored by the hallucination metrics; evaluations/inputs.py); `keywords`, `words` (word
+alignments) and `text_formatted` are read by the metrics that need them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
 from spectragram_bench.datasets.base import Dataset, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
+from spectragram_bench.evaluations.inputs import is_nonspeech
 
 PATH_KEYS = ("audio_filepath", "path", "audio_path", "audio", "file")
 TEXT_KEYS = ("text", "transcript", "sentence")
@@ -120,8 +124,8 @@ class ManifestDataset(Dataset):
             problems.append(f"{where}: no transcript (one of {', '.join(TEXT_KEYS)})")
         elif not isinstance(text, str):
             problems.append(f"{where}: transcript is {type(text).__name__}, not text")
-        elif not text.strip():
-            problems.append(f"{where}: empty transcript")
+        elif not text.strip() and not is_nonspeech(row):
+            problems.append(f"{where}: empty transcript (mark a clip without speech with \"nonspeech\": true)")
         if ext_id in (None, ""):
             ext_id = audio_path.stem if offset is None else f"{audio_path.stem}@{offset:.3f}"
         if problems:

@@ -1,6 +1,6 @@
 """Word alignments for display, and the most frequent errors of a system.
 
-The alignment is jiwer's (`process_words`, the same aligner core/metrics.py counts with), turned
+The alignment is core/align.py's (kaldialign's tie rule, the one core/metrics.py counts with), turned
 into columns a viewer can print: (op, reference word, hypothesis word) with op one of
 '=' (hit), 's' (substitution), 'd' (deletion: no hypothesis word), 'i' (insertion: no reference word).
 """
@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import jiwer
+from spectragram_bench.core import align
 
 HIT, SUB, DEL, INS = "=", "s", "d", "i"
-_OPS = {"equal": HIT, "substitute": SUB, "delete": DEL, "insert": INS}
+_OPS = {align.HIT: HIT, align.SUB: SUB, align.DEL: DEL, align.INS: INS}
 
 Column = tuple[str, str | None, str | None]
 
@@ -23,26 +23,13 @@ def align_words(refs: Sequence[str], hyps: Sequence[str]) -> list[list[Column]]:
     """Column alignments of already-normalised texts, one list per pair."""
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    if not refs:
-        return []
-    out = jiwer.process_words(list(refs), list(hyps))
     aligned: list[list[Column]] = []
-    for ref_words, hyp_words, chunks in zip(out.references, out.hypotheses, out.alignments, strict=True):
-        columns: list[Column] = []
-        for chunk in chunks:
-            op = _OPS[chunk.type]
-            if op == INS:
-                columns.extend((INS, None, w) for w in hyp_words[chunk.hyp_start_idx : chunk.hyp_end_idx])
-            elif op == DEL:
-                columns.extend((DEL, w, None) for w in ref_words[chunk.ref_start_idx : chunk.ref_end_idx])
-            else:
-                pairs = zip(
-                    ref_words[chunk.ref_start_idx : chunk.ref_end_idx],
-                    hyp_words[chunk.hyp_start_idx : chunk.hyp_end_idx],
-                    strict=True,
-                )
-                columns.extend((op, r, h) for r, h in pairs)
-        aligned.append(columns)
+    for ref, hyp in zip(refs, hyps, strict=True):
+        ref_words, hyp_words = ref.split(), hyp.split()
+        aligned.append([
+            (_OPS[op], ref_words[i] if i is not None else None, hyp_words[j] if j is not None else None)
+            for op, i, j in align.alignment(ref_words, hyp_words)
+        ])
     return aligned
 
 

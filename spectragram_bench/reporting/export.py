@@ -2,10 +2,11 @@
 
 Column names and types are the schema's (core/models.py), so a pandas or polars user joins the
 files exactly as they would join the tables. `prediction` gains the per-utterance scores of the
-job run's current eval version (hits, substitutions, deletions, insertions, ref_words,
-char_errors, ref_chars: utterance_score's, else recomputed; empty for failed predictions, and
-where neither utterance_score nor this install's normalisers give them exactly): corpus WER is
-sum(substitutions + deletions + insertions) / sum(ref_words), as in metric_summary.
+job run's current eval version, or of `eval_version` (hits, substitutions, deletions, insertions,
+ref_words, char_errors, ref_chars: utterance_value's, else recomputed; empty for failed
+predictions, and where neither utterance_value nor this install's normalisers give them
+exactly): corpus WER is sum(substitutions + deletions + insertions) / sum(ref_words), as in
+metric_summary. utterance_value has every per-utterance value of every metric, one row each.
 JSON columns are JSON text in CSV and Parquet, nested objects in JSON Lines.
 """
 
@@ -33,6 +34,7 @@ from spectragram_bench.core.models import (
     CostSummary,
     Dataset,
     DatasetVariant,
+    Evaluation,
     JobRun,
     LatencySample,
     MetricSummary,
@@ -40,7 +42,7 @@ from spectragram_bench.core.models import (
     Prediction,
     Provider,
     Utterance,
-    UtteranceScore,
+    UtteranceValue,
 )
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.reporting.predictions import scored_predictions
@@ -168,9 +170,10 @@ def _rows(session: Session, model: type[Base], *where) -> Iterator[dict[str, Any
         yield row_of(obj, cols)
 
 
-def prediction_rows(session: Session, benchmark_id: int) -> Iterator[dict[str, Any]]:
+def prediction_rows(session: Session, benchmark_id: int, eval_version: str | None = None) -> Iterator[dict[str, Any]]:
     cols = table_columns(Prediction)
-    scored = sorted(scored_predictions(session, benchmark_id, align=False), key=lambda sp: sp.prediction.prediction_id)
+    scored = sorted(scored_predictions(session, benchmark_id, align=False, eval_version=eval_version),
+                    key=lambda sp: sp.prediction.prediction_id)
     for sp in scored:
         row = row_of(sp.prediction, cols)
         # counts only where they are the eval version's own (stored, or rescored with its normaliser)
@@ -185,8 +188,12 @@ def prediction_rows(session: Session, benchmark_id: int) -> Iterator[dict[str, A
         yield row
 
 
-def export_benchmark(db: Database, benchmark_id: int, fmt: str, out_dir: str | Path) -> dict[str, Any]:
-    """Write one file per table into `out_dir` and an export.json manifest; returns the manifest."""
+def export_benchmark(
+    db: Database, benchmark_id: int, fmt: str, out_dir: str | Path, eval_version: str | None = None
+) -> dict[str, Any]:
+    """Write one file per table into `out_dir` and an export.json manifest; returns the manifest.
+
+    With `eval_version`, the evaluation tables hold only that version's rows."""
     if fmt not in FORMATS:
         raise BenchError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "parquet":
@@ -197,13 +204,20 @@ def export_benchmark(db: Database, benchmark_id: int, fmt: str, out_dir: str | P
     ext, write = FORMATS[fmt], WRITERS[fmt]
     manifest: dict[str, Any] = {
         "benchmark_id": benchmark_id, "format": fmt, "exported_at": datetime.now(UTC).isoformat(),
-        "spectragram_bench_version": __version__, "tables": {},
+        "spectragram_bench_version": __version__, "eval_version": eval_version, "tables": {},
     }
     with db.session() as s:
         bench = s.get(Benchmark, benchmark_id)
         if bench is None:
             raise BenchError(f"benchmark {benchmark_id} not found in {db.location}")
         runs = select(JobRun.job_run_id).where(JobRun.benchmark_id == benchmark_id)
+
+        def scored(model):
+            keep = [model.job_run_id.in_(runs)]
+            if eval_version is not None:
+                keep.append(model.eval_version == eval_version)
+            return _rows(s, model, *keep)
+
         utts = select(Prediction.utt_id).where(Prediction.job_run_id.in_(runs))
         bench_cols = table_columns(Benchmark)
         bench_row = row_of(bench, bench_cols)
@@ -218,11 +232,12 @@ def export_benchmark(db: Database, benchmark_id: int, fmt: str, out_dir: str | P
             ("dataset", table_columns(Dataset), _rows(s, Dataset, Dataset.dataset_id.in_(select(Utterance.dataset_id).where(Utterance.utt_id.in_(utts))))),
             ("dataset_variant", table_columns(DatasetVariant), _rows(s, DatasetVariant, DatasetVariant.variant_id.in_(select(Utterance.variant_id).where(Utterance.utt_id.in_(utts))))),
             ("utterance", table_columns(Utterance), _rows(s, Utterance, Utterance.utt_id.in_(utts))),
-            ("prediction", pred_cols, prediction_rows(s, benchmark_id)),
-            ("utterance_score", table_columns(UtteranceScore), _rows(s, UtteranceScore, UtteranceScore.job_run_id.in_(runs))),
+            ("prediction", pred_cols, prediction_rows(s, benchmark_id, eval_version)),
+            ("evaluation", table_columns(Evaluation), scored(Evaluation)),
+            ("utterance_value", table_columns(UtteranceValue), scored(UtteranceValue)),
             ("latency_sample", table_columns(LatencySample), _rows(s, LatencySample, LatencySample.job_run_id.in_(runs))),
-            ("metric_summary", table_columns(MetricSummary), _rows(s, MetricSummary, MetricSummary.job_run_id.in_(runs))),
-            ("bootstrap_result", table_columns(BootstrapResult), _rows(s, BootstrapResult, BootstrapResult.job_run_id.in_(runs))),
+            ("metric_summary", table_columns(MetricSummary), scored(MetricSummary)),
+            ("bootstrap_result", table_columns(BootstrapResult), scored(BootstrapResult)),
             ("cost_summary", table_columns(CostSummary), _rows(s, CostSummary, CostSummary.job_run_id.in_(runs))),
         ]
         try:

@@ -16,11 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,31 +29,16 @@ from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.models import Benchmark, JobRun, Model
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.persistence import Database
-from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.reporting import plots, streaming_report
-from spectragram_bench.reporting.alignment import HIT, Column, ErrorFrequencies
-from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip, clip_columns
-from spectragram_bench.reporting.leaderboard import (
-    LeaderboardRow,
-    fmt_count,
-    fmt_interval,
-    fmt_latency,
-    fmt_ms,
-    fmt_rate,
-    fmt_ratio,
-    fmt_sdi,
-    fmt_usd,
-    harness_note,
-    leaderboard_rows,
-)
+from spectragram_bench.reporting.alignment import ErrorFrequencies
+from spectragram_bench.reporting.breakdown_html import breakdowns_html
+from spectragram_bench.reporting.browser_data import browser_data, json_for_script
+from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip
+from spectragram_bench.reporting.html_leaderboard import e, leaderboards_html
+from spectragram_bench.reporting.leaderboard import LeaderboardRow, leaderboard_rows
 from spectragram_bench.reporting.predictions import NormalizerChoice, ScoredPrediction, scored_predictions
 
 TOP_ERRORS = 10
-
-
-def e(value: Any) -> str:
-    """Escape anything for HTML text or a quoted attribute."""
-    return escape("" if value is None else str(value), quote=True)
 
 
 def _static(name: str) -> str:
@@ -97,73 +80,6 @@ def load_systems(session: Session, benchmark_id: int) -> list[SystemInfo]:
 
 
 # -- sections --------------------------------------------------------------------------------------
-
-def leaderboard_html(rows: list[LeaderboardRow]) -> str:
-    if not rows:
-        return '<p class="note">No scored results: every job run failed before producing a prediction, or none was evaluated.</p>'
-    head = (
-        ("System", "t"), ("Provider", "t"), ("Model", "t"), ("Dataset", "t"), ("Variant", "t"), ("N", "n"),
-        ("Failed", "n"), ("WER", "n"), ("95% CI", "n"), ("CER", "n"), ("S/D/I", "t"), ("p50 ms", "n"),
-        ("p95 ms", "n"), ("RTFx", "n"), ("TTFT p50", "n"), ("$/audio h", "n"),
-    )
-    out = ['<div class="scroll"><table id="leaderboard" class="lb sortable"><thead><tr>']
-    out.extend(f'<th data-type="{kind}" tabindex="0">{e(name)}</th>' for name, kind in head)
-    out.append("</tr></thead><tbody>")
-    for r in rows:
-        s, m = r.summary, r.summary.metrics
-        ci = r.interval("wer")
-        ci_title = "; ".join(
-            f"{i.method}: {fmt_interval(i)} ({100 * i.level:g}%, {i.iterations:,} resamples, seed {i.seed})"
-            for i in r.intervals_of("wer")
-        ) or "no bootstrap result stored"
-        ttft = r.metric("ttft_p50") if r.streaming else None
-        cells = (
-            (s.system, None), (s.provider, None), (s.model, None), (f"{s.dataset}/{s.split}", None), (s.variant, None),
-            (fmt_count(m.get("n_utterances")), m.get("n_utterances")), (fmt_count(m.get("n_failed")), m.get("n_failed")),
-            (fmt_rate(r.wer), r.wer), (fmt_interval(ci), ci.low if ci else None),
-            (fmt_rate(m.get("cer")), m.get("cer")), (fmt_sdi(m), None),
-            (fmt_latency(m.get("latency_api_ms_p50"), r), m.get("latency_api_ms_p50")),
-            (fmt_latency(m.get("latency_api_ms_p95"), r), m.get("latency_api_ms_p95")),
-            (fmt_ratio(r.metric("rtfx")), r.metric("rtfx")),
-            (fmt_ms(ttft) if r.streaming else "-", ttft),
-            (fmt_usd(r.usd_per_audio_hour), r.usd_per_audio_hour),
-        )
-        out.append(f'<tr data-job-run="{s.job_run_id}">')
-        for i, (text, sort) in enumerate(cells):
-            attrs = f' data-sort="{sort!r}"' if sort is not None else ""
-            if i == 8:
-                attrs += f' title="{e(ci_title)}"'
-            cls = ' class="num"' if head[i][1] == "n" else ""
-            badge = f' <span class="badge" title="job run status">{e(s.status)}</span>' if i == 0 and s.status != "completed" else ""
-            out.append(f"<td{cls}{attrs}>{e(text)}{badge}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
-
-
-def leaderboard_notes(rows: list[LeaderboardRow]) -> str:
-    notes = [
-        "WER and CER are corpus rates: total edits over total reference words (characters), on normalised text.",
-        "Failed predictions are not scored (counted under Failed), never treated as empty transcripts.",
-        "Latency is the provider's time per utterance: for HTTP APIs clocked at the wire, from the request's last "
-        "byte sent to the reply's last byte read (time queued inside the harness is stored apart, "
-        "latency_sample.queue_ms); otherwise the attempt's duration.",
-    ]
-    note = harness_note(rows)
-    if note:
-        notes.insert(0, note)
-    methods = sorted({(i.method, i.iterations, i.level) for r in rows for i in r.intervals if i.metric == "wer"})
-    if methods:
-        shown = ", ".join(f"{m} ({it:,} resamples, {100 * lv:g}%)" for m, it, lv in methods)
-        notes.append(f"Confidence intervals of WER by bootstrap: {shown}; the CI column shows the utterance-level one where stored, its tooltip all of them.")
-    else:
-        notes.append("No bootstrap confidence intervals are stored for this benchmark ('-').")
-    if any(r.cost_source == "cost_summary" for r in rows):
-        notes.append("$/audio h from cost_summary: the job run's price over all audio it scored.")
-    if not any(r.usd_per_audio_hour is not None for r in rows):
-        notes.append("No cost data is stored for this benchmark ('-').")
-    return '<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>"
-
 
 def plot_points(rows: list[LeaderboardRow], series: dict[int, plots.Series]) -> list[plots.PlotPoint]:
     out = []
@@ -282,68 +198,6 @@ def swatch(series: plots.Series) -> str:
     return f'<span class="sw" style="background:{plots.colour(series.index)}"></span>'
 
 
-# -- the utterance browser's data ------------------------------------------------------------------
-
-def audio_href(audio_path: str | None, out_dir: Path) -> str | None:
-    """A relative, URL-quoted link to a local audio file, or None when the file is not here."""
-    if not audio_path or not Path(audio_path).is_file():
-        return None
-    try:
-        rel = os.path.relpath(Path(audio_path).resolve(), out_dir.resolve())
-    except ValueError:  # another drive on Windows: no relative path exists
-        return None
-    return quote(Path(rel).as_posix())
-
-
-def _encode_columns(columns: list[Column]) -> list[Any]:
-    """Hits as plain strings, edits as [op, ref, hyp]: compact for long benchmarks."""
-    return [ref if op == HIT else [op, ref, hyp] for op, ref, hyp in columns]
-
-
-def browser_data(systems: list[SystemInfo], preds: list[ScoredPrediction], out_dir: Path) -> dict[str, Any]:
-    groups: dict[str, int] = {}
-    utts: dict[int, dict[str, Any]] = {}
-    for sp in preds:
-        u = sp.utterance
-        if u.utt_id not in utts:
-            group = f"{sp.dataset}/{sp.split} \u00b7 {variant_label(sp.variant_json)}"
-            gi = groups.setdefault(group, len(groups))
-            utts[u.utt_id] = {
-                "g": gi, "id": u.external_id, "a": audio_href(u.audio_path, out_dir),
-                "src": sp.variant_json.get("kind", "clean") != "clean",
-                "dur": round(u.duration_s, 2) if u.duration_s is not None else None,
-                "spk": u.speaker, "ref": clip(u.ref_text), "h": {},
-            }
-        p = sp.prediction
-        if sp.ok and sp.words is not None:
-            w = sp.words
-            entry: dict[str, Any] = {
-                "ok": 1, "e": w.errors, "n": w.ref_len, "s": w.substitutions, "d": w.deletions, "i": w.insertions,
-                "raw": clip(p.hyp_text or ""), "cols": _encode_columns(clip_columns(sp.columns or [])),
-                "ms": round(sp.latency.api_time_ms, 1) if sp.latency is not None and sp.latency.api_time_ms is not None else None,
-                "t": round(sp.ttft_ms, 1) if sp.ttft_ms is not None else None,
-            }
-            stream = streaming_report.timeline_entry((sp.latency.meta_json or {}) if sp.latency is not None else {})
-            if stream is not None:
-                entry["st"] = stream
-        else:
-            entry = {"ok": 0, "err": clip(f"{p.error_kind or 'error'}: {p.error_text or ''}"), "att": p.attempts}
-        utts[u.utt_id]["h"][str(p.job_run_id)] = entry
-    return {
-        "systems": [{"id": str(s.id), "name": s.name, "c": plots.colour(s.series.index)} for s in systems],
-        "groups": list(groups),
-        "utts": list(utts.values()),
-    }
-
-
-def json_for_script(data: Any) -> str:
-    """JSON safe inside <script type="application/json">: no '<', '>' or '&' can end the element."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(ch, code)
-    return text
-
-
 # -- reproducibility -------------------------------------------------------------------------------
 
 def _pre(value: Any) -> str:
@@ -417,14 +271,17 @@ def csp(script: str) -> str:
     )
 
 
-def render_report(session: Session, benchmark_id: int, out_dir: Path) -> str:
-    """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`."""
+def render_report(session: Session, benchmark_id: int, out_dir: Path, eval_version: str | None = None) -> str:
+    """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`.
+
+    Leaderboard, plots and utterances show each job run's current evaluation (or `eval_version`);
+    the benchmark's other evaluations get a leaderboard each beside it."""
     bench = session.get(Benchmark, benchmark_id)
     if bench is None:
         raise BenchError(f"benchmark {benchmark_id} not found")
     systems = load_systems(session, benchmark_id)
-    rows = leaderboard_rows(session, benchmark_id)
-    preds = scored_predictions(session, benchmark_id, chars=False)
+    rows = leaderboard_rows(session, benchmark_id, eval_version)
+    preds = scored_predictions(session, benchmark_id, chars=False, eval_version=eval_version)
     norms = {sp.prediction.job_run_id: sp.normalizer for sp in preds}
     for s in systems:
         s.normalizer = norms.get(s.id)
@@ -447,12 +304,13 @@ def render_report(session: Session, benchmark_id: int, out_dir: Path) -> str:
 <p class="meta">created {_when(bench.created_at)} \u00b7 {len(systems)} system(s) \u00b7 {n_utts:,} utterance(s) \u00b7
 report generated {e(generated)} by spectragram-bench {e(__version__)}</p>
 {f'<p class="meta">{e(bench.notes)}</p>' if bench.notes else ""}
-<nav><a href="#s-leaderboard">Leaderboard</a><a href="#s-plots">Plots</a><a href="#s-errors">Error analysis</a>
+<nav><a href="#s-leaderboard">Leaderboard</a><a href="#s-plots">Plots</a><a href="#s-breakdowns">Breakdowns</a><a href="#s-errors">Error analysis</a>
 <a href="#s-utterances">Utterances</a><a href="#s-repro">Reproducibility</a></nav></header>
 <main>
-<section id="s-leaderboard"><h2>Leaderboard</h2>{leaderboard_html(rows)}{leaderboard_notes(rows)}
+<section id="s-leaderboard"><h2>Leaderboard</h2>{leaderboards_html(session, benchmark_id, rows)}
 {streaming_report.streaming_table_html(rows)}</section>
 <section id="s-plots"><h2>Plots</h2>{plots_html(rows, systems, preds)}</section>
+<section id="s-breakdowns"><h2>Breakdowns</h2>{breakdowns_html(session, {s.id: s.name for s in systems}, {s.id: s.series.index for s in systems}, eval_version)}</section>
 <section id="s-errors"><h2>Error analysis</h2>
 <p class="note">Most frequent word substitutions, deletions and insertions of each system over all its scored utterances (normalised text).</p>
 {errors_html(systems, preds)}</section>
@@ -483,7 +341,9 @@ def default_report_path(db: Database, benchmark_id: int) -> Path:
     return folder / f"benchmark-{benchmark_id}-report.html"
 
 
-def write_report(db: Database, benchmark_id: int, out: str | os.PathLike[str] | None = None) -> Path:
+def write_report(
+    db: Database, benchmark_id: int, out: str | os.PathLike[str] | None = None, eval_version: str | None = None
+) -> Path:
     """Render and write the report; returns its path. Written atomically (temp file, then rename)."""
     path = Path(out) if out is not None else default_report_path(db, benchmark_id)
     if path.is_dir():
@@ -491,7 +351,7 @@ def write_report(db: Database, benchmark_id: int, out: str | os.PathLike[str] | 
     with db.session() as session:
         if session.get(Benchmark, benchmark_id) is None:
             raise BenchError(f"benchmark {benchmark_id} not found in {db.location}")
-        html = render_report(session, benchmark_id, path.parent if str(path.parent) else Path("."))
+        html = render_report(session, benchmark_id, path.parent if str(path.parent) else Path("."), eval_version)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

@@ -12,13 +12,12 @@ import math
 from dataclasses import dataclass, field
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core.models import BootstrapResult, CostSummary, JobRun, Model
 from spectragram_bench.core.persistence import Database
-from spectragram_bench.reporting.summary import SummaryRow, summary_rows, wide_console
+from spectragram_bench.reporting.summary import SummaryRow, summary_rows
 
 #: metric_summary names for leaderboard quantities, preferred name first. Evaluation v1 owns
 #: the names; an alias here only widens what is recognised, it never computes a number.
@@ -87,8 +86,9 @@ class LeaderboardRow:
         return self.mode == "streaming"
 
 
-def leaderboard_rows(session: Session, benchmark_id: int) -> list[LeaderboardRow]:
-    rows = [LeaderboardRow(r) for r in summary_rows(session, benchmark_id)]
+def leaderboard_rows(session: Session, benchmark_id: int, eval_version: str | None = None) -> list[LeaderboardRow]:
+    """Rows of each job run's current eval version, or of `eval_version`."""
+    rows = [LeaderboardRow(r) for r in summary_rows(session, benchmark_id, eval_version)]
     if not rows:
         return rows
     run_ids = sorted({r.summary.job_run_id for r in rows})
@@ -197,47 +197,14 @@ def fmt_sdi(m: dict[str, float | None]) -> str:
     return f"{fmt_count(m.get('substitutions'))}/{fmt_count(m.get('deletions'))}/{fmt_count(m.get('insertions'))}"
 
 
-def leaderboard_table(rows: list[LeaderboardRow], title: str) -> Table:
-    table = Table(title=title)
-    for col, justify in (
-        ("system", "left"), ("dataset", "left"), ("variant", "left"), ("status", "left"),
-        ("N", "right"), ("failed", "right"), ("WER", "right"), ("WER 95% CI", "right"), ("CER", "right"),
-        ("S/D/I", "right"), ("p50 ms", "right"), ("p95 ms", "right"), ("RTFx", "right"),
-        ("TTFT p50", "right"), ("$/audio h", "right"),
-    ):
-        table.add_column(col, justify=justify)
-    for r in rows:
-        s, m = r.summary, r.summary.metrics
-        table.add_row(
-            s.system, f"{s.dataset}/{s.split}", s.variant, s.status,
-            fmt_count(m.get("n_utterances")), fmt_count(m.get("n_failed")),
-            fmt_rate(r.wer), fmt_interval(r.interval("wer")), fmt_rate(m.get("cer")), fmt_sdi(m),
-            fmt_latency(m.get("latency_api_ms_p50"), r), fmt_latency(m.get("latency_api_ms_p95"), r),
-            fmt_ratio(r.metric("rtfx")),
-            fmt_ms(r.metric("ttft_p50")) if r.streaming else "-",
-            fmt_usd(r.usd_per_audio_hour),
-        )
-    return table
+def print_leaderboard(session: Session, benchmark_id: int, console: Console | None = None, **options) -> list[LeaderboardRow]:
+    """The terminal leaderboard (reporting/terminal.py: width-adaptive; `wide`, `eval_version`)."""
+    from spectragram_bench.reporting.terminal import print_leaderboard as show
+
+    return show(session, benchmark_id, console, **options)
 
 
-def print_leaderboard(session: Session, benchmark_id: int, console: Console | None = None) -> list[LeaderboardRow]:
-    rows = leaderboard_rows(session, benchmark_id)
-    versions = sorted({r.summary.eval_version for r in rows})
-    title = f"benchmark {benchmark_id} leaderboard  (eval {', '.join(versions) or '-'})"
-    console = console or wide_console()
-    console.print(leaderboard_table(rows, title))
-    note = harness_note(rows)
-    if note:
-        console.print(note, markup=False)
-    from spectragram_bench.reporting.streaming_report import streaming_table  # it imports this module
-
-    live = streaming_table(rows)
-    if live is not None:
-        console.print(live)
-    return rows
-
-
-def print_summary(db: Database, benchmark_id: int) -> list[LeaderboardRow]:
+def print_summary(db: Database, benchmark_id: int, **options) -> list[LeaderboardRow]:
     """The leaderboard of a benchmark, as `run` and `evaluate` print it at the end."""
     with db.session() as s:
-        return print_leaderboard(s, benchmark_id)
+        return print_leaderboard(s, benchmark_id, **options)

@@ -1,6 +1,6 @@
 """A benchmark's predictions with their per-utterance scores, for the report and the export.
 
-Per-utterance counts are the ones evaluation v1 stored in utterance_score for the job run's
+Per-utterance counts are the ones the evaluation stored in utterance_value for the job run's
 current eval version, so they sum to the leaderboard's numbers exactly. A job run without those
 rows is rescored here through core.metrics with the normaliser its eval version names (only
 when this install has that exact normaliser; see NormalizerChoice). Word alignments for display
@@ -11,7 +11,7 @@ an empty transcript.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -27,7 +27,7 @@ from spectragram_bench.core.models import (
     MetricSummary,
     Prediction,
     Utterance,
-    UtteranceScore,
+    UtteranceValue,
 )
 from spectragram_bench.core.normalize import NONE, Normalizer
 from spectragram_bench.core.registry import NORMALIZERS
@@ -64,14 +64,21 @@ def resolve_normalizer(stored_tag: str | None, steps: tuple[str, ...] = ()) -> N
     return NormalizerChoice(stored_tag, found, None, steps)
 
 
-def job_run_normalizers(session: Session, job_run_ids: list[int]) -> dict[int, NormalizerChoice]:
-    """Each job run's normaliser, from the 'wer' rows of its current eval version."""
+def _of_version(column, eval_version: str | None):
+    """`column` is the job run's current eval version, or `eval_version` when one is asked for."""
+    return column == (JobRun.eval_version if eval_version is None else eval_version)
+
+
+def job_run_normalizers(
+    session: Session, job_run_ids: list[int], eval_version: str | None = None
+) -> dict[int, NormalizerChoice]:
+    """Each job run's normaliser, from the 'wer' rows of its current eval version (or `eval_version`)."""
     found: dict[int, tuple[str | None, tuple[str, ...]]] = {i: (None, ()) for i in job_run_ids}
     q = (
         select(MetricSummary.job_run_id, MetricSummary.normalizer, MetricSummary.extra_json)
         .join(JobRun, JobRun.job_run_id == MetricSummary.job_run_id)
         .where(
-            MetricSummary.job_run_id.in_(job_run_ids), MetricSummary.eval_version == JobRun.eval_version,
+            MetricSummary.job_run_id.in_(job_run_ids), _of_version(MetricSummary.eval_version, eval_version),
             MetricSummary.metric == "wer",
         )
     )
@@ -94,7 +101,8 @@ class ScoredPrediction:
     words: metrics.ErrorCounts | None = None  # None when the prediction failed
     chars: metrics.ErrorCounts | None = None
     columns: list[Column] | None = None
-    stored: bool = False  # counts read from utterance_score (else recomputed here)
+    stored: bool = False  # counts read from utterance_value (else recomputed here)
+    values: dict[str, float] = field(default_factory=dict)  # every stored per-utterance value
 
     @property
     def exact(self) -> bool:
@@ -113,7 +121,7 @@ class ScoredPrediction:
 
 
 def scored_predictions(
-    session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True
+    session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True, eval_version: str | None = None
 ) -> list[ScoredPrediction]:
     """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run.
 
@@ -124,7 +132,9 @@ def scored_predictions(
     )
     if not runs:
         return []
-    normalizers = job_run_normalizers(session, list(runs))
+    if eval_version is not None:
+        runs = dict.fromkeys(runs, eval_version)
+    normalizers = job_run_normalizers(session, list(runs), eval_version)
     q = (
         select(Prediction, Utterance, Dataset.name, DatasetVariant.split, DatasetVariant.variant_json, LatencySample)
         .join(Utterance, Utterance.utt_id == Prediction.utt_id)
@@ -145,9 +155,11 @@ def scored_predictions(
     for sp in out:
         if sp.ok:
             by_run[sp.prediction.job_run_id].append(sp)
-    stored = stored_scores(session, list(runs))
+    stored = stored_values(session, list(runs), eval_version)
+    for sp in out:
+        sp.values = stored.get((sp.prediction.job_run_id, sp.utterance.utt_id), {})
     for items in by_run.values():
-        found = [stored.get((sp.prediction.job_run_id, sp.utterance.utt_id)) for sp in items]
+        found = [_counts(sp.values) for sp in items]
         if all(f is not None for f in found):
             for sp, (w, c) in zip(items, found, strict=True):
                 sp.words, sp.chars, sp.stored = w, c, True
@@ -167,17 +179,29 @@ def scored_predictions(
     return out
 
 
-def stored_scores(session: Session, job_run_ids: list[int]) -> dict[tuple[int, int], tuple[metrics.ErrorCounts, metrics.ErrorCounts]]:
-    """(word, character) counts per (job run, utterance) that evaluation v1 stored for the current eval version."""
-    q = (
-        select(UtteranceScore)
-        .join(JobRun, (JobRun.job_run_id == UtteranceScore.job_run_id) & (JobRun.eval_version == UtteranceScore.eval_version))
-        .where(UtteranceScore.job_run_id.in_(job_run_ids))
+WORD_VALUES = ("hits", "substitutions", "deletions", "insertions")
+CHAR_VALUES = ("char_hits", "char_substitutions", "char_deletions", "char_insertions")
+
+
+def _counts(values: dict[str, float]) -> tuple[metrics.ErrorCounts, metrics.ErrorCounts] | None:
+    if not all(k in values for k in WORD_VALUES + CHAR_VALUES):
+        return None
+    return (
+        metrics.ErrorCounts(*(int(values[k]) for k in WORD_VALUES)),
+        metrics.ErrorCounts(*(int(values[k]) for k in CHAR_VALUES)),
     )
-    return {
-        (r.job_run_id, r.utt_id): (
-            metrics.ErrorCounts(r.hits, r.substitutions, r.deletions, r.insertions),
-            metrics.ErrorCounts(r.char_hits, r.char_substitutions, r.char_deletions, r.char_insertions),
-        )
-        for r in session.execute(q).scalars()
-    }
+
+
+def stored_values(
+    session: Session, job_run_ids: list[int], eval_version: str | None = None
+) -> dict[tuple[int, int], dict[str, float]]:
+    """Every per-utterance value of each job run's current eval version (or `eval_version`), by (job run, utterance)."""
+    q = (
+        select(UtteranceValue.job_run_id, UtteranceValue.utt_id, UtteranceValue.name, UtteranceValue.value)
+        .join(JobRun, (JobRun.job_run_id == UtteranceValue.job_run_id) & _of_version(UtteranceValue.eval_version, eval_version))
+        .where(UtteranceValue.job_run_id.in_(job_run_ids))
+    )
+    out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
+    for jr, utt, name, value in session.execute(q):
+        out[(jr, utt)][name] = value
+    return out

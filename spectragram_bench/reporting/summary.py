@@ -49,7 +49,7 @@ def summary_rows(session: Session, benchmark_id: int, eval_version: str | None =
         .join(Dataset, Dataset.dataset_id == MetricSummary.dataset_id)
         .join(DatasetVariant, DatasetVariant.variant_id == MetricSummary.variant_id)
         .where(JobRun.benchmark_id == benchmark_id)
-        .order_by(JobRun.job_run_id, MetricSummary.dataset_id, MetricSummary.variant_id)
+        .order_by(JobRun.job_run_id, MetricSummary.dataset_id, MetricSummary.variant_id, MetricSummary.summary_id)
     )
     if eval_version is None:
         q = q.where(MetricSummary.eval_version == JobRun.eval_version)

@@ -1,10 +1,13 @@
 """Paired comparison of two job runs on the utterances both transcribed successfully.
 
-Reads stored predictions only. Per (dataset, split, variant), and over all of them when there
-are several: each system's corpus WER with its utterance-level 95% bootstrap interval and
-S/D/I, the paired bootstrap of the difference WER_A - WER_B (same resampled utterances for
-both) with P(B better), and sclite's MAPSSWE test. Utterances that only one run transcribed
-are left out and counted.
+Reads stored predictions only. Per (dataset, split, variant), or per group of any utterance
+metadata key (`by`: speaker, sex, duration, ...; evaluations/breakdowns.py), and over all of
+them when there are several: each system's corpus WER with its utterance-level 95% bootstrap
+interval and S/D/I, the paired bootstrap of the difference WER_A - WER_B (same resampled
+utterances for both) with P(B better), sclite's MAPSSWE test, its sign and Wilcoxon
+signed-rank tests over speakers and McNemar's test on sentence errors (core/significance.py),
+and the paired bootstrap of CER_A - CER_B. Utterances that only one run transcribed are left
+out and counted.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spectragram_bench.core import bootstrap, metrics
+from spectragram_bench.core import bootstrap, metrics, significance
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.models import Dataset, DatasetVariant, JobRun, Model, Prediction, Utterance
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import Normalizer
 from spectragram_bench.datasets.variants import variant_label
+from spectragram_bench.evaluations.breakdowns import group_of as group_value
 
 ALL = "all"
 
@@ -43,6 +47,10 @@ class Comparison:
     b: SystemScore
     paired: bootstrap.PairedComparison
     mapsswe: bootstrap.Mapsswe
+    sign: significance.SignTest
+    wilcoxon: significance.Wilcoxon
+    mcnemar: significance.McNemar
+    cer: bootstrap.PairedComparison
 
 
 def job_run_label(session: Session, job_run_id: int) -> str:
@@ -68,7 +76,8 @@ def _successful(session: Session, job_run_id: int) -> dict[int, str]:
 
 
 def compare_job_runs(
-    session: Session, job_run_a: int, job_run_b: int, normalizer: Normalizer, iterations: int, seed: int
+    session: Session, job_run_a: int, job_run_b: int, normalizer: Normalizer, iterations: int, seed: int,
+    by: str | None = None,
 ) -> list[Comparison]:
     for jr in (job_run_a, job_run_b):
         job_run_label(session, jr)  # raises when missing
@@ -79,20 +88,25 @@ def compare_job_runs(
             f"job runs {job_run_a} and {job_run_b} have no successfully transcribed utterance in common"
         )
     utterances = session.execute(
-        select(Utterance.utt_id, Utterance.ref_text, Dataset.name, DatasetVariant.split, DatasetVariant.variant_json)
+        select(Utterance, Dataset.name, DatasetVariant.split, DatasetVariant.variant_json)
         .join(Dataset, Dataset.dataset_id == Utterance.dataset_id)
         .join(DatasetVariant, DatasetVariant.variant_id == Utterance.variant_id)
         .where(Utterance.utt_id.in_(hyps_a.keys() | hyps_b.keys()))
     ).all()
     group_of: dict[int, tuple[str, str, str]] = {}
     refs: dict[int, str] = {}
-    for utt_id, ref, dataset, split, variant in utterances:
-        group_of[utt_id] = (dataset, split, variant_label(variant))
-        refs[utt_id] = ref
+    speakers: dict[int, str | None] = {}
+    for utt, dataset, split, variant in utterances:
+        if by is None:
+            group_of[utt.utt_id] = (dataset, split, variant_label(variant))
+        else:
+            group_of[utt.utt_id] = (f"{by}={group_value(by, utt, dataset, split, variant or {})}", "", "")
+        refs[utt.utt_id] = utt.ref_text
+        speakers[utt.utt_id] = utt.speaker
     members: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for utt_id in common:
         members[group_of[utt_id]].append(utt_id)
-    groups = sorted(members.items())
+    groups = sorted(members.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
     if len(groups) > 1:
         groups.append(((ALL, ALL, ALL), common))
     out = []
@@ -101,21 +115,31 @@ def compare_job_runs(
         only_a = sum(1 for u in hyps_a.keys() - hyps_b.keys() if in_group is None or group_of[u] == key)
         only_b = sum(1 for u in hyps_b.keys() - hyps_a.keys() if in_group is None or group_of[u] == key)
         out.append(
-            _compare(key, ids, refs, hyps_a, hyps_b, normalizer, iterations, seed, only_a, only_b)
+            _compare(key, ids, refs, speakers, hyps_a, hyps_b, normalizer, iterations, seed, only_a, only_b)
         )
     return out
 
 
-def _compare(key, ids, refs, hyps_a, hyps_b, normalizer, iterations, seed, only_a, only_b) -> Comparison:
+def _compare(key, ids, refs, speakers, hyps_a, hyps_b, normalizer, iterations, seed, only_a, only_b) -> Comparison:
     ref = [normalizer(refs[u]) for u in ids]
     hyp_a = [normalizer(hyps_a[u]) for u in ids]
     hyp_b = [normalizer(hyps_b[u]) for u in ids]
     counts_a, counts_b = metrics.word_counts(ref, hyp_a), metrics.word_counts(ref, hyp_b)
+    chars_a, chars_b = metrics.char_counts(ref, hyp_a), metrics.char_counts(ref, hyp_b)
     n = counts_a.ref_len
+    spk = [speakers[u] for u in ids]
+    rates_a = significance.speaker_rates(counts_a.errors, n, spk)
+    rates_b = significance.speaker_rates(counts_b.errors, n, spk)
+    tests = (
+        significance.sign_test(rates_a, rates_b), significance.wilcoxon_test(rates_a, rates_b),
+        significance.mcnemar(counts_a.errors, counts_b.errors),
+        bootstrap.paired_bootstrap(chars_a.errors, chars_b.errors, chars_a.ref_len, iterations, seed),
+    )
     return Comparison(
         *key, len(ids), only_a, only_b,
         SystemScore(counts_a.total(), bootstrap.rate_interval(counts_a.errors, n, iterations, seed)),
         SystemScore(counts_b.total(), bootstrap.rate_interval(counts_b.errors, n, iterations, seed)),
         bootstrap.paired_bootstrap(counts_a.errors, counts_b.errors, n, iterations, seed),
         bootstrap.mapsswe(metrics.word_alignments(ref, hyp_a), metrics.word_alignments(ref, hyp_b)),
+        *tests,
     )

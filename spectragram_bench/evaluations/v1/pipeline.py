@@ -1,29 +1,27 @@
-"""Evaluation v1: scores a job run's stored predictions into metric_summary, bootstrap_result
-and utterance_score rows.
+"""The evaluation: scores a job run's stored predictions into evaluation, metric_summary,
+bootstrap_result and utterance_value rows.
 
-Runs after each job run's inference ("post-onboard evaluation") and again on demand with
-another normaliser (`spectragram-bench evaluate`); it reads only the database, never a
-provider. Everything is keyed by an eval version `v1+<normaliser>@<version>`: re-evaluating
-with the same normaliser replaces that version's rows, another normaliser adds its own and
-leaves the old numbers as they were.
+Runs after each job run's inference and again on demand (`spectragram-bench evaluate`); it reads
+only the database, never a provider. Everything is keyed by an eval version derived from what
+was computed (evaluations/plan.py): re-evaluating with the same choices replaces that version's
+rows, other choices add their own beside it, and the job run's current version (what `report`
+shows first) becomes the newest.
 
 Per (job run, dataset, variant), metric_summary holds:
-- counts: n_utterances (scored), n_failed (failed predictions are never scored as empty
-  transcripts), n_empty_refs (normalised references without words), n_speakers;
-- words: wer, mer, wil, wip, ser (sentence error rate), hits, substitutions, deletions,
-  insertions, ref_words, hyp_words; characters: cer, char_hits, char_substitutions,
-  char_deletions, char_insertions, char_errors, ref_chars. A rate over no reference units is
-  NULL (see core/metrics.py);
-- speed: latency_{api,total,ttft}_ms_{mean,p50,p90,p95,p99,max}, rtf_mean, rtfx (audio
-  seconds / API seconds of the timed utterances), audio_seconds;
+- counts: n_utterances (scored speech), n_nonspeech (scored clips whose reference is empty on
+  purpose), n_failed (failed predictions are never scored as empty transcripts, unless the
+  opt-in failures_as_empty says so under its own version), n_empty_refs, n_speakers;
+- every registered metric of the evaluation (wer, cer, mer, ... see evaluations/builtin_metrics.py),
+  a corpus figure (sum of per-utterance numerators / sum of denominators; NULL over nothing), and
+  the sum of every per-utterance value (hits, substitutions, ..., char_errors) with ref_words,
+  hyp_words, ref_chars;
+- speed: latency_{api,total,ttft}_ms_{mean,p50,p90,p95,p99,max}, rtf_mean, rtfx, audio_seconds;
 - streaming (live adapters only): stream_* latencies from the speech boundaries, revisions and
   early words (streaming_metrics.py);
 - cost (when cost_summary has the job run): cost_usd and cost_usd_per_audio_hour, for the
   whole job run (extra_json.scope = "job_run").
-bootstrap_result holds the 95% percentile intervals of wer and cer by resampling utterances
-and, where speakers are known, speakers (iterations and seed from the benchmark's evaluation
-config). utterance_score holds each utterance's counts; the speaker_score view sums them per
-speaker (the speaker-level table).
+bootstrap_result holds 95% percentile intervals of each metric that asks for them, by resampling
+utterances and, where speakers are known, speakers. utterance_value holds each utterance's values.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -43,17 +42,27 @@ from spectragram_bench.core.models import (
     Benchmark,
     BootstrapResult,
     CostSummary,
+    Evaluation,
     JobRun,
     LatencySample,
     MetricSummary,
     Prediction,
     Utterance,
-    UtteranceScore,
+    UtteranceValue,
 )
 from spectragram_bench.core.normalize import Normalizer
+from spectragram_bench.evaluations import inputs
+from spectragram_bench.evaluations.plan import EvaluationPlan, plan_evaluation
+from spectragram_bench.evaluations.registry import (
+    VALUE_SETS,
+    UtteranceBatch,
+    compute_values,
+    figure,
+    scope_mask,
+    scope_of,
+)
 from spectragram_bench.evaluations.v1.streaming_metrics import StreamSamples, store_speech_spans
 
-EVAL_VERSION = "v1"
 TTFT_KEY = "time_to_first_token_ms"
 
 
@@ -62,9 +71,13 @@ class GroupRows:
     """The scored utterances of one (dataset, variant), in utt_id order."""
 
     utt_ids: list[int] = field(default_factory=list)
-    refs: list[str] = field(default_factory=list)
+    external_ids: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)  # as stored (raw)
     hyps: list[str] = field(default_factory=list)
     speakers: list[str | None] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+    meta: list[dict[str, Any]] = field(default_factory=list)
+    hyp_words: list[list[dict[str, Any]] | None] = field(default_factory=list)
     api_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
     ttft_ms: list[float] = field(default_factory=list)
@@ -74,9 +87,13 @@ class GroupRows:
     timed_audio_s: float = 0.0
     n_failed: int = 0
 
+    @property
+    def nonspeech(self) -> np.ndarray:
+        return np.array([inputs.is_nonspeech(m) for m in self.meta], dtype=bool)
 
-def eval_version_tag(normalizer: Normalizer) -> str:
-    return f"{EVAL_VERSION}+{normalizer.tag}"
+
+def eval_version_tag(normalizer: Normalizer, evaluation: EvaluationConfig | None = None) -> str:
+    return plan_evaluation(normalizer, evaluation or EvaluationConfig()).version
 
 
 def evaluation_config(session: Session, job_run_id: int) -> EvaluationConfig:
@@ -91,21 +108,13 @@ def evaluation_config(session: Session, job_run_id: int) -> EvaluationConfig:
         return EvaluationConfig()
 
 
-def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> dict[tuple[int, int], GroupRows]:
+def load_groups(session: Session, job_run_id: int, failures_as_empty: bool = False) -> dict[tuple[int, int], GroupRows]:
     rows = session.execute(
         select(
-            Prediction.utt_id,
-            Utterance.dataset_id,
-            Utterance.variant_id,
-            Utterance.ref_text,
-            Utterance.duration_s,
-            Utterance.speaker,
-            Prediction.status,
-            Prediction.hyp_text,
-            LatencySample.api_time_ms,
-            LatencySample.total_time_ms,
-            LatencySample.rtf,
-            LatencySample.meta_json,
+            Prediction.utt_id, Utterance.dataset_id, Utterance.variant_id, Utterance.external_id,
+            Utterance.ref_text, Utterance.duration_s, Utterance.speaker, Utterance.meta_json,
+            Prediction.status, Prediction.hyp_text, Prediction.words_json,
+            LatencySample.api_time_ms, LatencySample.total_time_ms, LatencySample.rtf, LatencySample.meta_json,
         )
         .join(Utterance, Utterance.utt_id == Prediction.utt_id)
         .outerjoin(
@@ -116,18 +125,24 @@ def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> di
         .order_by(Prediction.utt_id)
     ).all()
     groups: dict[tuple[int, int], GroupRows] = defaultdict(GroupRows)
-    normalizer = functools.cache(normalizer)  # once per distinct string: a correct hyp equals its ref
-    for utt_id, ds, var, ref, dur, speaker, status, hyp, api_ms, total_ms, rtf, meta in rows:
+    for (utt_id, ds, var, ext_id, ref, dur, speaker, umeta, status, hyp, words,
+         api_ms, total_ms, rtf, meta) in rows:
         g = groups[(ds, var)]
         if status != "ok":
             g.n_failed += 1
-            continue
+            if not failures_as_empty:
+                continue
+            hyp, words, api_ms, total_ms, rtf, meta = "", None, None, None, None, None
         meta = meta or {}
         g.utt_ids.append(utt_id)
-        g.refs.append(normalizer(ref))
-        g.hyps.append(normalizer(hyp or ""))
+        g.external_ids.append(ext_id)
+        g.refs.append(ref)
+        g.hyps.append(hyp or "")
         g.speakers.append(speaker)
+        g.meta.append(umeta or {})
+        g.hyp_words.append(words if isinstance(words, list) else None)
         audio_s = meta.get("audio_s", dur) or 0.0  # a variant (speed) may change the duration
+        g.durations.append(float(audio_s))
         g.audio_s += audio_s
         if api_ms is not None:
             g.api_ms.append(api_ms)
@@ -144,42 +159,65 @@ def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> di
 
 @dataclass
 class GroupScore:
-    words: metrics.Counts
-    chars: metrics.Counts
     values: dict[str, float | None]
     intervals: list[tuple[str, bootstrap.Interval]]
+    per_utterance: list[tuple[int, str, float]]  # (utt_id, value name, value)
 
 
-def score_group(g: GroupRows, evaluation: EvaluationConfig) -> GroupScore:
-    words = metrics.word_counts(g.refs, g.hyps)
-    chars = metrics.char_counts(g.refs, g.hyps)
-    w, c = words.total(), chars.total()
-    known = {s for s in g.speakers if s is not None}
+def _batch(g: GroupRows, normalizer: Normalizer, mask: np.ndarray, extras: inputs.JobInputs) -> UtteranceBatch:
+    norm = functools.cache(normalizer)  # once per distinct string: a correct hyp equals its ref
+    pick = np.flatnonzero(mask).tolist()
+    return UtteranceBatch(
+        refs=[norm(g.refs[i]) for i in pick], hyps=[norm(g.hyps[i]) for i in pick],
+        raw_refs=[extras.formatted_reference(g.external_ids[i], g.meta[i], g.refs[i]) for i in pick],
+        raw_hyps=[g.hyps[i] for i in pick], durations=[g.durations[i] for i in pick],
+        meta=[g.meta[i] for i in pick], hyp_words=[g.hyp_words[i] for i in pick],
+        nonspeech=g.nonspeech[mask], keywords=[extras.keywords_of(g.meta[i]) for i in pick],
+        normalizer=normalizer,
+    )
+
+
+def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig,
+                extras: inputs.JobInputs | None = None) -> GroupScore:
+    extras = extras or inputs.JobInputs()
+    nonspeech = g.nonspeech
+    speech = ~nonspeech
+    known = {s for s, sp in zip(g.speakers, speech, strict=True) if s is not None and sp}
     values: dict[str, float | None] = {
-        "n_utterances": len(g.refs),
-        "n_failed": g.n_failed,
-        "n_empty_refs": int((words.ref_len == 0).sum()),
-        "n_speakers": len(known),
-        "wer": w.rate if w.ref_len else None,
-        "mer": w.mer if g.refs else None,
-        "wil": w.wil if g.refs else None,
-        "wip": w.wip if g.refs else None,
-        "ser": words.sentence_error_rate(),
-        "hits": w.hits,
-        "substitutions": w.substitutions,
-        "deletions": w.deletions,
-        "insertions": w.insertions,
-        "ref_words": w.ref_len,
-        "hyp_words": w.hyp_len,
-        "cer": c.rate if c.ref_len else None,
-        "char_hits": c.hits,
-        "char_substitutions": c.substitutions,
-        "char_deletions": c.deletions,
-        "char_insertions": c.insertions,
-        "char_errors": c.errors,
-        "ref_chars": c.ref_len,
-        "audio_seconds": g.audio_s,
+        "n_utterances": int(speech.sum()), "n_nonspeech": int(nonspeech.sum()), "n_failed": g.n_failed,
+        "n_speakers": len(known), "audio_seconds": g.audio_s,
     }
+    per_utterance: list[tuple[int, str, float]] = []
+    intervals: list[tuple[str, bootstrap.Interval]] = []
+    computed: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (normaliser, suffix, scope) -> values
+    iterations, seed = evaluation.bootstrap_iterations, evaluation.bootstrap_seed
+    for pm in plan.metrics:
+        scope = scope_of(pm.metric)
+        mask = scope_mask(scope, nonspeech)
+        key = (pm.normalizer.tag, pm.value_suffix, scope)
+        have = computed.setdefault(key, {})
+        missing = [n for n in pm.metric.needs if VALUE_SETS[n].columns[0] not in have]
+        if missing:
+            new = compute_values(_batch(g, pm.normalizer, mask, extras), missing)
+            have.update(new)
+            ids = [g.utt_ids[i] for i in np.flatnonzero(mask)]
+            for name, column in new.items():
+                stored = name + pm.value_suffix
+                values[stored] = float(column.sum())
+                per_utterance.extend((u, stored, float(v)) for u, v in zip(ids, column.tolist(), strict=True))
+        fig = figure(pm.metric, have)
+        values[pm.stored_name] = fig.value
+        if pm.metric.bootstrap and iterations > 0 and len(fig.numerator):
+            num, den = fig.numerator.astype(np.int64), fig.denominator.astype(np.int64)
+            intervals.append((pm.stored_name, bootstrap.rate_interval(num, den, iterations, seed)))
+            speakers = [g.speakers[i] for i in np.flatnonzero(mask)]
+            if any(s is not None for s in speakers):
+                intervals.append((pm.stored_name, bootstrap.rate_interval(num, den, iterations, seed, blocks=speakers)))
+    words = computed.get((plan.normalizer.tag, "", "speech"), {})
+    if "hits" in words:
+        ref_len = words["hits"] + words["substitutions"] + words["deletions"]
+        values["n_empty_refs"] = int((ref_len == 0).sum())
+    _derived_counts(values)
     for prefix, samples in (("api_ms", g.api_ms), ("total_ms", g.total_ms), ("ttft_ms", g.ttft_ms)):
         for stat, v in metrics.latency_stats(samples).items():
             values[f"latency_{prefix}_{stat}"] = v
@@ -188,17 +226,18 @@ def score_group(g: GroupRows, evaluation: EvaluationConfig) -> GroupScore:
     if g.api_ms:
         values["rtfx"] = metrics.rtfx(g.timed_audio_s, sum(g.api_ms) / 1000.0)
     values.update(g.stream.values())
+    return GroupScore(values, intervals, per_utterance)
 
-    intervals: list[tuple[str, bootstrap.Interval]] = []
-    iterations, seed = evaluation.bootstrap_iterations, evaluation.bootstrap_seed
-    if iterations > 0 and g.refs:
-        for name, counts in (("wer", words), ("cer", chars)):
-            intervals.append((name, bootstrap.rate_interval(counts.errors, counts.ref_len, iterations, seed)))
-            if known:
-                intervals.append(
-                    (name, bootstrap.rate_interval(counts.errors, counts.ref_len, iterations, seed, blocks=g.speakers))
-                )
-    return GroupScore(words, chars, values, intervals)
+
+def _derived_counts(values: dict[str, float | None]) -> None:
+    """ref_words, hyp_words, ref_chars, char_errors from the summed word and character counts."""
+    v = values
+    if "hits" in v:
+        v["ref_words"] = v["hits"] + v["substitutions"] + v["deletions"]
+        v["hyp_words"] = v["hits"] + v["substitutions"] + v["insertions"]
+    if "char_hits" in v:
+        v["ref_chars"] = v["char_hits"] + v["char_substitutions"] + v["char_deletions"]
+        v["char_errors"] = v["char_substitutions"] + v["char_deletions"] + v["char_insertions"]
 
 
 def cost_values(session: Session, job_run_id: int, audio_seconds: float) -> dict[str, float]:
@@ -212,19 +251,24 @@ def cost_values(session: Session, job_run_id: int, audio_seconds: float) -> dict
 
 
 def evaluate_job_run(
-    session: Session, job_run_id: int, normalizer: Normalizer, *, evaluation: EvaluationConfig | None = None
+    session: Session, job_run_id: int, normalizer: Normalizer, *, evaluation: EvaluationConfig | None = None,
+    failures_as_empty: bool | None = None,
 ) -> str:
-    """Write (replace) this job run's rows for `normalizer`; returns the eval version.
+    """Write (replace) this job run's rows of the evaluation `normalizer` + `evaluation` make; returns its version.
 
-    `evaluation` (bootstrap iterations and seed) defaults to the job run's benchmark config.
+    `evaluation` (metrics, bootstrap iterations and seed, keyword list) defaults to the job
+    run's benchmark config.
     """
-    version = eval_version_tag(normalizer)
     evaluation = evaluation or evaluation_config(session, job_run_id)
-    groups = load_groups(session, job_run_id, normalizer)
-    for table in (MetricSummary, BootstrapResult, UtteranceScore):
+    plan = plan_evaluation(normalizer, evaluation, failures_as_empty=failures_as_empty)
+    version = plan.version
+    extras = inputs.JobInputs.from_config(evaluation)
+    groups = load_groups(session, job_run_id, plan.failures_as_empty)
+    for table in (MetricSummary, BootstrapResult, UtteranceValue, Evaluation):
         session.execute(delete(table).where(table.job_run_id == job_run_id, table.eval_version == version))
+    session.add(Evaluation(job_run_id=job_run_id, eval_version=version, label=plan.label, spec_json=plan.spec))
 
-    scores = {key: score_group(g, evaluation) for key, g in groups.items()}
+    scores = {key: score_group(g, plan, evaluation, extras) for key, g in groups.items()}
     cost = cost_values(session, job_run_id, sum(g.audio_s for g in groups.values()))
     steps: dict[str, Any] = {"steps": normalizer.step_names}
     for (ds, var), score in scores.items():
@@ -244,26 +288,16 @@ def evaluate_job_run(
             )
             for name, iv in score.intervals
         )
-        write_utterance_scores(session, job_run_id, version, groups[(ds, var)].utt_ids, score)
+        write_utterance_values(session, job_run_id, version, score.per_utterance)
     store_speech_spans(session, job_run_id)
     session.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(eval_version=version))
     return version
 
 
-def write_utterance_scores(
-    session: Session, job_run_id: int, version: str, utt_ids: list[int], score: GroupScore
-) -> None:
-    if not utt_ids:
-        return
-    w = score.words.table.tolist()
-    c = score.chars.table.tolist()
-    rows = [
-        {
-            "job_run_id": job_run_id, "utt_id": utt_id, "eval_version": version,
-            "hits": wh, "substitutions": ws, "deletions": wd, "insertions": wi,
-            "char_hits": ch, "char_substitutions": cs, "char_deletions": cd, "char_insertions": ci,
-        }
-        for utt_id, (wh, ws, wd, wi), (ch, cs, cd, ci) in zip(utt_ids, w, c, strict=True)
+def write_utterance_values(session: Session, job_run_id: int, version: str, rows: list[tuple[int, str, float]]) -> None:
+    records = [
+        {"job_run_id": job_run_id, "utt_id": utt_id, "eval_version": version, "name": name, "value": value}
+        for utt_id, name, value in rows
     ]
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(UtteranceScore), rows[start:start + 5000])
+    for start in range(0, len(records), 5000):
+        session.execute(insert(UtteranceValue), records[start:start + 5000])

@@ -201,7 +201,8 @@
         var detail = h.e + " error" + (h.e === 1 ? "" : "s") + " (S " + h.s + ", D " + h.d + ", I " + h.i + ")"
           + " \u00b7 WER " + pct(h.n ? h.e / h.n : (h.e ? Infinity : 0))
           + (h.ms !== null ? " \u00b7 " + ms(h.ms) + " ms" : "")
-          + (h.t !== null ? " \u00b7 TTFT " + ms(h.t) + " ms" : "");
+          + (h.t !== null ? " \u00b7 TTFT " + ms(h.t) + " ms" : "")
+          + (h.v ? Object.keys(h.v).map(function (k) { return " \u00b7 " + k + " " + h.v[k]; }).join("") : "");
         hh.appendChild(el("span", "cnt", detail));
         box.appendChild(hh);
         box.appendChild(columns(h.cols));
