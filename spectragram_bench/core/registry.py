@@ -69,6 +69,7 @@ DATASETS = Registry(
         "nemo_manifest": "spectragram_bench.datasets.manifest:JsonLinesManifest",
         "csv_manifest": "spectragram_bench.datasets.manifest:CsvManifest",
         "kaldi": "spectragram_bench.datasets.kaldi:KaldiDataDir",
+        "hf_dataset": "spectragram_bench.datasets.hf_dataset:HfDataset",
     },
 )
 

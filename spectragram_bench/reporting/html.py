@@ -20,7 +20,6 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +46,7 @@ from spectragram_bench.reporting.leaderboard import (
     leaderboard_rows,
 )
 from spectragram_bench.reporting.predictions import NormalizerChoice, ScoredPrediction, scored_predictions
+from spectragram_bench.reporting.report_audio import audio_href
 
 TOP_ERRORS = 10
 
@@ -265,23 +265,15 @@ def swatch(series: plots.Series) -> str:
 
 # -- the utterance browser's data ------------------------------------------------------------------
 
-def audio_href(audio_path: str | None, out_dir: Path) -> str | None:
-    """A relative, URL-quoted link to a local audio file, or None when the file is not here."""
-    if not audio_path or not Path(audio_path).is_file():
-        return None
-    try:
-        rel = os.path.relpath(Path(audio_path).resolve(), out_dir.resolve())
-    except ValueError:  # another drive on Windows: no relative path exists
-        return None
-    return quote(Path(rel).as_posix())
-
-
 def _encode_columns(columns: list[Column]) -> list[Any]:
     """Hits as plain strings, edits as [op, ref, hyp]: compact for long benchmarks."""
     return [ref if op == HIT else [op, ref, hyp] for op, ref, hyp in columns]
 
 
-def browser_data(systems: list[SystemInfo], preds: list[ScoredPrediction], out_dir: Path) -> dict[str, Any]:
+def browser_data(
+    systems: list[SystemInfo], preds: list[ScoredPrediction], out_dir: Path, clips_dir: Path | None = None
+) -> dict[str, Any]:
+    clips_dir = clips_dir or out_dir / "report-audio"
     groups: dict[str, int] = {}
     utts: dict[int, dict[str, Any]] = {}
     for sp in preds:
@@ -290,7 +282,7 @@ def browser_data(systems: list[SystemInfo], preds: list[ScoredPrediction], out_d
             group = f"{sp.dataset}/{sp.split} \u00b7 {variant_label(sp.variant_json)}"
             gi = groups.setdefault(group, len(groups))
             utts[u.utt_id] = {
-                "g": gi, "id": u.external_id, "a": audio_href(u.audio_path, out_dir),
+                "g": gi, "id": u.external_id, "a": audio_href(u.utt_id, u.audio_path, u.meta_json, out_dir, clips_dir),
                 "src": sp.variant_json.get("kind", "clean") != "clean",
                 "dur": round(u.duration_s, 2) if u.duration_s is not None else None,
                 "spk": u.speaker, "ref": clip(u.ref_text), "h": {},
@@ -396,7 +388,8 @@ def csp(script: str) -> str:
 
 
 def render_report(session: Session, benchmark_id: int, out_dir: Path) -> str:
-    """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`."""
+    """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`
+    (audio held in dataset rows is written to `benchmark-ID-audio/` there: reporting/report_audio.py)."""
     bench = session.get(Benchmark, benchmark_id)
     if bench is None:
         raise BenchError(f"benchmark {benchmark_id} not found")
@@ -407,7 +400,7 @@ def render_report(session: Session, benchmark_id: int, out_dir: Path) -> str:
     for s in systems:
         s.normalizer = norms.get(s.id)
     inexact = sorted({f"{s.name}: {s.normalizer.note}" for s in systems if s.normalizer and s.normalizer.note})
-    data = browser_data(systems, preds, out_dir)
+    data = browser_data(systems, preds, out_dir, out_dir / f"benchmark-{benchmark_id}-audio")
     script = _static("report.js")
     title = f"{bench.name or 'benchmark'} - benchmark {benchmark_id}"
     n_utts = len(data["utts"])

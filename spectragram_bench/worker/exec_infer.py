@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from spectragram_bench.core.audio import AudioClip, open_audio
+from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import RateLimit
 from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import PredictionResult, WorkItem
@@ -75,7 +75,7 @@ class ExecStats:
 def prepare_audio(item: WorkItem) -> tuple[AudioClip, dict]:
     """Open the item's audio (its header; samples decode on first use) and apply its variant
     (blocking; runs in a thread)."""
-    clip = open_audio(item.audio_path, item.offset_s, item.segment_s)
+    clip = item.audio.open()
     return apply_variant(clip, item.variant, item)
 
 

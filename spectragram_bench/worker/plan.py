@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from spectragram_bench.core.audio import check_audible, load_audio
+from spectragram_bench.core.audio import check_audible
 from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConfig
 from spectragram_bench.core.errors import AudioError, BenchError
 from spectragram_bench.core.pricing import price_for
@@ -92,14 +92,14 @@ def inspect_audio(record: UtteranceRecord) -> UtteranceRecord:
     if "load_error" in record.meta:
         return record
     try:
-        clip = load_audio(record.audio_path, record.offset_s, record.segment_s)
-        check_audible(clip, record.audio_path)
+        clip = record.audio.load()
+        check_audible(clip, record.audio.label)
     except AudioError as exc:
-        return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
+        return replace(record, meta={**record.meta, "load_error": str(exc)})
     if record.duration_s is not None:
         return record
     duration = record.segment_s if record.segment_s is not None else clip.duration_s
-    return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
+    return replace(record, duration_s=duration)
 
 
 def price_per_minute(pc: ProviderConfig) -> float | None:

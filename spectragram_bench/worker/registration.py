@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spectragram_bench.core.audio_source import META_KEY
 from spectragram_bench.core.config import JobConfig, ProviderConfig, redact
 from spectragram_bench.core.environment import env_json, host_info_json
 from spectragram_bench.core.errors import BenchError
@@ -117,12 +118,19 @@ def register_dataset(session: Session, dataset: Dataset) -> DatasetRow:
 
 
 def utterance_meta(r: UtteranceRecord) -> dict[str, Any]:
-    """meta_json, with a segment's offset/length so a work item can be rebuilt from the row alone."""
+    """meta_json, with where the audio is (a segment's offset/length, a row's file index) and the
+    language, so a work item can be rebuilt from the row alone."""
     meta = dict(r.meta)
-    if r.offset_s:
-        meta["offset_s"] = r.offset_s
-    if r.segment_s is not None:
-        meta["segment_s"] = r.segment_s
+    source = r.audio
+    if source.offset_s:
+        meta["offset_s"] = source.offset_s
+    if source.segment_s is not None:
+        meta["segment_s"] = source.segment_s
+    stored = source.stored()
+    if stored is not None:
+        meta[META_KEY] = stored
+    if r.language:
+        meta["language"] = r.language
     return meta
 
 
