@@ -70,6 +70,11 @@ DATASETS = Registry(
         "csv_manifest": "spectragram_bench.datasets.manifest:CsvManifest",
         "kaldi": "spectragram_bench.datasets.kaldi:KaldiDataDir",
         "hf_dataset": "spectragram_bench.datasets.hf_dataset:HfDataset",
+        "tedlium": "spectragram_bench.datasets.tedlium:Tedlium",
+        "mls": "spectragram_bench.datasets.mls:MultilingualLibriSpeech",
+        "fleurs": "spectragram_bench.datasets.fleurs:Fleurs",
+        "voxpopuli": "spectragram_bench.datasets.voxpopuli:VoxPopuli",
+        "earnings": "spectragram_bench.datasets.earnings:Earnings",
     },
 )
 
