@@ -196,6 +196,11 @@ class EvaluationConfig(Strict):
     normalizer_steps: list[str] | None = Field(
         None, description="compose the normaliser from these step names instead (see core/normalize.py STEPS)"
     )
+    normalizer_by_language: dict[str, str] = Field(
+        default_factory=dict,
+        description="normaliser per ISO 639-1 language, for speech the `normalizer` is not meant for "
+        "(an English-only one: whisper_english, librispeech); default whisper_multilingual",
+    )
     bootstrap_iterations: int = Field(1000, ge=0, le=1_000_000)
     bootstrap_seed: int = 0
 

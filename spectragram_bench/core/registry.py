@@ -84,6 +84,7 @@ NORMALIZERS = Registry(
         "basic": "spectragram_bench.core.normalize:BASIC",
         "whisper_english": "spectragram_bench.core.normalize:WHISPER_ENGLISH",
         "whisper_basic": "spectragram_bench.core.normalize:WHISPER_BASIC",
+        "whisper_multilingual": "spectragram_bench.core.normalize:WHISPER_MULTILINGUAL",
         "librispeech": "spectragram_bench.core.normalize:LIBRISPEECH",
         "none": "spectragram_bench.core.normalize:NONE",
     },

@@ -15,10 +15,6 @@ ISO_639_3_TO_1 = {
     "luo": None, "nso": None, "umb": None, "xh": "xh",
 }
 
-#: Languages written without spaces between words: their headline metric is CER, not WER.
-UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "km", "bo", "dz"})
-
-
 def fleurs_language(folder: str) -> str | None:
     """`fr_fr` -> fr, `cmn_hans_cn` -> zh; None when the release's code has no ISO 639-1 code."""
     head = folder.split("_", 1)[0].lower()

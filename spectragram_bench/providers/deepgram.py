@@ -96,6 +96,7 @@ class DeepgramProvider(CloudProvider):
     default_base_url: ClassVar[str] = "https://api.deepgram.com"
     default_key_env: ClassVar[str | None] = "DEEPGRAM_API_KEY"
     example_model: ClassVar[str] = "nova-3"
+    language_param: ClassVar[str | None] = "language"
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -147,15 +148,17 @@ class DeepgramProvider(CloudProvider):
         return {"Authorization": f"Token {key}"} if key else {}
 
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
+        language = self.language_for(item)
+        query = {**self.query, "language": language} if language else self.query
         if self.streaming:
-            return await self.transcribe_streaming(audio)
-        return await self.transcribe_prerecorded(audio)
+            return await self.transcribe_streaming(audio, query)
+        return await self.transcribe_prerecorded(audio, query)
 
     # -- pre-recorded ------------------------------------------------------------------------
 
-    async def transcribe_prerecorded(self, audio: AudioClip) -> Transcript:
+    async def transcribe_prerecorded(self, audio: AudioClip, query: dict[str, Any] | None = None) -> Transcript:
         body, mime, _name = audio.file_bytes()
-        url = f"{self.base_url}{LISTEN_PATH}?{query_string(self.query)}"
+        url = f"{self.base_url}{LISTEN_PATH}?{query_string(query or self.query)}"
         try:
             response = await self.request("POST", url, content=body, headers={**self.headers(), "Content-Type": mime})
         except Exception as exc:
@@ -192,12 +195,12 @@ class DeepgramProvider(CloudProvider):
 
     # -- live streaming ----------------------------------------------------------------------
 
-    def stream_url(self) -> str:
+    def stream_url(self, query: dict[str, Any] | None = None) -> str:
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
-        return urlunsplit((scheme, parts.netloc, parts.path + LISTEN_PATH, query_string(self.query), ""))
+        return urlunsplit((scheme, parts.netloc, parts.path + LISTEN_PATH, query_string(query or self.query), ""))
 
-    async def transcribe_streaming(self, audio: AudioClip) -> Transcript:
+    async def transcribe_streaming(self, audio: AudioClip, query: dict[str, Any] | None = None) -> Transcript:
         sample_rate = self.query["sample_rate"]
         pcm = audio.resampled(sample_rate).pcm16()
         session = StreamSession(
@@ -209,7 +212,7 @@ class DeepgramProvider(CloudProvider):
         )
         try:
             async with ws_connect(
-                self.stream_url(),
+                self.stream_url(query),
                 additional_headers=self.headers(),
                 user_agent_header=USER_AGENT,
                 open_timeout=min(30.0, self.config.timeout_s),

@@ -97,6 +97,7 @@ class OpenAIProvider(CloudProvider):
     default_base_url: ClassVar[str] = "https://api.openai.com"
     default_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
     example_model: ClassVar[str] = "whisper-1"
+    language_param: ClassVar[str | None] = "language"
     #: the official API: warn about undocumented fields and streaming with whisper-1
     strict_fields: ClassVar[bool] = True
     #: appended to base_url (a subclass for a server that mounts the API elsewhere changes it)
@@ -167,9 +168,10 @@ class OpenAIProvider(CloudProvider):
             f"{self.max_upload_mb:g} MiB upload limit; not sent (split the recording into shorter segments)",
         )
 
-    def request_parts(self, audio: AudioClip) -> dict[str, Any]:
+    def request_parts(self, audio: AudioClip, language: str | None = None) -> dict[str, Any]:
         body, mime, name = self.upload(audio)
-        data = form_fields({"model": self.model, **self.fields, **({"stream": True} if self.streaming else {})})
+        extra = {**({"language": language} if language else {}), **({"stream": True} if self.streaming else {})}
+        data = form_fields({"model": self.model, **self.fields, **extra})
         return {
             "url": f"{self.base_url}{self.transcriptions_path}",
             "data": data,
@@ -178,7 +180,7 @@ class OpenAIProvider(CloudProvider):
         }
 
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
-        parts = self.request_parts(audio)
+        parts = self.request_parts(audio, self.language_for(item))
         started = time.perf_counter()
         try:
             if self.streaming:

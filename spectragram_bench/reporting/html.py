@@ -151,6 +151,12 @@ def leaderboard_notes(rows: list[LeaderboardRow]) -> str:
         notes.append(f"Confidence intervals of WER by bootstrap: {shown}; the CI column shows the utterance-level one where stored, its tooltip all of them.")
     else:
         notes.append("No bootstrap confidence intervals are stored for this benchmark ('-').")
+    unspaced = sorted({f"{r.summary.dataset}/{r.summary.split}" for r in rows if r.metric("headline_cer") == 1.0})
+    if unspaced:
+        notes.append(
+            f"CER is the headline metric of {', '.join(unspaced)}: its language is written without spaces "
+            "between words, so a word count (WER) depends on a segmenter, not on the transcript."
+        )
     if any(r.cost_source == "cost_summary" for r in rows):
         notes.append("$/audio h from cost_summary: the job run's price over all audio it scored.")
     if not any(r.usd_per_audio_hour is not None for r in rows):

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench.core import bootstrap, metrics
 from spectragram_bench.core.config import EvaluationConfig
+from spectragram_bench.core.language import headline_metric, normalizer_for
 from spectragram_bench.core.models import (
     Benchmark,
     BootstrapResult,
@@ -69,6 +70,8 @@ class GroupRows:
     audio_s: float = 0.0
     timed_audio_s: float = 0.0
     n_failed: int = 0
+    language: str | None = None  # the dataset's (ISO 639-1), from the utterances' meta
+    normalizer: Normalizer | None = None  # the one its texts were normalised with (core/language.py)
 
 
 def eval_version_tag(normalizer: Normalizer) -> str:
@@ -87,7 +90,9 @@ def evaluation_config(session: Session, job_run_id: int) -> EvaluationConfig:
         return EvaluationConfig()
 
 
-def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> dict[tuple[int, int], GroupRows]:
+def load_groups(
+    session: Session, job_run_id: int, normalizer: Normalizer, by_language: dict[str, str] | None = None
+) -> dict[tuple[int, int], GroupRows]:
     rows = session.execute(
         select(
             Prediction.utt_id,
@@ -102,6 +107,7 @@ def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> di
             LatencySample.total_time_ms,
             LatencySample.rtf,
             LatencySample.meta_json,
+            Utterance.meta_json,
         )
         .join(Utterance, Utterance.utt_id == Prediction.utt_id)
         .outerjoin(
@@ -112,16 +118,20 @@ def load_groups(session: Session, job_run_id: int, normalizer: Normalizer) -> di
         .order_by(Prediction.utt_id)
     ).all()
     groups: dict[tuple[int, int], GroupRows] = defaultdict(GroupRows)
-    normalizer = functools.cache(normalizer)  # once per distinct string: a correct hyp equals its ref
-    for utt_id, ds, var, ref, dur, speaker, status, hyp, api_ms, total_ms, rtf, meta in rows:
+    cached: dict[str, Any] = {}  # once per distinct string: a correct hyp equals its ref
+    for utt_id, ds, var, ref, dur, speaker, status, hyp, api_ms, total_ms, rtf, meta, utt_meta in rows:
         g = groups[(ds, var)]
+        if g.normalizer is None:  # a dataset's utterances share its language
+            g.language = (utt_meta or {}).get("language")
+            g.normalizer = normalizer_for(normalizer, g.language, by_language)
+        norm = cached.setdefault(g.normalizer.tag, functools.cache(g.normalizer))
         if status != "ok":
             g.n_failed += 1
             continue
         meta = meta or {}
         g.utt_ids.append(utt_id)
-        g.refs.append(normalizer(ref))
-        g.hyps.append(normalizer(hyp or ""))
+        g.refs.append(norm(ref))
+        g.hyps.append(norm(hyp or ""))
         g.speakers.append(speaker)
         audio_s = meta.get("audio_s", dur) or 0.0  # a variant (speed) may change the duration
         g.audio_s += audio_s
@@ -174,6 +184,8 @@ def score_group(g: GroupRows, evaluation: EvaluationConfig) -> GroupScore:
         "char_errors": c.errors,
         "ref_chars": c.ref_len,
         "audio_seconds": g.audio_s,
+        # 1.0 when CER is the number to read (a language written without spaces: core/language.py)
+        "headline_cer": float(headline_metric(g.language) == "cer"),
     }
     for prefix, samples in (("api_ms", g.api_ms), ("total_ms", g.total_ms), ("ttft_ms", g.ttft_ms)):
         for stat, v in metrics.latency_stats(samples).items():
@@ -212,23 +224,26 @@ def evaluate_job_run(
 
     `evaluation` (bootstrap iterations and seed) defaults to the job run's benchmark config.
     """
-    version = eval_version_tag(normalizer)
     evaluation = evaluation or evaluation_config(session, job_run_id)
-    groups = load_groups(session, job_run_id, normalizer)
+    groups = load_groups(session, job_run_id, normalizer, evaluation.normalizer_by_language)
+    others = sorted({g.normalizer.tag for g in groups.values() if g.normalizer and g.normalizer.tag != normalizer.tag})
+    version = "+".join([eval_version_tag(normalizer), *others])  # e.g. v1+whisper_english@1+whisper_multilingual@1
     for table in (MetricSummary, BootstrapResult, UtteranceScore):
         session.execute(delete(table).where(table.job_run_id == job_run_id, table.eval_version == version))
 
     scores = {key: score_group(g, evaluation) for key, g in groups.items()}
     cost = cost_values(session, job_run_id, sum(g.audio_s for g in groups.values()))
-    steps: dict[str, Any] = {"steps": normalizer.step_names}
     for (ds, var), score in scores.items():
+        g = groups[(ds, var)]
+        used = g.normalizer or normalizer
+        steps: dict[str, Any] = {"steps": used.step_names, "language": g.language, "headline": headline_metric(g.language)}
         where = {"job_run_id": job_run_id, "dataset_id": ds, "variant_id": var, "eval_version": version}
         session.add_all(
-            MetricSummary(**where, metric=name, value=value, normalizer=normalizer.tag, extra_json=steps)
+            MetricSummary(**where, metric=name, value=value, normalizer=used.tag, extra_json=steps)
             for name, value in score.values.items()
         )
         session.add_all(
-            MetricSummary(**where, metric=name, value=value, normalizer=normalizer.tag, extra_json={"scope": "job_run"})
+            MetricSummary(**where, metric=name, value=value, normalizer=used.tag, extra_json={"scope": "job_run"})
             for name, value in cost.items()
         )
         session.add_all(
