@@ -41,6 +41,14 @@ class RateLimit(Strict):
     audio_seconds_per_minute: float | None = Field(None, gt=0)
 
 
+class ChunkingConfig(Strict):
+    """Long-form: recordings longer than a limit are cut at silences into chunks (worker/chunking.py)."""
+
+    max_s: float | None = Field(
+        None, gt=5, description="cut recordings longer than this many seconds (also: the provider's own duration/size limit)"
+    )
+
+
 class ProviderConfig(Strict):
     """One provider x model to benchmark."""
 
@@ -56,6 +64,7 @@ class ProviderConfig(Strict):
     timeout_s: float = Field(120.0, gt=0, description="per-request timeout")
     max_attempts: int = Field(5, ge=1, le=50, description="attempts per utterance, first one included")
     price_per_minute_usd: float | None = Field(None, ge=0, description="overrides the dated default price table")
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
 
     @property
     def display(self) -> str:

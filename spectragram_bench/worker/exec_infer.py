@@ -36,6 +36,7 @@ from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
+from spectragram_bench.worker import chunking
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,18 @@ def make_engine(provider: Provider, concurrency: int) -> AsyncEngine:
 # --- the executor --------------------------------------------------------------------------
 
 
+@dataclass
+class Settled:
+    """How one clip's attempts ended: a transcript, a failure (kind, text), or neither (abandoned
+    by a stop: not recorded). `api_ms` is the last attempt's."""
+
+    transcript: Transcript | None
+    attempts: int
+    api_ms: float
+    attempt_log: list[dict[str, Any]]
+    failure: tuple[str, str] | None = None
+
+
 class Executor:
     """Runs work items through one provider under its limits; results go to `submit`."""
 
@@ -229,6 +242,17 @@ class Executor:
         except (AudioError, ValueError) as exc:
             self._fail(item, "input", str(exc), 0, started, [])
             return
+        if chunking.needs_chunks(self.provider, clip):  # long-form: worker/chunking.py
+            await chunking.run_chunked(self, item, clip, variant_facts, started)
+            return
+        settled = await self.settle(clip, item)
+        if settled.transcript is not None:
+            self.succeed(item, clip, variant_facts, settled, started)
+        elif settled.failure is not None:
+            self._fail(item, *settled.failure, settled.attempts, started, settled.attempt_log)
+
+    async def settle(self, clip: AudioClip, item: WorkItem) -> Settled:
+        """Attempts at one clip until a transcript, a final failure, or a stop (abandoned)."""
         attempts = 0
         attempt_log: list[dict[str, Any]] = []
         while True:
@@ -237,15 +261,13 @@ class Executor:
             try:
                 outcome, api_ms, generation, waited = await self._one_attempt(clip, item)
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
-                self._fail(item, "input", str(exc), attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, 0.0, attempt_log, ("input", str(exc)))
             except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
                 self.stats.abandoned += 1
-                return
+                return Settled(None, attempts, 0.0, attempt_log)
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)
-                self._fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, 0.0, attempt_log, ("internal", f"{type(exc).__name__}: {exc}"))
             finally:
                 self.stats.in_flight -= 1
             entry: dict[str, Any] = {"ms": round(api_ms, 2)}
@@ -254,7 +276,7 @@ class Executor:
             if isinstance(outcome, Transcript):
                 attempt_log.append(entry)
                 self.slots.on_success()
-                break
+                return Settled(outcome, attempts, api_ms, attempt_log)
             exc = outcome
             entry.update(error=exc.kind.value, status=exc.status, retry_after_s=exc.retry_after_s)
             attempt_log.append(entry)
@@ -265,27 +287,29 @@ class Executor:
                 if self.stats.fatal_error is None:
                     self.stats.fatal_error = str(exc)
                 self.stop.set()
-                self._fail(item, exc.kind.value, str(exc), attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, api_ms, attempt_log, (exc.kind.value, str(exc)))
             retryable = exc.kind in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED)
             if not retryable or attempts >= self.retry.max_attempts:
                 reason = str(exc) if not retryable else f"{exc} (gave up after {attempts} attempts)"
-                self._fail(item, exc.kind.value, reason, attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, api_ms, attempt_log, (exc.kind.value, reason))
             if self.stop.is_set():  # interrupted between attempts: unfinished, not failed
                 self.stats.abandoned += 1
-                return
+                return Settled(None, attempts, api_ms, attempt_log)
             self.stats.retries += 1
             delay = self.retry.delay(attempts - 1, exc.retry_after_s, self.rng)
             try:
                 await asyncio.wait_for(self.stop.wait(), delay)
                 self.stats.abandoned += 1  # stop requested during the backoff
-                return
+                return Settled(None, attempts, api_ms, attempt_log)
             except TimeoutError:
                 pass
+
+    def succeed(
+        self, item: WorkItem, clip: AudioClip, variant_facts: dict, settled: Settled, started: float
+    ) -> None:
         total_ms = (time.perf_counter() - started) * 1000
         duration = clip.duration_s
-        transcript = outcome
+        transcript, api_ms = settled.transcript, settled.api_ms
         if transcript.model_revision:
             self.model_revision = transcript.model_revision
         self.stats.done += 1
@@ -296,12 +320,14 @@ class Executor:
                 transcript.text,
                 words=transcript.words,
                 usage=transcript.usage,
-                attempts=attempts,
+                attempts=settled.attempts,
                 api_time_ms=api_ms,
                 total_time_ms=total_ms,
                 rtf=(api_ms / 1000.0) / duration if duration > 0 else None,
                 billed_seconds=transcript.billed_seconds,
-                latency_meta={**transcript.meta, **variant_facts, "audio_s": round(duration, 4), "attempt_log": attempt_log},
+                latency_meta={
+                    **transcript.meta, **variant_facts, "audio_s": round(duration, 4), "attempt_log": settled.attempt_log,
+                },
             )
         )
 

@@ -21,7 +21,7 @@ from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConf
 from spectragram_bench.core.errors import AudioError, BenchError
 from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
-from spectragram_bench.core.registry import DATASETS
+from spectragram_bench.core.registry import DATASETS, PROVIDERS
 from spectragram_bench.core.storable import storable_record
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import select as select_utterances
@@ -102,6 +102,27 @@ def inspect_audio(record: UtteranceRecord) -> UtteranceRecord:
     return replace(record, duration_s=duration)
 
 
+LONG_FORM_SUFFIX = "-longform"
+
+
+def long_form_threshold(config: JobConfig) -> float | None:
+    """The shortest duration limit of the job's providers (their own `max_audio_s` or the job's
+    `chunking.max_s`): a longer recording is sent in chunks (worker/chunking.py)."""
+    limits = []
+    for pc in config.providers:
+        limits += [x for x in (getattr(PROVIDERS.get(pc.name), "max_audio_s", None), pc.chunking.max_s) if x]
+    return min(limits) if limits else None
+
+
+def mark_long_form(record: UtteranceRecord, threshold: float | None) -> UtteranceRecord:
+    """A recording over the threshold moves to `<subset>-longform` (meta long_form), so long-form
+    and short-form results never share a leaderboard row; a loader's long-form records
+    (meta long_form, subsets of their own) stay as they are."""
+    if record.meta.get("long_form") or threshold is None or (record.duration_s or 0.0) <= threshold:
+        return record
+    return replace(record, subset=record.subset + LONG_FORM_SUFFIX, meta={**record.meta, "long_form": True})
+
+
 def price_per_minute(pc: ProviderConfig) -> float | None:
     """USD per audio minute: the config's override, else the dated default table (core/pricing.py)."""
     price = price_for(pc)
@@ -136,10 +157,11 @@ def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: in
             keyed.append((f"{index}:{dc.name}", rec))
     chosen = select_utterances(keyed, max_per_subset=max_per_subset, max_utt=max_utt, seed=config.selection_seed)
     utterances: list[PlannedUtterance] = []
+    threshold = long_form_threshold(config)
     for index, (dc, _ds) in enumerate(datasets):
         key = f"{index}:{dc.name}"
         with ThreadPoolExecutor(max_workers=4) as pool:  # decoding releases the GIL (libsndfile)
-            recs = list(pool.map(inspect_audio, [r for k, r in chosen if k == key]))
+            recs = [mark_long_form(r, threshold) for r in pool.map(inspect_audio, [r for k, r in chosen if k == key])]
         everything = [r for k, r in keyed if k == key]  # before selection: babble must not depend on it
         for variant in dc.variants:
             spec = variant.model_dump()
