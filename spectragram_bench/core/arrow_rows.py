@@ -5,7 +5,7 @@ A Hugging Face copy keeps each clip's bytes in a row (parquet files, or the Arro
 row is read here when that utterance is opened. Parquet is read one row group at a time (the
 unit of its compression) and the last few row groups are kept, so opening the rows of a file in
 order reads each group once; Arrow files are memory-mapped (nothing is copied until touched).
-Memory is bounded by the cache sizes, not by the number of rows. pyarrow is imported here only.
+Memory is bounded by the cache sizes, not by the number of rows (bench/bench_dataset_memory.py).
 """
 
 from __future__ import annotations
@@ -93,8 +93,11 @@ class _RowCache:
                 key = (path, group, column)
                 chunk = self.groups.get(key)
                 if chunk is None:
-                    chunk = pf.read_row_group(group, columns=[column]).column(0)
+                    # one column of one group: arrow's thread pool would not speed it up, and its
+                    # per-thread allocations are what made memory grow with every group read
+                    chunk = pf.read_row_group(group, columns=[column], use_threads=False).column(0)
                     self._keep(self.groups, key, chunk, ROW_GROUPS_KEPT)
+                    import_pyarrow().default_memory_pool().release_unused()
                 else:
                     self.groups.move_to_end(key)
                 return chunk[row - starts[group]].as_py()

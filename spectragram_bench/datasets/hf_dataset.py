@@ -105,7 +105,7 @@ def schema_of(path: Path) -> pa.Schema:
 def batches(path: Path, columns: list[str]) -> Iterator[dict[str, list[Any]]]:
     """The columns of `path`, a batch at a time (nested fields as `audio.path` work too)."""
     if path.suffix.lower() == ".parquet":
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False):
             yield batch.to_pydict()
     else:
         for batch in open_arrow_table(str(path)).select(columns).to_batches(BATCH_ROWS):
