@@ -19,6 +19,7 @@ from conftest import REPO
         ("bench_rate_limiter.py", "shared pacer on PostgreSQL"),
         ("bench_overhead.py", "postgresql concurrent"),
         ("bench_engine_pool.py", "speed-up of the process pool"),
+        ("bench_dataset_memory.py", "(target <= 1.5)"),
     ],
 )
 def test_benchmark_smoke_run(script, expect):

@@ -32,9 +32,9 @@ def provider(server, mode: str = "batch", **kw) -> DeepgramProvider:
     return p
 
 
-def transcribe(p: DeepgramProvider, clip: AudioClip | None = None):
+def transcribe(p: DeepgramProvider, clip: AudioClip | None = None, language: str | None = None):
     clip = clip or load_audio(str(FIRST_FLAC))
-    item = WorkItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s)
+    item = WorkItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s, language=language)
 
     async def once():
         try:

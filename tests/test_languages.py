@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import replace
 
 from conftest import run_cli
 from fixtures.speech_corpora import make_fleurs
 from sqlalchemy import create_engine, text
-from test_deepgram import FIRST_FLAC
 from test_deepgram import provider as deepgram_provider
+from test_deepgram import transcribe
 from test_openai import provider as openai_provider
 
-from spectragram_bench.core.audio import load_audio
 from spectragram_bench.core.language import headline_metric, normalizer_for
 from spectragram_bench.core.normalize import BASIC, WHISPER_ENGLISH, WHISPER_MULTILINGUAL
 from spectragram_bench.core.records import WorkItem
 
 
 def _send(p, language):
-    clip = load_audio(str(FIRST_FLAC))
-    item = WorkItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s, language=language)
-
-    async def once():
-        try:
-            return await p.transcribe(clip, item)
-        finally:
-            await p.aclose()
-
-    return asyncio.run(once())
+    return transcribe(p, language=language)  # any adapter: one transcribe() call, then aclose()
 
 
 def test_providers_receive_the_language_under_their_own_name(fake_deepgram, fake_openai):

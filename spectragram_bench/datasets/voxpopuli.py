@@ -16,7 +16,7 @@ from typing import Literal
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
 from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files, parse_options
-from spectragram_bench.datasets.textlines import read_lines
+from spectragram_bench.datasets.textlines import read_tsv
 
 NAME = "voxpopuli"
 LICENSE = "CC0-1.0"
@@ -52,18 +52,7 @@ class VoxPopuli(Dataset):
     def _read_split(self, split: str) -> Iterator[UtteranceRecord]:
         tsv = self.root / f"asr_{split}.tsv"
         text_column = "normalized_text" if self.opts.text == "normalized" else "raw_text"
-        header: list[str] | None = None
-        for lineno, line, error in read_lines(tsv):
-            if header is None:
-                header = line.split("\t")
-                absent = [c for c in REQUIRED if c not in header]
-                if absent:
-                    raise DatasetError(f"{tsv}: missing column(s) {absent}; header has {header}")
-                continue
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            row = dict(zip(header, fields + [""] * (len(header) - len(fields)), strict=False))
+        for lineno, row, problem in read_tsv(tsv, REQUIRED):
             seg = row["id"].strip()
             if not seg:
                 raise DatasetError(f"{tsv}:{lineno}: no segment id in the 'id' column")
@@ -71,10 +60,8 @@ class VoxPopuli(Dataset):
             meta = {k: v for k, v in row.items() if k not in ("id", "raw_text", "normalized_text", "speaker_id")}
             if text_column == "normalized_text":
                 meta["raw_text"] = row["raw_text"]
-            if error:
-                meta["load_error"] = error
-            elif len(fields) != len(header):
-                meta["load_error"] = f"{tsv}:{lineno}: {len(fields)} fields, the header has {len(header)}"
+            if problem:
+                meta["load_error"] = problem
             elif not text:
                 meta["load_error"] = f"{tsv}:{lineno}: empty {text_column} for {seg}"
             yield UtteranceRecord(
