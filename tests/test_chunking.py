@@ -83,3 +83,14 @@ def test_a_twenty_minute_recording_is_chunked_stitched_and_scored_as_one(tmp_pat
         n_scores = c.execute(text("select count(*) from utterance_score")).scalar_one()
     engine.dispose()
     assert wer == {"long-longform": 0.0, "long": 0.0} and n_scores == 2  # one score per recording, separate rows
+
+
+def test_chunking_is_part_of_what_a_resume_must_match():
+    from spectragram_bench.worker.resume import _differences, work_identity
+
+    old = {"providers": [{"name": "mock", "model": "default"}]}  # stored before chunking existed
+    same = {"providers": [{"name": "mock", "model": "default", "chunking": {"max_s": None}}]}
+    other = {"providers": [{"name": "mock", "model": "default", "chunking": {"max_s": 30.0}}]}
+    assert _differences(work_identity(old), work_identity(same)) == []
+    assert _differences(work_identity(old), work_identity(other)) == [
+        "$.providers[0].chunking.max_s: None was stored, 30.0 given"]
