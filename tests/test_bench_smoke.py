@@ -22,6 +22,7 @@ from conftest import REPO
         ("bench_http.py", "p95/true"),
         ("bench_http_clients.py", "aiohttp-trace"),
         ("bench_streaming.py", "fake's own D"),
+        ("bench_dataset_memory.py", "(target <= 1.5)"),
     ],
 )
 def test_benchmark_smoke_run(script, expect):

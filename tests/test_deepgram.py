@@ -34,9 +34,9 @@ def provider(server, mode: str = "batch", **kw) -> DeepgramProvider | DeepgramLi
     return p
 
 
-def transcribe(p: DeepgramProvider, clip: AudioClip | None = None, span: dict | None = None):
+def transcribe(p: DeepgramProvider, clip: AudioClip | None = None, span: dict | None = None, language: str | None = None):
     clip = clip or load_audio(str(FIRST_FLAC))
-    item = WorkItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s, variant={"test_clip": id(clip)})
+    item = WorkItem(1, 1, FIRST_FLAC.stem, str(FIRST_FLAC), clip.duration_s, variant={"test_clip": id(clip)}, language=language)
     remember(item, span or {"start_ms": 0.0, "end_ms": clip.duration_s * 1000, "source": "test"})
 
     async def once():

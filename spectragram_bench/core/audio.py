@@ -31,31 +31,38 @@ MIME_BY_SUFFIX = {
 
 
 class AudioClip:
-    """Mono float32 audio. `source_path` is set only while the samples are the file's own, unmodified.
+    """Mono float32 audio. `source_path` (a file) or `source_bytes` (an encoded file held in
+    memory, e.g. a parquet row's bytes, with its name) is set only while the samples are that
+    source's own, unmodified.
 
-    A clip opened from a file (`open_audio`) is lazy: its header was read and checked, and the
-    samples are decoded on first access, so an adapter that uploads the untouched file
-    (`file_bytes`) or needs only `duration_s` never pays for a decode. A decode that fails
-    then raises AudioError where `samples` is first read. Clips are not modified once built.
+    A clip opened from a file or bytes (`open_audio`, `open_audio_bytes`) is lazy: its header
+    was read and checked, and the samples are decoded on first access, so an adapter that
+    uploads the untouched source (`file_bytes`) or needs only `duration_s` never pays for a
+    decode. A decode that fails then raises AudioError where `samples` is first read. Clips are
+    not modified once built.
     """
 
-    __slots__ = ("_samples", "_frames", "_decode", "sample_rate", "source_path")
+    __slots__ = ("_samples", "_frames", "_decode", "sample_rate", "source_path", "source_bytes")
 
     def __init__(self, samples: np.ndarray, sample_rate: int, source_path: str | None = None) -> None:
         self._samples: np.ndarray | None = samples  # float32, mono, in [-1, 1]
         self._frames = len(samples)
-        self._decode: tuple[str, int, int, int] | None = None  # (path, start frame, frames, channels)
+        self._decode: tuple[str | bytes, str, int, int, int] | None = None  # (source, label, start, frames, channels)
         self.sample_rate = sample_rate
         self.source_path = source_path
+        self.source_bytes: tuple[bytes, str] | None = None  # (encoded file, its name)
 
     @classmethod
-    def _lazy(cls, path: str, sample_rate: int, start: int, frames: int, channels: int, untouched: bool) -> AudioClip:
+    def _lazy(
+        cls, src: str | bytes, label: str, sample_rate: int, start: int, frames: int, channels: int, untouched: bool
+    ) -> AudioClip:
         clip = cls.__new__(cls)
         clip._samples = None
         clip._frames = frames
-        clip._decode = (path, start, frames, channels)
+        clip._decode = (src, label, start, frames, channels)
         clip.sample_rate = sample_rate
-        clip.source_path = path if untouched else None
+        clip.source_path = src if untouched and isinstance(src, str) else None
+        clip.source_bytes = (src, label) if untouched and isinstance(src, bytes) else None
         return clip
 
     @property
@@ -102,6 +109,11 @@ class AudioClip:
             mime = MIME_BY_SUFFIX.get(path.suffix.lower())
             if mime is not None:
                 return path.read_bytes(), mime, path.name
+        if self.source_bytes is not None:
+            data, name = self.source_bytes
+            mime = MIME_BY_SUFFIX.get(Path(name).suffix.lower())
+            if mime is not None:
+                return data, mime, Path(name).name
         return self.encode("WAV"), "audio/wav", "audio.wav"
 
 
@@ -111,7 +123,19 @@ def open_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None)
 
     Raises AudioError with the reason for a missing file, an unreadable header or no samples.
     """
-    return _open(path, offset_s, segment_s, decode=False)
+    if not os.path.isfile(path):
+        raise AudioError(f"audio file not found: {path}")
+    return _open(path, path, offset_s, segment_s, decode=False)
+
+
+def open_audio_bytes(
+    data: bytes, name: str, offset_s: float = 0.0, segment_s: float | None = None, decode: bool = False
+) -> AudioClip:
+    """A clip of an encoded audio file held in memory (`name` says what it is, e.g. `x.flac`
+    or `data.parquet row 12`, and gives its suffix), lazy unless `decode`."""
+    if not data:
+        raise AudioError(f"audio has no bytes: {name}")
+    return _open(data, name, offset_s, segment_s, decode=decode)
 
 
 def load_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None) -> AudioClip:
@@ -119,14 +143,19 @@ def load_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None)
 
     Raises AudioError with the reason for anything unusable (missing, corrupt, empty).
     """
-    return _open(path, offset_s, segment_s, decode=True)
-
-
-def _open(path: str, offset_s: float, segment_s: float | None, decode: bool) -> AudioClip:
     if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
+    return _open(path, path, offset_s, segment_s, decode=True)
+
+
+def _soundfile(src: str | bytes) -> sf.SoundFile:
+    return sf.SoundFile(src if isinstance(src, str) else io.BytesIO(src))
+
+
+def _open(src: str | bytes, path: str, offset_s: float, segment_s: float | None, decode: bool) -> AudioClip:
+    """`path` names the source in messages (the file, or where the bytes came from)."""
     try:
-        with sf.SoundFile(path) as f:
+        with _soundfile(src) as f:
             sr, total, channels = f.samplerate, f.frames, f.channels
             start = int(round(offset_s * sr)) if offset_s else 0
             available = max(0, total - start)
@@ -134,7 +163,7 @@ def _open(path: str, offset_s: float, segment_s: float | None, decode: bool) -> 
             if frames <= 0:
                 raise AudioError(f"audio file has no samples: {path}")
             untouched = not offset_s and segment_s is None and channels == 1
-            clip = AudioClip._lazy(path, sr, start, frames, channels, untouched)
+            clip = AudioClip._lazy(src, path, sr, start, frames, channels, untouched)
             if decode:  # in the same open: a second one costs as much as the read
                 clip._set_samples(_read(f, path, start, frames, channels))
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
@@ -142,9 +171,9 @@ def _open(path: str, offset_s: float, segment_s: float | None, decode: bool) -> 
     return clip
 
 
-def _decode(path: str, start: int, frames: int, channels: int) -> np.ndarray:
+def _decode(src: str | bytes, path: str, start: int, frames: int, channels: int) -> np.ndarray:
     try:
-        with sf.SoundFile(path) as f:
+        with _soundfile(src) as f:
             return _read(f, path, start, frames, channels)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioError(f"cannot decode audio {path}: {exc}") from exc

@@ -41,6 +41,14 @@ class RateLimit(Strict):
     audio_seconds_per_minute: float | None = Field(None, gt=0)
 
 
+class ChunkingConfig(Strict):
+    """Long-form: recordings longer than a limit are cut at silences into chunks (worker/chunking.py)."""
+
+    max_s: float | None = Field(
+        None, gt=5, description="cut recordings longer than this many seconds (also: the provider's own duration/size limit)"
+    )
+
+
 class ProviderConfig(Strict):
     """One provider x model to benchmark."""
 
@@ -69,6 +77,7 @@ class ProviderConfig(Strict):
     cleanup: bool = Field(
         True, description="job-based providers: delete the uploaded audio and the vendor's transcript once the result is read"
     )
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
 
     @property
     def display(self) -> str:
@@ -216,6 +225,11 @@ class EvaluationConfig(Strict):
     normalizer: str = Field("whisper_english", description="registry name of the text normaliser")
     normalizer_steps: list[str] | None = Field(
         None, description="compose the normaliser from these step names instead (see core/normalize.py STEPS)"
+    )
+    normalizer_by_language: dict[str, str] = Field(
+        default_factory=dict,
+        description="normaliser per ISO 639-1 language, for speech the `normalizer` is not meant for "
+        "(an English-only one: whisper_english, librispeech); default whisper_multilingual",
     )
     bootstrap_iterations: int = Field(1000, ge=0, le=1_000_000)
     bootstrap_seed: int = 0

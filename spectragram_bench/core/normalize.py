@@ -15,6 +15,10 @@ Pipelines:
   "mister smith is $5.50 color" (as in openai/whisper).
 - `whisper_basic@1`: BasicTextNormalizer (other languages): brackets removed, symbols and
   marks to spaces (NFKC; precomposed letters such as "é" are kept), lower case.
+- `whisper_multilingual@1`: the Open ASR Leaderboard's BasicMultilingualTextNormalizer with
+  remove_diacritics=False (its multilingual setting): whisper_basic plus dropping whatever is
+  neither a word character nor a space. The default for speech that is not English
+  (core/language.py), as the English pipelines would mangle it.
 - `librispeech@1`: LibriSpeech's upper-case reference style to plain lower-case words:
   curly apostrophes unified, hyphens split, punctuation dropped (apostrophes inside words kept).
 - `basic@1`: lower case, diacritics and punctuation stripped. `none@1`: whitespace only.
@@ -217,6 +221,15 @@ def strip_symbols(text: str) -> str:
     return remove_symbols(text)
 
 
+_NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
+
+
+def strip_non_word(text: str) -> str:
+    """Drop every character that is neither a word character nor a space (the Open ASR
+    Leaderboard's last multilingual step; after strip_symbols it catches what NFKC left)."""
+    return _NOT_WORD_OR_SPACE.sub("", text)
+
+
 # --- pipelines -----------------------------------------------------------------------------
 
 
@@ -250,7 +263,7 @@ STEPS: dict[str, Step] = {
         lowercase, collapse_whitespace, strip_punctuation, strip_diacritics, unify_apostrophes,
         split_hyphens, remove_bracketed, remove_fillers, join_apostrophes, expand_contractions,
         remove_digit_commas, remove_periods, strip_symbols_keep_numeric, numbers_to_digits,
-        british_to_american, drop_detached_symbols, strip_symbols,
+        british_to_american, drop_detached_symbols, strip_symbols, strip_non_word,
     )
 }
 """Steps a job config may compose into a pipeline (`evaluation.normalizer_steps`)."""
@@ -268,6 +281,10 @@ WHISPER_ENGLISH = Normalizer(
 )
 WHISPER_BASIC = Normalizer(
     "whisper_basic", "1", (lowercase, remove_bracketed, strip_symbols, lowercase, collapse_whitespace)
+)
+WHISPER_MULTILINGUAL = Normalizer(
+    "whisper_multilingual", "1",
+    (lowercase, remove_bracketed, strip_symbols, lowercase, strip_non_word, collapse_whitespace),
 )
 LIBRISPEECH = Normalizer(
     "librispeech",

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from spectragram_bench.core.audio_source import AudioSource
+
 
 @dataclass(frozen=True)
 class UtteranceRecord:
@@ -22,6 +24,14 @@ class UtteranceRecord:
     offset_s: float = 0.0
     segment_s: float | None = None  # set when the utterance is a segment of a longer file
     meta: dict[str, Any] = field(default_factory=dict)
+    #: set when the audio is not (a segment of) the file at audio_path, e.g. a parquet row;
+    #: audio_path is then the file holding it
+    source: AudioSource | None = None
+    language: str | None = None  # ISO 639-1, from the release or the dataset's options
+
+    @property
+    def audio(self) -> AudioSource:
+        return self.source or AudioSource.file(self.audio_path, self.offset_s, self.segment_s)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,12 @@ class WorkItem:
     offset_s: float = 0.0
     segment_s: float | None = None
     variant: dict[str, Any] = field(default_factory=dict)
+    source: AudioSource | None = None  # as UtteranceRecord.source
+    language: str | None = None  # ISO 639-1 or None; adapters send it under their own parameter name
+
+    @property
+    def audio(self) -> AudioSource:
+        return self.source or AudioSource.file(self.audio_path, self.offset_s, self.segment_s)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,12 @@ DATASETS = Registry(
         "nemo_manifest": "spectragram_bench.datasets.manifest:JsonLinesManifest",
         "csv_manifest": "spectragram_bench.datasets.manifest:CsvManifest",
         "kaldi": "spectragram_bench.datasets.kaldi:KaldiDataDir",
+        "hf_dataset": "spectragram_bench.datasets.hf_dataset:HfDataset",
+        "tedlium": "spectragram_bench.datasets.tedlium:Tedlium",
+        "mls": "spectragram_bench.datasets.mls:MultilingualLibriSpeech",
+        "fleurs": "spectragram_bench.datasets.fleurs:Fleurs",
+        "voxpopuli": "spectragram_bench.datasets.voxpopuli:VoxPopuli",
+        "earnings": "spectragram_bench.datasets.earnings:Earnings",
     },
 )
 
@@ -106,6 +112,7 @@ NORMALIZERS = Registry(
         "basic": "spectragram_bench.core.normalize:BASIC",
         "whisper_english": "spectragram_bench.core.normalize:WHISPER_ENGLISH",
         "whisper_basic": "spectragram_bench.core.normalize:WHISPER_BASIC",
+        "whisper_multilingual": "spectragram_bench.core.normalize:WHISPER_MULTILINGUAL",
         "librispeech": "spectragram_bench.core.normalize:LIBRISPEECH",
         "none": "spectragram_bench.core.normalize:NONE",
     },

@@ -6,7 +6,9 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
@@ -24,6 +26,28 @@ def checksum_files(root: Path, files: Iterable[Path]) -> str:
         with open(path, "rb") as f:
             hashlib.file_digest(f, lambda: digest)  # feeds `digest` in chunks
     return digest.hexdigest()
+
+
+class LoaderOptions(BaseModel):
+    """Base of a loader's typed `options` (unknown keys rejected). `language` is the ISO 639-1
+    code of the speech when the release does not say it (an option overrides the release)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    language: str | None = Field(None, pattern=r"^[a-z]{2}$", description="ISO 639-1 code of the speech, e.g. 'fr'")
+    license: str | None = None
+
+
+OptionsT = TypeVar("OptionsT", bound=LoaderOptions)
+
+
+def parse_options(loader: str, model: type[OptionsT], options: dict[str, Any]) -> OptionsT:
+    """The loader's options validated by `model`; a bad one is one fatal line naming it."""
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise DatasetError(f"dataset {loader!r}: options.{loc}: {first['msg']}") from None
 
 
 class Dataset(ABC):

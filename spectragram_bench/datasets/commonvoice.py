@@ -19,7 +19,7 @@ import soundfile as sf
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
 from spectragram_bench.datasets.base import Dataset, checksum_files
-from spectragram_bench.datasets.textlines import read_lines
+from spectragram_bench.datasets.textlines import read_lines, read_tsv
 
 LICENSE = "CC0-1.0"
 REQUIRED_COLUMNS = ("path", "sentence")
@@ -91,29 +91,15 @@ class CommonVoice(Dataset):
 
     def _read_split(self, split: str, durations: dict[str, float]) -> Iterator[tuple[str, UtteranceRecord]]:
         tsv = self.root / f"{split}.tsv"
-        header: list[str] | None = None
-        for lineno, line, error in read_lines(tsv):
-            if header is None:
-                header = line.split("\t")
-                absent = [c for c in REQUIRED_COLUMNS if c not in header]
-                if absent:
-                    raise DatasetError(f"{tsv}: missing column(s) {absent}; header has {header}")
-                continue
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            padded = fields[: len(header)] + [""] * (len(header) - len(fields))
-            row = dict(zip(header, padded, strict=True))
+        for lineno, row, problem in read_tsv(tsv, REQUIRED_COLUMNS):
             if not row["path"].strip():
                 raise DatasetError(f"{tsv}:{lineno}: no clip path in the 'path' column")
             clip = row["path"].strip()
             text = row["sentence"].strip()
             meta = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS}
             meta["split"] = split
-            if error:
-                meta["load_error"] = error
-            elif len(fields) != len(header):
-                meta["load_error"] = f"{tsv}:{lineno}: {len(fields)} fields, the header has {len(header)}"
+            if problem:
+                meta["load_error"] = problem
             elif not text:
                 meta["load_error"] = f"{tsv}:{lineno}: empty sentence for {clip}"
             yield f"{tsv.name}:{lineno}", UtteranceRecord(

@@ -90,9 +90,8 @@ def prepare_variant(variant: dict[str, Any], records: Sequence[UtteranceRecord])
     if variant.get("noise") == "babble":
         pool = tuple(
             sorted(
-                (r.external_id, r.audio_path, r.offset_s, r.segment_s, r.speaker or "")
-                for r in records
-                if "load_error" not in r.meta
+                ((r.external_id, r.audio, r.speaker or "") for r in records if "load_error" not in r.meta),
+                key=lambda entry: entry[0],
             )
         )
         if len(pool) < 2:
@@ -127,7 +126,7 @@ def apply_variant(clip: AudioClip, variant: dict[str, Any], item: WorkItem) -> t
     kind = variant.get("kind", "clean")
     if kind == "clean" and not clip.decoded:
         return clip, {}
-    check_audible(clip, item.audio_path)
+    check_audible(clip, item.audio.label)
     if kind == "clean":
         return clip, {}
     if kind == "noise":
@@ -217,15 +216,15 @@ def babble(variant: dict[str, Any], item: WorkItem, sample_rate: int, n: int, rn
         raise ValueError("babble variant was not prepared (prepare_variant adds the dataset's utterances)")
     talkers = variant.get("talkers") or DEFAULT_TALKERS
     order = rng.permutation(len(pool))[: 64 * talkers]
-    own_speaker = next((spk for ext, _, _, _, spk in pool if ext == item.external_id), "")
-    others = [i for i in order if pool[i][0] != item.external_id and not (own_speaker and pool[i][4] == own_speaker)]
-    same = [i for i in order if pool[i][0] != item.external_id and own_speaker and pool[i][4] == own_speaker]
+    own_speaker = next((spk for ext, _, spk in pool if ext == item.external_id), "")
+    others = [i for i in order if pool[i][0] != item.external_id and not (own_speaker and pool[i][2] == own_speaker)]
+    same = [i for i in order if pool[i][0] != item.external_id and own_speaker and pool[i][2] == own_speaker]
     total = np.zeros(n)
     used: list[str] = []
     for i in others + same:
-        ext, path, offset, segment, _ = pool[i]
+        ext, source, _ = pool[i]
         try:
-            voice = load_audio(path, offset, segment).resampled(sample_rate).samples
+            voice = source.load().resampled(sample_rate).samples
         except AudioError:
             continue
         voice = _unit_rms(voice)

@@ -82,6 +82,15 @@ class Provider(ABC):
     executor_pool: ClassVar[str] = "thread"
     #: params that are credentials or otherwise must never be stored
     secret_params: ClassVar[frozenset[str]] = frozenset()
+    #: the provider's own parameter for the speech's language (None: it takes none)
+    language_param: ClassVar[str | None] = None
+
+    def language_for(self, item: WorkItem) -> str | None:
+        """The dataset's language (ISO 639-1) to send for `item`, unless the job's params set
+        `language_param` (or Deepgram-style detection) themselves."""
+        if self.language_param is None or self.language_param in self.params or "detect_language" in self.params:
+            return None
+        return getattr(item, "language", None)
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

@@ -85,6 +85,7 @@ class DeepgramProvider(CloudProvider):
     default_base_url: ClassVar[str] = "https://api.deepgram.com"
     default_key_env: ClassVar[str | None] = "DEEPGRAM_API_KEY"
     example_model: ClassVar[str] = "nova-3"
+    language_param: ClassVar[str | None] = "language"
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -113,13 +114,15 @@ class DeepgramProvider(CloudProvider):
         return {"Authorization": f"Token {key}"} if key else {}
 
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
-        return await self.transcribe_prerecorded(audio)
+        language = self.language_for(item)
+        query = {**self.query, "language": language} if language else self.query
+        return await self.transcribe_prerecorded(audio, query)
 
     # -- pre-recorded ------------------------------------------------------------------------
 
-    async def transcribe_prerecorded(self, audio: AudioClip) -> Transcript:
+    async def transcribe_prerecorded(self, audio: AudioClip, query: dict[str, Any] | None = None) -> Transcript:
         body, mime, _name = audio.file_bytes()
-        url = f"{self.base_url}{LISTEN_PATH}?{query_string(self.query)}"
+        url = f"{self.base_url}{LISTEN_PATH}?{query_string(query or self.query)}"
         try:
             response = await self.request("POST", url, content=body, headers={**self.headers(), "Content-Type": mime})
         except Exception as exc:

@@ -45,6 +45,7 @@ def directory_checksum(path: Path) -> str:
 class FasterWhisperProvider(Provider):
     name: ClassVar[str] = "faster_whisper"
     blocking: ClassVar[bool] = True
+    language_param: ClassVar[str | None] = "language"
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -102,7 +103,9 @@ class FasterWhisperProvider(Provider):
             self.check_ready()
         samples = audio.resampled(SAMPLE_RATE).samples
         try:
-            segments, info = self._model.transcribe(samples, **self.decode_options)
+            language = self.language_for(item)
+            options = {**self.decode_options, "language": language} if language else self.decode_options
+            segments, info = self._model.transcribe(samples, **options)
             segments = list(segments)  # decoding happens while iterating
         except (RuntimeError, ValueError) as exc:
             raise ProviderError(ErrorKind.UTTERANCE, f"faster-whisper failed to decode: {exc}") from exc

@@ -121,6 +121,7 @@ class OpenAIProvider(CloudProvider):
     default_base_url: ClassVar[str] = "https://api.openai.com"
     default_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
     example_model: ClassVar[str] = "whisper-1"
+    language_param: ClassVar[str | None] = "language"
     #: the official API: warn about undocumented fields and streaming with whisper-1
     strict_fields: ClassVar[bool] = True
     #: the endpoint under the host (a subclass for a server that mounts the API elsewhere changes it)
@@ -201,8 +202,9 @@ class OpenAIProvider(CloudProvider):
             "(split the recording into shorter segments)",
         )
 
-    def request_parts(self, audio: AudioClip) -> dict[str, Any]:
-        data = form_fields({"model": self.model, **self.fields, **({"stream": True} if self.streaming else {})})
+    def request_parts(self, audio: AudioClip, language: str | None = None) -> dict[str, Any]:
+        extra = {**({"language": language} if language else {}), **({"stream": True} if self.streaming else {})}
+        data = form_fields({"model": self.model, **self.fields, **extra})
         body, mime, name = self.upload(audio, data)
         return {
             "url": self.transcriptions_url,
@@ -212,7 +214,7 @@ class OpenAIProvider(CloudProvider):
         }
 
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
-        parts = self.request_parts(audio)
+        parts = self.request_parts(audio, self.language_for(item))
         started = time.perf_counter()
         try:
             if self.streaming:

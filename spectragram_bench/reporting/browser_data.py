@@ -4,27 +4,15 @@ per-utterance values of every metric, and failure, as one JSON object embedded i
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.reporting import plots, streaming_report
 from spectragram_bench.reporting.alignment import HIT, Column
 from spectragram_bench.reporting.display import clip, clip_columns
 from spectragram_bench.reporting.predictions import CHAR_VALUES, WORD_VALUES, ScoredPrediction
-
-
-def audio_href(audio_path: str | None, out_dir: Path) -> str | None:
-    """A relative, URL-quoted link to a local audio file, or None when the file is not here."""
-    if not audio_path or not Path(audio_path).is_file():
-        return None
-    try:
-        rel = os.path.relpath(Path(audio_path).resolve(), out_dir.resolve())
-    except ValueError:  # another drive on Windows: no relative path exists
-        return None
-    return quote(Path(rel).as_posix())
+from spectragram_bench.reporting.report_audio import audio_href
 
 
 def _encode_columns(columns: list[Column]) -> list[Any]:
@@ -32,7 +20,10 @@ def _encode_columns(columns: list[Column]) -> list[Any]:
     return [ref if op == HIT else [op, ref, hyp] for op, ref, hyp in columns]
 
 
-def browser_data(systems: list, preds: list[ScoredPrediction], out_dir: Path) -> dict[str, Any]:
+def browser_data(
+    systems: list, preds: list[ScoredPrediction], out_dir: Path, clips_dir: Path | None = None
+) -> dict[str, Any]:
+    clips_dir = clips_dir or out_dir / "report-audio"
     groups: dict[str, int] = {}
     utts: dict[int, dict[str, Any]] = {}
     for sp in preds:
@@ -41,7 +32,7 @@ def browser_data(systems: list, preds: list[ScoredPrediction], out_dir: Path) ->
             group = f"{sp.dataset}/{sp.split} \u00b7 {variant_label(sp.variant_json)}"
             gi = groups.setdefault(group, len(groups))
             utts[u.utt_id] = {
-                "g": gi, "id": u.external_id, "a": audio_href(u.audio_path, out_dir),
+                "g": gi, "id": u.external_id, "a": audio_href(u.utt_id, u.audio_path, u.meta_json, out_dir, clips_dir),
                 "src": sp.variant_json.get("kind", "clean") != "clean",
                 "dur": round(u.duration_s, 2) if u.duration_s is not None else None,
                 "spk": u.speaker, "ref": clip(u.ref_text), "h": {},

@@ -272,7 +272,8 @@ def csp(script: str) -> str:
 
 
 def render_report(session: Session, benchmark_id: int, out_dir: Path, eval_version: str | None = None) -> str:
-    """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`.
+    """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`
+    (audio held in dataset rows is written to `benchmark-ID-audio/` there: reporting/report_audio.py).
 
     Leaderboard, plots and utterances show each job run's current evaluation (or `eval_version`);
     the benchmark's other evaluations get a leaderboard each beside it."""
@@ -286,7 +287,7 @@ def render_report(session: Session, benchmark_id: int, out_dir: Path, eval_versi
     for s in systems:
         s.normalizer = norms.get(s.id)
     inexact = sorted({f"{s.name}: {s.normalizer.note}" for s in systems if s.normalizer and s.normalizer.note})
-    data = browser_data(systems, preds, out_dir)
+    data = browser_data(systems, preds, out_dir, out_dir / f"benchmark-{benchmark_id}-audio")
     script = _static("report.js")
     title = f"{bench.name or 'benchmark'} - benchmark {benchmark_id}"
     n_utts = len(data["utts"])

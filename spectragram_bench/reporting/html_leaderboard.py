@@ -66,6 +66,12 @@ def leaderboard_notes(rows: list[LeaderboardRow]) -> str:
     note = harness_note(rows)
     if note:
         notes.insert(0, note)
+    unspaced = sorted({f"{r.summary.dataset}/{r.summary.split}" for r in rows if r.metric("headline_cer") == 1.0})
+    if unspaced:
+        notes.append(
+            f"CER is the headline metric of {', '.join(unspaced)}: its language is written without spaces "
+            "between words, so a word count (WER) depends on a segmenter, not on the transcript."
+        )
     methods = sorted({(i.method, i.iterations, i.level) for r in rows for i in r.intervals if i.metric == "wer"})
     if methods:
         shown = ", ".join(f"{m} ({it:,} resamples, {100 * lv:g}%)" for m, it, lv in methods)

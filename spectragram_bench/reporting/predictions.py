@@ -71,20 +71,25 @@ def _of_version(column, eval_version: str | None):
 
 def job_run_normalizers(
     session: Session, job_run_ids: list[int], eval_version: str | None = None
-) -> dict[int, NormalizerChoice]:
-    """Each job run's normaliser, from the 'wer' rows of its current eval version (or `eval_version`)."""
-    found: dict[int, tuple[str | None, tuple[str, ...]]] = {i: (None, ()) for i in job_run_ids}
+) -> dict[Any, NormalizerChoice]:
+    """Each job run's normaliser, from the 'wer' rows of its current eval version (or `eval_version`),
+    keyed by job run id and by (job run, dataset, variant): a dataset in another language may have
+    used another (core/language.py)."""
+    found: dict[Any, tuple[str | None, tuple[str, ...]]] = {i: (None, ()) for i in job_run_ids}
     q = (
-        select(MetricSummary.job_run_id, MetricSummary.normalizer, MetricSummary.extra_json)
+        select(MetricSummary.job_run_id, MetricSummary.normalizer, MetricSummary.extra_json,
+               MetricSummary.dataset_id, MetricSummary.variant_id)
         .join(JobRun, JobRun.job_run_id == MetricSummary.job_run_id)
         .where(
             MetricSummary.job_run_id.in_(job_run_ids), _of_version(MetricSummary.eval_version, eval_version),
             MetricSummary.metric == "wer",
         )
     )
-    for jr_id, tag, extra in session.execute(q):
+    for jr_id, tag, extra, ds, var in session.execute(q):
         steps = (extra or {}).get("steps") if isinstance(extra, dict) else None
-        found[jr_id] = (tag, tuple(str(x) for x in steps) if isinstance(steps, list) else ())
+        found[(jr_id, ds, var)] = (tag, tuple(str(x) for x in steps) if isinstance(steps, list) else ())
+        if found[jr_id][0] is None or (isinstance(extra, dict) and extra.get("language") in (None, "en")):
+            found[jr_id] = found[(jr_id, ds, var)]
     return {jr_id: resolve_normalizer(tag, steps) for jr_id, (tag, steps) in found.items()}
 
 
@@ -148,13 +153,16 @@ def scored_predictions(
         .order_by(Prediction.utt_id, Prediction.job_run_id)
     )
     out = [
-        ScoredPrediction(p, u, dname, split, vjson or {}, lat, runs[p.job_run_id], normalizers[p.job_run_id])
+        ScoredPrediction(
+            p, u, dname, split, vjson or {}, lat, runs[p.job_run_id],
+            normalizers.get((p.job_run_id, u.dataset_id, u.variant_id), normalizers[p.job_run_id]),
+        )
         for p, u, dname, split, vjson, lat in session.execute(q)
     ]
-    by_run: dict[int, list[ScoredPrediction]] = defaultdict(list)
+    by_run: dict[tuple[int, str | None], list[ScoredPrediction]] = defaultdict(list)
     for sp in out:
         if sp.ok:
-            by_run[sp.prediction.job_run_id].append(sp)
+            by_run[(sp.prediction.job_run_id, sp.normalizer.stored_tag)].append(sp)
     stored = stored_values(session, list(runs), eval_version)
     for sp in out:
         sp.values = stored.get((sp.prediction.job_run_id, sp.utterance.utt_id), {})

@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from spectragram_bench.core.audio import AudioClip, open_audio
+from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import RateLimit
 from spectragram_bench.core.errors import AudioError, DatabaseUnavailable
 from spectragram_bench.core.records import PredictionResult, WorkItem
@@ -41,6 +41,7 @@ from spectragram_bench.datasets.variants import apply_variant
 from spectragram_bench.providers.base import ErrorKind, Provider, ProviderError, Transcript
 from spectragram_bench.providers.jobs import is_job_based
 from spectragram_bench.providers.wire_clock import attempt_clock
+from spectragram_bench.worker import chunking
 from spectragram_bench.worker.accounts import AccountStopped, FirstAttemptGate, Interrupted, token_of
 from spectragram_bench.worker.harness_health import HarnessHealth, watch_loop_lag
 from spectragram_bench.worker.job_lifecycle import run_job_item
@@ -95,7 +96,7 @@ class Timing:
 def prepare_audio(item: WorkItem) -> tuple[AudioClip, dict]:
     """Open the item's audio (its header; samples decode on first use) and apply its variant
     (blocking; runs in a thread)."""
-    clip = open_audio(item.audio_path, item.offset_s, item.segment_s)
+    clip = item.audio.open()
     return apply_variant(clip, item.variant, item)
 
 
@@ -180,6 +181,20 @@ def make_engine(provider: Provider, concurrency: int) -> AsyncEngine:
 
 
 # --- the executor --------------------------------------------------------------------------
+
+
+@dataclass
+class Settled:
+    """How one clip's attempts ended: a transcript, a failure (kind, text), or neither (abandoned
+    by a stop: not recorded). `api_ms` is the last attempt's."""
+
+    transcript: Transcript | None
+    attempts: int
+    api_ms: float
+    attempt_log: list[dict[str, Any]]
+    failure: tuple[str, str] | None = None
+    queue_ms: float | None = None  # the harness's queueing (wire clocks), None without them
+    wire: dict[str, Any] = field(default_factory=dict)
 
 
 class Executor:
@@ -321,6 +336,17 @@ class Executor:
         if is_job_based(self.provider):
             await run_job_item(self, item, clip, variant_facts, started)
             return
+        if chunking.needs_chunks(self.provider, clip):  # long-form: worker/chunking.py
+            await chunking.run_chunked(self, item, clip, variant_facts, started)
+            return
+        settled = await self.settle(clip, item)
+        if settled.transcript is not None:
+            self.succeed_settled(item, clip, variant_facts, settled, started)
+        elif settled.failure is not None:
+            self.fail(item, *settled.failure, settled.attempts, started, settled.attempt_log)
+
+    async def settle(self, clip: AudioClip, item: WorkItem) -> Settled:
+        """Attempts at one clip until a transcript, a final failure, or a stop (abandoned)."""
         attempts = 0
         attempt_log: list[dict[str, Any]] = []
         while True:
@@ -329,17 +355,15 @@ class Executor:
             try:
                 outcome, timing, generation, waited = await self._one_attempt(clip, item)
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
-                self.fail(item, "input", str(exc), attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, 0.0, attempt_log, ("input", str(exc)))
             except (AccountStopped, Interrupted):  # the attempt was not made
                 raise
             except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
                 self.stats.abandoned += 1
-                return
+                return Settled(None, attempts, 0.0, attempt_log)
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)
-                self.fail(item, "internal", f"{type(exc).__name__}: {exc}", attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, 0.0, attempt_log, ("internal", f"{type(exc).__name__}: {exc}"))
             finally:
                 self.stats.in_flight -= 1
             entry: dict[str, Any] = {"ms": round(timing.api_ms, 2)}
@@ -350,34 +374,36 @@ class Executor:
             if isinstance(outcome, Transcript):
                 attempt_log.append(entry)
                 self.stats.health.add_attempt(timing.api_ms, timing.queue_ms)
-                break
+                return Settled(outcome, attempts, timing.api_ms, attempt_log, queue_ms=timing.queue_ms, wire=timing.wire)
             exc = outcome
             entry.update(error=exc.kind.value, status=exc.status, retry_after_s=exc.retry_after_s)
             attempt_log.append(entry)
             self.note_failed_attempt(exc, generation)
             if exc.kind == ErrorKind.FATAL:
                 self.note_fatal(exc)
-                self.fail(item, exc.kind.value, str(exc), attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, timing.api_ms, attempt_log, (exc.kind.value, str(exc)))
             retryable = exc.kind in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED)
             if not retryable or attempts >= self.retry.max_attempts:
                 reason = str(exc) if not retryable else f"{exc} (gave up after {attempts} attempts)"
-                self.fail(item, exc.kind.value, reason, attempts, started, attempt_log)
-                return
+                return Settled(None, attempts, timing.api_ms, attempt_log, (exc.kind.value, reason))
             if self.stop.is_set():  # interrupted between attempts: unfinished, not failed
                 self.stats.abandoned += 1
-                return
+                return Settled(None, attempts, timing.api_ms, attempt_log)
             self.stats.retries += 1
             delay = self.retry.delay(attempts - 1, exc.retry_after_s, self.rng)
             try:
                 await asyncio.wait_for(self.stop.wait(), delay)
                 self.stats.abandoned += 1  # stop requested during the backoff
-                return
+                return Settled(None, attempts, timing.api_ms, attempt_log)
             except TimeoutError:
                 pass
-        wire = {"wire": timing.wire} if timing.wire else {}
-        self.succeed(item, outcome, attempts=attempts, api_ms=timing.api_ms, started=started, duration=clip.duration_s,
-                     meta={**variant_facts, **wire, "attempt_log": attempt_log}, queue_ms=timing.queue_ms)
+
+    def succeed_settled(self, item: WorkItem, clip: AudioClip, variant_facts: dict, settled: Settled, started: float) -> None:
+        """Record a settled clip's transcript (single request or stitched chunks)."""
+        wire = {"wire": settled.wire} if settled.wire else {}
+        self.succeed(item, settled.transcript, attempts=settled.attempts, api_ms=settled.api_ms, started=started,
+                     duration=clip.duration_s, meta={**variant_facts, **wire, "attempt_log": settled.attempt_log},
+                     queue_ms=settled.queue_ms)
 
     async def run(self, items: Iterable[WorkItem] | AsyncIterable[WorkItem]) -> ExecStats:
         """Process `items` with at most `concurrency` attempts in flight; returns when all are

@@ -330,7 +330,7 @@ def run_benchmark(
     providers = build_providers(config)
     plan = build_plan(config, max_utt, max_per_subset)
     benchmark_id, job_run_ids, runtime = materialise(db, plan, providers, notes)
-    log.info("benchmark %d: %d job run(s) x %d work items", benchmark_id, len(job_run_ids), len(plan.utterances))
+    log.info("benchmark %d: %d job run(s) x %d work items", benchmark_id, len(job_run_ids), plan.n_utterances)
     return execute(
         db, benchmark_id, list(zip(job_run_ids, providers, strict=True)), config,
         VariantResolver(db, config, runtime), progress=progress, grace_s=grace_s,

@@ -9,24 +9,25 @@ hours, estimated cost and the shortest duration the configured rate limits allow
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from spectragram_bench.core.audio import check_audible, load_audio
+from spectragram_bench.core.audio import check_audible
 from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConfig
 from spectragram_bench.core.errors import AudioError, BenchError
 from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
-from spectragram_bench.core.registry import DATASETS
-from spectragram_bench.core.storable import storable_record
+from spectragram_bench.core.registry import DATASETS, PROVIDERS
 from spectragram_bench.datasets.base import Dataset
-from spectragram_bench.datasets.selection import select as select_utterances
 from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_label
 from spectragram_bench.reporting.summary import wide_console
+from spectragram_bench.worker import plan_rows
+from spectragram_bench.worker.plan_rows import DatasetRows
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,40 @@ class JobRunNode:
 
 @dataclass
 class Plan:
+    """The plan. Its utterances are kept as arrays per dataset (worker/plan_rows.py) and read
+    again from the loaders when iterated, so a plan over a million rows stays small."""
+
     config: JobConfig
     max_utt: int | None
     max_per_subset: int | None
     datasets: list[tuple[DatasetConfig, Dataset]]
-    utterances: list[PlannedUtterance]
+    rows: list[DatasetRows]
     job_runs: list[JobRunNode] = field(default_factory=list)
+
+    def iter_utterances(self, rows: DatasetRows | None = None) -> Iterator[PlannedUtterance]:
+        """Every work item's utterance x variant (of one dataset's `rows`, or all), in plan order."""
+        for r in [rows] if rows is not None else self.rows:
+            for spec, runtime in r.variants:
+                for rec in r.records():
+                    yield PlannedUtterance(r.index, replace(rec, duration_s=variant_duration(spec, rec.duration_s)), spec, runtime)
+
+    @property
+    def utterances(self) -> list[PlannedUtterance]:
+        """All of them as a list (small plans, tests); large callers use iter_utterances."""
+        return list(self.iter_utterances())
+
+    @property
+    def n_utterances(self) -> int:
+        return sum(r.n_selected * len(r.variants) for r in self.rows)
 
     @property
     def audio_s(self) -> float:
-        return sum(u.record.duration_s or 0.0 for u in self.utterances)
+        total = 0.0
+        for r in self.rows:
+            known = np.nan_to_num(r.durations, nan=0.0)
+            for spec, _ in r.variants:
+                total += float(known.sum()) if spec.get("kind") != "speed" else float(known.sum()) / float(spec["factor"])
+        return total
 
     @property
     def n_items(self) -> int:
@@ -92,14 +117,35 @@ def inspect_audio(record: UtteranceRecord) -> UtteranceRecord:
     if "load_error" in record.meta:
         return record
     try:
-        clip = load_audio(record.audio_path, record.offset_s, record.segment_s)
-        check_audible(clip, record.audio_path)
+        clip = record.audio.load()
+        check_audible(clip, record.audio.label)
     except AudioError as exc:
-        return UtteranceRecord(**{**record.__dict__, "meta": {**record.meta, "load_error": str(exc)}})
+        return replace(record, meta={**record.meta, "load_error": str(exc)})
     if record.duration_s is not None:
         return record
     duration = record.segment_s if record.segment_s is not None else clip.duration_s
-    return UtteranceRecord(**{**record.__dict__, "duration_s": duration})
+    return replace(record, duration_s=duration)
+
+
+LONG_FORM_SUFFIX = "-longform"
+
+
+def long_form_threshold(config: JobConfig) -> float | None:
+    """The shortest duration limit of the job's providers (their own `max_audio_s` or the job's
+    `chunking.max_s`): a longer recording is sent in chunks (worker/chunking.py)."""
+    limits = []
+    for pc in config.providers:
+        limits += [x for x in (getattr(PROVIDERS.get(pc.name), "max_audio_s", None), pc.chunking.max_s) if x]
+    return min(limits) if limits else None
+
+
+def mark_long_form(record: UtteranceRecord, threshold: float | None) -> UtteranceRecord:
+    """A recording over the threshold moves to `<subset>-longform` (meta long_form), so long-form
+    and short-form results never share a leaderboard row; a loader's long-form records
+    (meta long_form, subsets of their own) stay as they are."""
+    if record.meta.get("long_form") or threshold is None or (record.duration_s or 0.0) <= threshold:
+        return record
+    return replace(record, subset=record.subset + LONG_FORM_SUFFIX, meta={**record.meta, "long_form": True})
 
 
 def price_per_minute(pc: ProviderConfig) -> float | None:
@@ -125,42 +171,29 @@ def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: in
     max_utt = max_utt if max_utt is not None else config.max_utt
     max_per_subset = max_per_subset if max_per_subset is not None else config.max_per_subset
     datasets = [(dc, DATASETS.get(dc.name)(dc.root, dc.subsets, dc.options)) for dc in config.datasets]
-    keyed: list[tuple[str, UtteranceRecord]] = []
-    for index, (dc, ds) in enumerate(datasets):
-        seen: set[str] = set()
-        for raw in ds.utterances():
-            rec = storable_record(raw, dc.name)  # a hostile id or a NUL: this row's input failure
-            if rec.external_id in seen:
-                raise BenchError(f"dataset {dc.name!r} at {dc.root}: duplicate utterance id {rec.external_id!r}")
-            seen.add(rec.external_id)
-            keyed.append((f"{index}:{dc.name}", rec))
-    chosen = select_utterances(keyed, max_per_subset=max_per_subset, max_utt=max_utt, seed=config.selection_seed)
-    utterances: list[PlannedUtterance] = []
-    for index, (dc, _ds) in enumerate(datasets):
-        key = f"{index}:{dc.name}"
-        with ThreadPoolExecutor(max_workers=4) as pool:  # decoding releases the GIL (libsndfile)
-            recs = list(pool.map(inspect_audio, [r for k, r in chosen if k == key]))
-        everything = [r for k, r in keyed if k == key]  # before selection: babble must not depend on it
-        for variant in dc.variants:
-            spec = variant.model_dump()
-            runtime = prepare_variant(spec, everything)
-            utterances.extend(
-                PlannedUtterance(index, replace(r, duration_s=variant_duration(spec, r.duration_s)), spec, runtime)
-                for r in recs
-            )
-    if not utterances:
+    rows = [plan_rows.scan(index, dc, ds, config.selection_seed) for index, (dc, ds) in enumerate(datasets)]
+    plan_rows.select(rows, max_per_subset=max_per_subset, max_utt=max_utt)
+    threshold = long_form_threshold(config)
+    for r in rows:
+        plan_rows.inspect(r, inspect_audio, threshold)
+        specs = [v.model_dump() for v in r.config.variants]
+        # babble mixes in the dataset's other utterances, all of them (before selection): read only then
+        everything = list(r.loader_records()) if any(s.get("noise") == "babble" for s in specs) else []
+        r.variants = [(spec, prepare_variant(spec, everything)) for spec in specs]
+    plan = Plan(config, max_utt, max_per_subset, datasets, rows)
+    n = plan.n_utterances
+    if not n:
         raise BenchError("no utterances selected: the datasets are empty or the limits exclude everything")
-    plan = Plan(config, max_utt, max_per_subset, datasets, utterances)
     audio_s = plan.audio_s
     for pc in config.providers:
         plan.job_runs.append(
             JobRunNode(
                 provider=pc,
-                n_items=len(utterances),
+                n_items=n,
                 audio_s=audio_s,
-                evaluation=EvaluationNode(config.evaluation.normalizer, len(utterances)),
+                evaluation=EvaluationNode(config.evaluation.normalizer, n),
                 price_per_minute_usd=price_per_minute(pc),
-                min_duration_s=min_duration(pc, len(utterances), audio_s),
+                min_duration_s=min_duration(pc, n, audio_s),
             )
         )
     return plan
@@ -183,10 +216,8 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     """The dry-run view: one row per job run, then the totals."""
     console = console or wide_console()
     cfg = plan.config
-    variants = sorted({variant_label(u.variant) for u in plan.utterances})
-    per_dataset = ", ".join(
-        f"{dc.name} ({sum(1 for u in plan.utterances if u.dataset_index == i)} items)" for i, (dc, _) in enumerate(plan.datasets)
-    )
+    variants = sorted({variant_label(spec) for r in plan.rows for spec, _ in r.variants})
+    per_dataset = ", ".join(f"{r.config.name} ({r.n_selected * len(r.variants)} items)" for r in plan.rows)
     table = Table(title=f"plan for benchmark {cfg.name!r} (dry run: no provider called, nothing written)")
     for col, justify in (
         ("job run", "left"), ("mode", "left"), ("items", "right"), ("audio h", "right"), ("concurrency", "right"),

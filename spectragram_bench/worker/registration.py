@@ -8,11 +8,13 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spectragram_bench.core.audio_source import META_KEY
 from spectragram_bench.core.config import JobConfig, ProviderConfig, redact
 from spectragram_bench.core.environment import env_json, host_info_json
 from spectragram_bench.core.errors import BenchError
@@ -119,12 +121,19 @@ def register_dataset(session: Session, dataset: Dataset) -> DatasetRow:
 
 
 def utterance_meta(r: UtteranceRecord) -> dict[str, Any]:
-    """meta_json, with a segment's offset/length so a work item can be rebuilt from the row alone."""
+    """meta_json, with where the audio is (a segment's offset/length, a row's file index) and the
+    language, so a work item can be rebuilt from the row alone."""
     meta = dict(r.meta)
-    if r.offset_s:
-        meta["offset_s"] = r.offset_s
-    if r.segment_s is not None:
-        meta["segment_s"] = r.segment_s
+    source = r.audio
+    if source.offset_s:
+        meta["offset_s"] = source.offset_s
+    if source.segment_s is not None:
+        meta["segment_s"] = source.segment_s
+    stored = source.stored()
+    if stored is not None:
+        meta[META_KEY] = stored
+    if r.language:
+        meta["language"] = r.language
     return meta
 
 
@@ -166,7 +175,8 @@ def register_utterances(
             session.connection().execute(stmt, rows)
         ids = session.execute(
             select(Utterance.external_id, Utterance.utt_id).where(
-                Utterance.dataset_id == dataset_id, Utterance.variant_id == vrow.variant_id
+                Utterance.dataset_id == dataset_id, Utterance.variant_id == vrow.variant_id,
+                Utterance.external_id.in_([r.external_id for r in recs]),
             )
         ).all()
         ids_out.update({(split, ext): utt for ext, utt in ids})
@@ -208,30 +218,33 @@ def stored_config(config: JobConfig, plan: Plan) -> dict[str, Any]:
     return stored
 
 
+REGISTER_BATCH = 5000
+
+
 def materialise(
     db: Database, plan: Plan, providers: Sequence[Provider], notes: str | None = None
 ) -> tuple[int, list[int], dict[tuple[int, str], dict[str, Any]]]:
-    """Write the plan in one transaction: utterances, benchmark, job runs (queued), work items.
+    """Write the plan in one transaction: benchmark, job runs (queued), utterances and work items,
+    the utterances streamed from the loaders in batches (the plan does not hold them).
 
     Returns (benchmark_id, job_run_ids in provider order, run-time variants by (dataset_id, variant key)).
     """
     runtime: dict[tuple[int, str], dict[str, Any]] = {}
     with db.transaction() as s:
-        utt_ids: list[int] = []
-        for index, (_dc, ds) in enumerate(plan.datasets):
-            drow = register_dataset(s, ds)
-            mine = [u for u in plan.utterances if u.dataset_index == index]
-            for vkey, planned in {variant_key(u.variant): u for u in mine}.items():
-                recs = [u.record for u in mine if variant_key(u.variant) == vkey]
-                utt_ids.extend(register_utterances(s, drow.dataset_id, planned.variant, recs))
-                runtime[(drow.dataset_id, vkey)] = planned.runtime_variant
         bench = Benchmark(name=plan.config.name, config_json=stored_config(plan.config, plan), notes=notes)
         s.add(bench)
         s.flush()
-        job_run_ids = []
-        for provider in providers:
-            run = register_job_run(s, bench.benchmark_id, provider)
-            work_items.add_work_items(s, run.job_run_id, utt_ids)
-            job_run_ids.append(run.job_run_id)
+        job_run_ids = [register_job_run(s, bench.benchmark_id, p).job_run_id for p in providers]
+        for rows in plan.rows:
+            drow = register_dataset(s, rows.dataset)
+            planned = plan.iter_utterances(rows)
+            while batch := list(islice(planned, REGISTER_BATCH)):
+                by_variant: dict[str, list] = {}
+                for u in batch:
+                    by_variant.setdefault(variant_key(u.variant), []).append(u)
+                for vkey, group in by_variant.items():
+                    utt_ids = register_utterances(s, drow.dataset_id, group[0].variant, [u.record for u in group])
+                    runtime[(drow.dataset_id, vkey)] = group[0].runtime_variant
+                    for job_run_id in job_run_ids:
+                        work_items.add_work_items(s, job_run_id, utt_ids)
         return bench.benchmark_id, job_run_ids, runtime
-

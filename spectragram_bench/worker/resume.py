@@ -41,7 +41,11 @@ def work_identity(stored: dict[str, Any]) -> dict[str, Any]:
     """What decides which requests a benchmark makes; everything else (concurrency, limits,
     timeouts, base_url, the database) may change between a run and its resume."""
     return {
-        "providers": [{k: p.get(k) for k in WORK_IDENTITY_PROVIDER_KEYS} for p in stored.get("providers", [])],
+        "providers": [
+            # chunking cuts long recordings into other requests; a config stored before it existed had none
+            {**{k: p.get(k) for k in WORK_IDENTITY_PROVIDER_KEYS}, "chunking": p.get("chunking") or {"max_s": None}}
+            for p in stored.get("providers", [])
+        ],
         "datasets": stored.get("datasets"),
         "selection_seed": stored.get("selection_seed"),
         "selection": stored.get("selection"),

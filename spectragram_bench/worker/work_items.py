@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from spectragram_bench.core.audio_source import META_KEY, AudioSource
 from spectragram_bench.core.defaults import DEFAULT_LEASE_S  # noqa: F401  (re-exported)
 from spectragram_bench.core.errors import DatabaseUnavailable
 from spectragram_bench.core.models import (
@@ -223,6 +224,8 @@ def load_items(
                 offset_s=float(meta.get("offset_s", 0.0) or 0.0),
                 segment_s=meta.get("segment_s"),
                 variant=variants(dataset_id, variant or {}),
+                source=AudioSource.restore(audio_path, meta) if META_KEY in meta else None,
+                language=meta.get("language"),
             )
         )
     return items, broken

@@ -152,4 +152,4 @@ def enqueue_benchmark(
     normalizer_for(config)
     plan = build_plan(config, max_utt, max_per_subset)
     benchmark_id, job_run_ids, _runtime = materialise(db, plan, providers, notes)
-    return benchmark_id, job_run_ids, len(plan.utterances)
+    return benchmark_id, job_run_ids, plan.n_utterances

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench.core import bootstrap, metrics
 from spectragram_bench.core.config import EvaluationConfig
+from spectragram_bench.core.language import headline_metric, normalizer_for
 from spectragram_bench.core.models import (
     Benchmark,
     BootstrapResult,
@@ -86,6 +87,8 @@ class GroupRows:
     audio_s: float = 0.0
     timed_audio_s: float = 0.0
     n_failed: int = 0
+    language: str | None = None  # the dataset's (ISO 639-1), from the utterances' meta
+    normalizer: Normalizer | None = None  # the one its texts were normalised with (core/language.py)
 
     @property
     def nonspeech(self) -> np.ndarray:
@@ -108,7 +111,10 @@ def evaluation_config(session: Session, job_run_id: int) -> EvaluationConfig:
         return EvaluationConfig()
 
 
-def load_groups(session: Session, job_run_id: int, failures_as_empty: bool = False) -> dict[tuple[int, int], GroupRows]:
+def load_groups(
+    session: Session, job_run_id: int, failures_as_empty: bool = False,
+    normalizer: Normalizer | None = None, by_language: dict[str, str] | None = None,
+) -> dict[tuple[int, int], GroupRows]:
     rows = session.execute(
         select(
             Prediction.utt_id, Utterance.dataset_id, Utterance.variant_id, Utterance.external_id,
@@ -128,6 +134,9 @@ def load_groups(session: Session, job_run_id: int, failures_as_empty: bool = Fal
     for (utt_id, ds, var, ext_id, ref, dur, speaker, umeta, status, hyp, words,
          api_ms, total_ms, rtf, meta) in rows:
         g = groups[(ds, var)]
+        if g.normalizer is None and normalizer is not None:  # a dataset's utterances share its language
+            g.language = (umeta or {}).get("language")
+            g.normalizer = normalizer_for(normalizer, g.language, by_language)
         if status != "ok":
             g.n_failed += 1
             if not failures_as_empty:
@@ -186,19 +195,25 @@ def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig
     values: dict[str, float | None] = {
         "n_utterances": int(speech.sum()), "n_nonspeech": int(nonspeech.sum()), "n_failed": g.n_failed,
         "n_speakers": len(known), "audio_seconds": g.audio_s,
+        # 1.0 when CER is the number to read (a language written without spaces: core/language.py)
+        "headline_cer": float(headline_metric(g.language) == "cer"),
     }
     per_utterance: list[tuple[int, str, float]] = []
     intervals: list[tuple[str, bootstrap.Interval]] = []
     computed: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (normaliser, suffix, scope) -> values
     iterations, seed = evaluation.bootstrap_iterations, evaluation.bootstrap_seed
+    def in_language(n: Normalizer) -> Normalizer:  # a dataset in another language: core/language.py
+        return normalizer_for(n, g.language, evaluation.normalizer_by_language)
+
     for pm in plan.metrics:
         scope = scope_of(pm.metric)
         mask = scope_mask(scope, nonspeech)
-        key = (pm.normalizer.tag, pm.value_suffix, scope)
+        used = in_language(pm.normalizer)
+        key = (used.tag, pm.value_suffix, scope)
         have = computed.setdefault(key, {})
         missing = [n for n in pm.metric.needs if VALUE_SETS[n].columns[0] not in have]
         if missing:
-            new = compute_values(_batch(g, pm.normalizer, mask, extras), missing)
+            new = compute_values(_batch(g, used, mask, extras), missing)
             have.update(new)
             ids = [g.utt_ids[i] for i in np.flatnonzero(mask)]
             for name, column in new.items():
@@ -213,7 +228,7 @@ def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig
             speakers = [g.speakers[i] for i in np.flatnonzero(mask)]
             if any(s is not None for s in speakers):
                 intervals.append((pm.stored_name, bootstrap.rate_interval(num, den, iterations, seed, blocks=speakers)))
-    words = computed.get((plan.normalizer.tag, "", "speech"), {})
+    words = computed.get((in_language(plan.normalizer).tag, "", "speech"), {})
     if "hits" in words:
         ref_len = words["hits"] + words["substitutions"] + words["deletions"]
         values["n_empty_refs"] = int((ref_len == 0).sum())
@@ -263,22 +278,26 @@ def evaluate_job_run(
     plan = plan_evaluation(normalizer, evaluation, failures_as_empty=failures_as_empty)
     version = plan.version
     extras = inputs.JobInputs.from_config(evaluation)
-    groups = load_groups(session, job_run_id, plan.failures_as_empty)
+    groups = load_groups(session, job_run_id, plan.failures_as_empty, normalizer, evaluation.normalizer_by_language)
+    others = sorted({g.normalizer.tag for g in groups.values() if g.normalizer and g.normalizer.tag != normalizer.tag})
+    version = "+".join([version, *others])  # e.g. ...+whisper_multilingual@1 where a dataset is in another language
     for table in (MetricSummary, BootstrapResult, UtteranceValue, Evaluation):
         session.execute(delete(table).where(table.job_run_id == job_run_id, table.eval_version == version))
     session.add(Evaluation(job_run_id=job_run_id, eval_version=version, label=plan.label, spec_json=plan.spec))
 
     scores = {key: score_group(g, plan, evaluation, extras) for key, g in groups.items()}
     cost = cost_values(session, job_run_id, sum(g.audio_s for g in groups.values()))
-    steps: dict[str, Any] = {"steps": normalizer.step_names}
     for (ds, var), score in scores.items():
+        g = groups[(ds, var)]
+        used = g.normalizer or normalizer
+        steps: dict[str, Any] = {"steps": used.step_names, "language": g.language, "headline": headline_metric(g.language)}
         where = {"job_run_id": job_run_id, "dataset_id": ds, "variant_id": var, "eval_version": version}
         session.add_all(
-            MetricSummary(**where, metric=name, value=value, normalizer=normalizer.tag, extra_json=steps)
+            MetricSummary(**where, metric=name, value=value, normalizer=used.tag, extra_json=steps)
             for name, value in score.values.items()
         )
         session.add_all(
-            MetricSummary(**where, metric=name, value=value, normalizer=normalizer.tag, extra_json={"scope": "job_run"})
+            MetricSummary(**where, metric=name, value=value, normalizer=used.tag, extra_json={"scope": "job_run"})
             for name, value in cost.items()
         )
         session.add_all(

@@ -1,0 +1,54 @@
+"""Play links of the report's utterance browser.
+
+A file on this machine is linked by a path relative to the report (never copied), a segment
+with a media fragment (`#t=start,end`) so the browser plays just that stretch. Audio that is
+not a file of its own (a parquet/Arrow row's bytes) is written once, as it is stored (the
+row's encoded bytes, or a WAV of a decoded array), into `<report>-audio/` beside the report,
+so the report plays it without touching the corpus.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from spectragram_bench.core.audio_source import AudioSource
+from spectragram_bench.core.errors import AudioError
+
+log = logging.getLogger(__name__)
+
+
+def relative_href(path: Path, out_dir: Path) -> str | None:
+    try:
+        rel = os.path.relpath(path.resolve(), out_dir.resolve())
+    except ValueError:  # another drive on Windows: no relative path exists
+        return None
+    return quote(Path(rel).as_posix())
+
+
+def audio_href(utt_id: int, audio_path: str | None, meta: dict[str, Any] | None, out_dir: Path, clips_dir: Path) -> str | None:
+    """The link for one utterance, or None when its audio is not on this machine."""
+    if not audio_path or not Path(audio_path).is_file():
+        return None
+    meta = meta or {}
+    source = AudioSource.restore(audio_path, meta)
+    if source.is_file:
+        href = relative_href(Path(audio_path), out_dir)
+        if href is not None and (source.offset_s or source.segment_s is not None):
+            end = "" if source.segment_s is None else f",{source.offset_s + source.segment_s:.3f}"
+            href += f"#t={source.offset_s:.3f}{end}"
+        return href
+    try:
+        data, _mime, name = source.open().file_bytes()
+    except AudioError as exc:  # that utterance's own recorded failure; the report still renders
+        log.debug("no play link for utterance %s: %s", utt_id, exc)
+        return None
+    clip = clips_dir / f"{utt_id}{Path(name).suffix or '.wav'}"
+    if not clip.is_file() or clip.stat().st_size != len(data):
+        clips_dir.mkdir(parents=True, exist_ok=True)
+        clip.write_bytes(data)
+    return relative_href(clip, out_dir)
+

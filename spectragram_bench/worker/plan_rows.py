@@ -1,0 +1,158 @@
+"""The utterances of a plan kept as arrays, not as one object per row.
+
+A dataset may have hundreds of thousands of rows (a Hugging Face copy of a training split):
+the plan streams each dataset, keeping per row only its selection rank (8 bytes) and, for
+the selected rows, their duration and any problem the audio check found. The records
+themselves are read again from the loader when they are needed (registration streams them
+into the database in batches), which loaders allow: iteration is lazy, rerunnable and in a
+stable order. Peak memory therefore grows by bytes per row, not by a record per row
+(bench/bench_dataset_memory.py measures it).
+
+Selection is the one datasets/selection.py describes: a rank from sha256(seed, dataset key,
+external id), the lowest kept per subset and overall; the rank here is the digest's first
+8 bytes (big-endian), which orders rows as the whole digest does unless two rows share
+those 8 bytes (probability about n^2 / 2^65).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from typing import Any
+
+import numpy as np
+
+from spectragram_bench.core.config import DatasetConfig
+from spectragram_bench.core.errors import BenchError
+from spectragram_bench.core.records import UtteranceRecord
+from spectragram_bench.core.storable import storable_record
+from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.datasets.selection import rank as selection_rank
+
+INSPECT_BATCH = 256
+
+
+def rank64(seed: int, key: str) -> int:
+    return int.from_bytes(selection_rank(seed, key)[:8], "big")
+
+
+@dataclass
+class DatasetRows:
+    """One dataset's rows in a plan: which are selected, and what checking their audio found."""
+
+    index: int
+    config: DatasetConfig
+    dataset: Dataset
+    ranks: np.ndarray  # uint64 per loader row
+    subsets: np.ndarray  # int32 per loader row: index into subset_names
+    subset_names: list[str]
+    selected: np.ndarray | None = None  # bool per loader row
+    durations: np.ndarray | None = None  # float64 per selected row (nan: unknown)
+    problems: dict[int, str] = field(default_factory=dict)  # selected position -> the audio check's error
+    threshold: float | None = None  # long-form: recordings longer than this go to <subset>-longform
+    variants: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (spec, runtime)
+
+    @property
+    def key(self) -> str:
+        return f"{self.index}:{self.config.name}"
+
+    @property
+    def n_selected(self) -> int:
+        return int(self.selected.sum()) if self.selected is not None else 0
+
+    def loader_records(self) -> Iterator[UtteranceRecord]:
+        """Every row as the loader gives it, made storable (a hostile id or a NUL: that row's input failure)."""
+        return (storable_record(raw, self.config.name) for raw in self.dataset.utterances())
+
+    def selected_records(self) -> Iterator[UtteranceRecord]:
+        """The selected rows as the loader gives them (before the audio check)."""
+        for i, rec in enumerate(self.loader_records()):
+            if i < len(self.selected) and self.selected[i]:
+                yield rec
+
+    def records(self) -> Iterator[UtteranceRecord]:
+        """The selected rows as checked: durations filled in, problems noted, long ones moved."""
+        from spectragram_bench.worker.plan import mark_long_form
+
+        for pos, rec in enumerate(self.selected_records()):
+            problem = self.problems.get(pos)
+            if problem is not None:
+                rec = replace(rec, meta={**rec.meta, "load_error": problem})
+            elif rec.duration_s is None and not np.isnan(self.durations[pos]):
+                rec = replace(rec, duration_s=float(self.durations[pos]))
+            yield mark_long_form(rec, self.threshold)
+
+
+def scan(index: int, dc: DatasetConfig, ds: Dataset, seed: int) -> DatasetRows:
+    """Pass 1 over a dataset: each row's rank and subset, duplicates refused."""
+    key = f"{index}:{dc.name}"
+    ranks: list[int] = []
+    codes: list[int] = []
+    names: dict[str, int] = {}
+    for raw in ds.utterances():
+        rec = storable_record(raw, dc.name)
+        ranks.append(rank64(seed, f"{key}/{rec.external_id}"))
+        codes.append(names.setdefault(rec.subset, len(names)))
+    rows = DatasetRows(index, dc, ds, np.array(ranks, dtype=np.uint64), np.array(codes, dtype=np.int32), list(names))
+    _refuse_duplicates(rows)
+    return rows
+
+
+def _refuse_duplicates(rows: DatasetRows) -> None:
+    """Equal ranks mean equal ids (or an 8-byte collision): name the id, reading the rows again."""
+    ordered = np.sort(rows.ranks)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(twice):
+        return
+    wanted = set(int(r) for r in twice)
+    seen: set[str] = set()
+    for rec, r in zip(rows.loader_records(), rows.ranks.tolist(), strict=False):
+        if r in wanted:
+            if rec.external_id in seen:
+                dc = rows.config
+                raise BenchError(f"dataset {dc.name!r} at {dc.root}: duplicate utterance id {rec.external_id!r}")
+            seen.add(rec.external_id)
+
+
+def select(all_rows: list[DatasetRows], *, max_per_subset: int | None, max_utt: int | None) -> None:
+    """Set each dataset's `selected`: the lowest ranks per (dataset, subset) and overall."""
+    for rows in all_rows:
+        rows.selected = np.ones(len(rows.ranks), dtype=bool) if max_per_subset is None and max_utt is None \
+            else np.zeros(len(rows.ranks), dtype=bool)
+    if max_per_subset is None and max_utt is None:
+        return
+    ranks = np.concatenate([r.ranks for r in all_rows]) if all_rows else np.zeros(0, np.uint64)
+    owner = np.concatenate([np.full(len(r.ranks), k, dtype=np.int32) for k, r in enumerate(all_rows)])
+    local = np.concatenate([np.arange(len(r.ranks)) for r in all_rows])
+    subset = np.concatenate([r.subsets.astype(np.int64) + (k << 32) for k, r in enumerate(all_rows)])
+    counts: dict[int, int] = {}
+    kept = 0
+    for i in np.argsort(ranks, kind="stable").tolist():
+        s = int(subset[i])
+        if max_per_subset is not None and counts.get(s, 0) >= max_per_subset:
+            continue
+        counts[s] = counts.get(s, 0) + 1
+        all_rows[int(owner[i])].selected[int(local[i])] = True
+        kept += 1
+        if max_utt is not None and kept >= max_utt:
+            break
+
+
+def inspect(rows: DatasetRows, check: Callable[[UtteranceRecord], UtteranceRecord], threshold: float | None) -> None:
+    """Pass 2: check each selected row's audio (in threads: decoding releases the GIL), keeping
+    its duration and any problem found."""
+    n = rows.n_selected
+    rows.durations = np.full(n, np.nan)
+    rows.threshold = threshold
+    records = rows.selected_records()
+    pos = 0
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        while batch := list(islice(records, INSPECT_BATCH)):
+            for before, after in zip(batch, pool.map(check, batch), strict=True):
+                if "load_error" in after.meta and "load_error" not in before.meta:
+                    rows.problems[pos] = after.meta["load_error"]
+                if after.duration_s is not None:
+                    rows.durations[pos] = after.duration_s
+                pos += 1
