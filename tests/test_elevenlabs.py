@@ -46,6 +46,7 @@ def test_request_fields_header_and_words(fake_elevenlabs):
     assert 0 <= first["start"] < first["end"] <= second["start"]
     assert t.model_revision == "scribe_v2" and t.meta["request_id"].startswith("tr_")
     assert t.meta["language_code"] == "eng" and t.meta["audio_duration_secs"] > 0
+    assert t.meta["concurrency"] == {"current-concurrent-requests": "1", "maximum-concurrent-requests": "5"}
 
 
 def test_language_from_the_item_unless_params_set_it(fake_elevenlabs):

@@ -31,6 +31,8 @@ from spectragram_bench.providers.openai_whisper import form_value
 
 SPEECH_TO_TEXT_PATH = "/v1/speech-to-text"
 REQUEST_ID_HEADER = "request-id"
+#: reply headers with the plan's concurrency in use and allowed ("concurrency and priority" docs)
+CONCURRENCY_HEADERS = ("current-concurrent-requests", "maximum-concurrent-requests")
 #: form fields of POST /v1/speech-to-text that change a transcript of an uploaded file
 FORM_FIELDS = frozenset(
     """language_code tag_audio_events num_speakers timestamps_granularity diarize diarization_threshold
@@ -98,7 +100,11 @@ class ElevenLabsProvider(CloudProvider):
             )
         except ProviderError as exc:
             raise classify_busy(exc) from None
-        return self.parse_reply(reply_json(response.content, what="ElevenLabs reply"), response.headers.get(REQUEST_ID_HEADER))
+        transcript = self.parse_reply(reply_json(response.content, what="ElevenLabs reply"), response.headers.get(REQUEST_ID_HEADER))
+        concurrency = {h: response.headers[h] for h in CONCURRENCY_HEADERS if h in response.headers}
+        if concurrency:
+            transcript.meta["concurrency"] = concurrency
+        return transcript
 
     def parse_reply(self, reply: Any, header_request_id: str | None = None) -> Transcript:
         if not isinstance(reply, dict):

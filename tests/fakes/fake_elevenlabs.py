@@ -52,6 +52,7 @@ class FakeElevenLabs(MultipartFake):
 
     def __init__(self, api_key: str = "sk_el_test_0123456789abcdef0123") -> None:
         super().__init__(api_key)
+        self.max_concurrency = 5  # the Creator plan's, per the help center's 429 article
 
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("xi-api-key", "") == self.api_key
@@ -60,7 +61,8 @@ class FakeElevenLabs(MultipartFake):
         app.router.add_post("/v1/speech-to-text", self.upload_endpoint)
 
     def reply_headers(self) -> dict[str, str]:
-        return {"request-id": uuid.uuid4().hex}
+        return {"request-id": uuid.uuid4().hex, "current-concurrent-requests": "1",
+                "maximum-concurrent-requests": str(self.max_concurrency)}
 
     def vendor_error(self, status: int, message: str | None, code: str | None, headers: dict[str, str]) -> web.Response:
         if status == 422:
