@@ -64,7 +64,7 @@ def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, 
 
 async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
     """Evaluate job runs whose last worker died after its last commit (exactly once: finalize locks)."""
-    for jr in await asyncio.to_thread(work_items.unclosed_job_runs, ctx.db):
+    for jr in await asyncio.to_thread(ctx.db.retrying, work_items.unclosed_job_runs, ctx.db, what="finding unclosed job runs"):
         if jr in skipped:
             continue
         try:
@@ -88,7 +88,7 @@ async def _worker_loop(ctx: RunContext, wait: bool, poll_s: float) -> list[JobRu
     try:
         while True:
             if not ctx.interrupted:
-                for jr in await asyncio.to_thread(work_items.runnable_job_runs, ctx.db):
+                for jr in await asyncio.to_thread(ctx.db.retrying, work_items.runnable_job_runs, ctx.db, what="finding work"):
                     if jr in active or jr in skipped:
                         continue
                     try:
@@ -102,7 +102,7 @@ async def _worker_loop(ctx: RunContext, wait: bool, poll_s: float) -> list[JobRu
                 if ctx.interrupted:
                     break
                 await _close_orphans(ctx, skipped)
-                still_open = set(await asyncio.to_thread(work_items.open_job_runs, ctx.db)) - skipped
+                still_open = set(await asyncio.to_thread(ctx.db.retrying, work_items.open_job_runs, ctx.db, what="finding open job runs")) - skipped
                 if not still_open and not wait:
                     break
                 await asyncio.sleep(poll_s)  # items leased by others may expire and come back
