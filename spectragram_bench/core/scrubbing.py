@@ -18,6 +18,7 @@ and `ScrubbingFilter` sits on the CLI's log handlers.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -52,6 +53,7 @@ def register_secret(value: str | None) -> None:
             return
         _secrets.add(value)
         _secrets.add(value.strip())
+        _secrets.add(json.dumps(value.strip(), ensure_ascii=False)[1:-1])  # as it appears inside JSON text
         ordered = sorted(_secrets, key=len, reverse=True)  # a key containing another goes first
         _secrets_pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
@@ -65,11 +67,35 @@ def scrub_known(text: str, extra: Iterable[str | None] = ()) -> str:
     return pattern.sub(MASK, text) if pattern is not None else text
 
 
+#: words one of the shape patterns needs: texts without any skip the (slower) regexes
+_SCHEME_WORDS = ("bearer", "token", "basic")
+_FIELD_WORDS = ("auth", "key", "token")
+
+
+def _may_have(text: str, words: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(w in low for w in words)
+
+
 def scrub_text(text: str, extra: Iterable[str | None] = ()) -> str:
     """Both layers: known secrets, then credential-shaped substrings."""
     text = scrub_known(text, extra)
-    text = _SCHEME_TOKEN.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    return _FIELD_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    if _may_have(text, _SCHEME_WORDS):
+        text = _SCHEME_TOKEN.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    if _may_have(text, _FIELD_WORDS):
+        text = _FIELD_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    return text
+
+
+def holds_secret(text: str, *, known_only: bool = False) -> bool:
+    """Whether scrubbing could change `text` (a quick test; JSON text works too)."""
+    pattern = _secrets_pattern
+    if pattern is not None and pattern.search(text):
+        return True
+    if known_only:
+        return False
+    return bool((_may_have(text, _SCHEME_WORDS) and _SCHEME_TOKEN.search(text))
+                or (_may_have(text, _FIELD_WORDS) and _FIELD_VALUE.search(text)))
 
 
 def scrub_value(value: Any, *, known_only: bool = False) -> Any:

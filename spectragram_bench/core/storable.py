@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from typing import Any
 
 from spectragram_bench.core.records import PredictionResult, UtteranceRecord
-from spectragram_bench.core.scrubbing import scrub_known, scrub_text, scrub_value
+from spectragram_bench.core.scrubbing import holds_secret, scrub_known, scrub_text, scrub_value
 
 REPLACEMENT = "\ufffd"
 #: characters no supported database stores in a text column: NUL and lone surrogates
@@ -66,9 +67,26 @@ def storable_short(text: str | None, limit: int = SHORT_TEXT_CHARS) -> str | Non
     return storable_text(scrub_text(text))[0][:limit]
 
 
+_REFUSED_IN_JSON = re.compile(r"\\u0000|[\ud800-\udfff]")
+
+
+def _clean(value: Any, *, known_only: bool) -> Any:
+    """`value` scrubbed and storable. The common case (nothing to change) is one C-speed
+    JSON dump and two searches instead of a Python walk over every word of a transcript."""
+    if value is None:
+        return None
+    try:
+        dumped = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        dumped = None
+    if dumped is not None and not holds_secret(dumped, known_only=known_only) and not _REFUSED_IN_JSON.search(dumped):
+        return value
+    return storable_value(scrub_value(value, known_only=known_only))
+
+
 def storable_result(r: PredictionResult) -> PredictionResult:
     """The result as the writer stores it: no secret, nothing a database refuses."""
-    meta = scrub_value(r.latency_meta)
+    meta = _clean(r.latency_meta, known_only=False)
     hyp = r.hyp_text
     if hyp is not None:
         raw = hyp
@@ -80,9 +98,9 @@ def storable_result(r: PredictionResult) -> PredictionResult:
         r,
         hyp_text=hyp,
         error_text=error,
-        words=storable_value(scrub_value(r.words, known_only=True)) if r.words is not None else None,
-        usage=storable_value(scrub_value(r.usage)) if r.usage is not None else None,
-        latency_meta=storable_value(meta),
+        words=_clean(r.words, known_only=True),
+        usage=_clean(r.usage, known_only=False),
+        latency_meta=meta,
     )
 
 
