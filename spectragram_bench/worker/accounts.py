@@ -45,9 +45,13 @@ def token_of(item: WorkItem) -> tuple[int, int]:
 
 
 def account_key(pc: ProviderConfig) -> AccountKey | None:
-    """(provider name, base URL, key variable) for a network provider; None for a local engine
-    (each of its job runs has its own limits)."""
+    """(provider name, base URL, key variable) for a cloud provider (a CloudProvider adapter);
+    None otherwise (each of its job runs has its own limits)."""
+    from spectragram_bench.providers.cloud import CloudProvider  # the registry imports adapters lazily
+
     cls = PROVIDERS.get(pc.name)
+    if not (isinstance(cls, type) and issubclass(cls, CloudProvider)):
+        return None  # a local engine or a plugin adapter outside the cloud contract
     default_url = getattr(cls, "default_base_url", None)
     if default_url is None and pc.base_url is None:
         return None
