@@ -15,9 +15,10 @@ from fakes import FakeServer
 from spectragram_bench.core.audio import load_audio
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.records import WorkItem
+from spectragram_bench.core.speech_spans import remember
 from spectragram_bench.providers.base import ErrorKind, ProviderError
 from spectragram_bench.providers.cloud import CloudProvider
-from spectragram_bench.providers.deepgram import DeepgramProvider
+from spectragram_bench.providers.deepgram_live import DeepgramLive
 from spectragram_bench.providers.http_client import request_options
 from spectragram_bench.providers.openai_whisper import OpenAICompatibleProvider
 from spectragram_bench.providers.wire_clock import attempt_clock
@@ -163,10 +164,12 @@ def error_transcribing(p: CloudProvider, server: FakeServer) -> ProviderError:
     """The ProviderError of one attempt at the first demo file."""
     p._api_key, p._key_checked = server.api_key, True
     clip = load_audio(str(FIRST_FLAC))
+    item = WorkItem(1, 1, "u", str(FIRST_FLAC), clip.duration_s)
+    remember(item, {"start_ms": 0.0, "end_ms": clip.duration_s * 1000, "source": "test"})  # live adapters read it
 
     async def go():
         try:
-            return await p.transcribe(clip, WorkItem(1, 1, "u", str(FIRST_FLAC), clip.duration_s))
+            return await p.transcribe(clip, item)
         finally:
             await p.aclose()
 
@@ -189,14 +192,14 @@ def test_adapters_that_classify_every_exception_keep_the_caps_utterance_kind(fak
     from fakes import Fault
 
     fake_deepgram.inject(Fault(status=200, body=b"{" + b" " * (2 * 2**20) + b"}"))
-    err = error_transcribing(DeepgramProvider(ProviderConfig(
+    err = error_transcribing(DeepgramLive(ProviderConfig(
         name="deepgram", model="nova-3", base_url=fake_deepgram.base_url, max_reply_bytes=2**20)), fake_deepgram)
     assert err.kind == ErrorKind.UTTERANCE and "max_reply_bytes" in err.message
 
 
 def test_websocket_message_over_the_cap_fails_the_utterance(fake_deepgram):
     fake_deepgram.default_text = " ".join(["word"] * 2000)  # one Results message of ~10 kB
-    err = error_transcribing(DeepgramProvider(ProviderConfig(
+    err = error_transcribing(DeepgramLive(ProviderConfig(
         name="deepgram", model="nova-3", mode="streaming", base_url=fake_deepgram.base_url, params={"pace": 0},
         max_reply_bytes=4096)), fake_deepgram)
     assert err.kind == ErrorKind.UTTERANCE and "max_reply_bytes" in err.message

@@ -182,6 +182,8 @@ class StreamingProvider(CloudProvider):
         except ProviderError:
             raise
         except wse.ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == 1009:  # we closed it: a message over max_reply_bytes
+                raise error_for_exception(exc, secrets=self.secrets) from None
             raise self.classify_close(exc, session) from None
         except Exception as exc:
             raise error_for_exception(exc, secrets=self.secrets) from None
