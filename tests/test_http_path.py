@@ -18,6 +18,7 @@ from spectragram_bench.core.records import WorkItem
 from spectragram_bench.core.speech_spans import remember
 from spectragram_bench.providers.base import ErrorKind, ProviderError
 from spectragram_bench.providers.cloud import CloudProvider
+from spectragram_bench.providers.deepgram import DeepgramProvider
 from spectragram_bench.providers.deepgram_live import DeepgramLive
 from spectragram_bench.providers.http_client import request_options
 from spectragram_bench.providers.openai_whisper import OpenAICompatibleProvider
@@ -192,7 +193,7 @@ def test_adapters_that_classify_every_exception_keep_the_caps_utterance_kind(fak
     from fakes import Fault
 
     fake_deepgram.inject(Fault(status=200, body=b"{" + b" " * (2 * 2**20) + b"}"))
-    err = error_transcribing(DeepgramLive(ProviderConfig(
+    err = error_transcribing(DeepgramProvider(ProviderConfig(
         name="deepgram", model="nova-3", base_url=fake_deepgram.base_url, max_reply_bytes=2**20)), fake_deepgram)
     assert err.kind == ErrorKind.UTTERANCE and "max_reply_bytes" in err.message
 

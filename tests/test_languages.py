@@ -66,7 +66,7 @@ def test_french_fleurs_is_scored_with_the_multilingual_normaliser(tmp_path):
             "where m.metric = 'wer'"
         )).all()
     engine.dispose()
-    assert version == "v1+whisper_english@1+whisper_multilingual@1"
+    assert version == "v2+whisper_english@1+whisper_multilingual@1"
     by_lang = {json.loads(extra)["language"]: (norm, headline) for _src, norm, extra, headline in rows}
     assert by_lang == {"fr": ("whisper_multilingual@1", 0.0), "zh": ("whisper_multilingual@1", 1.0)}
     assert "CER is the headline metric of fleurs/test" in out.read_text()

@@ -42,7 +42,7 @@ def test_a_database_from_before_wire_clocks_migrates_with_its_numbers_unchanged(
     })
     db = open_database(db_url)
     run_benchmark(config, db, max_utt=10, progress="none")
-    alembic(db, "downgrade", "0003")  # the schema as it was: no queue_ms, no harness columns
+    alembic(db, "downgrade", "metric_values")  # the schema just before: no queue_ms, no harness columns
     before = numbers(db)
     db.dispose()
     db = open_database(db_url)  # opening migrates to head

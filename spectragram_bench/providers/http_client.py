@@ -165,9 +165,10 @@ def multipart_body(data: Mapping[str, Any] | None, files: Mapping[str, Any] | li
         elif not isinstance(body, (bytes, bytearray)):
             body = body.read()  # a file object
         named = f'; filename="{_form_name(filename)}"' if filename is not None else ""  # None: a plain part, as httpx
+        # a part without a file name and type is a plain field (httpx sends it without Content-Type)
+        ctype = "" if filename is None and mime is None else f'Content-Type: {mime or "application/octet-stream"}\r\n'
         parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{_form_name(name)}"{named}\r\n'
-            f'Content-Type: {mime or "application/octet-stream"}\r\n\r\n'.encode()
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_form_name(name)}"{named}\r\n{ctype}\r\n'.encode()
         )
         parts += (body, b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())

@@ -245,8 +245,10 @@ def error_for_exception(exc: BaseException, *, secrets: Iterable[str | None] = (
         # 1011 internal error and 1001/1006/1012-1014 are transient (NET-0000, NET-0001, restarts).
         kind = ErrorKind.UTTERANCE if close.code in (1003, 1007, 1008, 1009) else ErrorKind.RETRYABLE
         return ProviderError(kind, f"websocket closed with code {close.code}: {reason or 'no reason given'}")
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, aiohttp.ClientConnectorError, aiohttp.ClientSSLError,
-                        aiohttp.ConnectionTimeoutError, ConnectionRefusedError, socket.gaierror, ssl.SSLError)):
+    if isinstance(exc, (httpx.ConnectTimeout, aiohttp.ConnectionTimeoutError)):  # no connection: the server is unreachable
+        return ProviderError(ErrorKind.RETRYABLE, f"connect timeout ({detail})", unreachable=True)
+    if isinstance(exc, (httpx.ConnectError, aiohttp.ClientConnectorError, aiohttp.ClientSSLError,
+                        ConnectionRefusedError, socket.gaierror, ssl.SSLError)):
         return ProviderError(ErrorKind.RETRYABLE, f"connection failed ({detail})", unreachable=True)
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return ProviderError(ErrorKind.RETRYABLE, f"timeout ({detail})")

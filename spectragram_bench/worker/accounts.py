@@ -26,7 +26,7 @@ from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.models import Benchmark, JobRun
 from spectragram_bench.core.records import WorkItem
-from spectragram_bench.core.registry import PROVIDERS
+from spectragram_bench.core.registry import provider_class
 from spectragram_bench.providers.base import ErrorKind, ProviderError
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 
@@ -49,7 +49,7 @@ def account_key(pc: ProviderConfig) -> AccountKey | None:
     None otherwise (each of its job runs has its own limits)."""
     from spectragram_bench.providers.cloud import CloudProvider  # the registry imports adapters lazily
 
-    cls = PROVIDERS.get(pc.name)
+    cls = provider_class(pc)  # a live-streaming adapter when the mode says so
     if not (isinstance(cls, type) and issubclass(cls, CloudProvider)):
         return None  # a local engine or a plugin adapter outside the cloud contract
     default_url = getattr(cls, "default_base_url", None)

@@ -22,7 +22,7 @@ from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConf
 from spectragram_bench.core.errors import AudioError, BenchError
 from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
-from spectragram_bench.core.registry import DATASETS, PROVIDERS
+from spectragram_bench.core.registry import DATASETS, provider_class
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_label
 from spectragram_bench.reporting.summary import wide_console
@@ -135,7 +135,7 @@ def long_form_threshold(config: JobConfig) -> float | None:
     `chunking.max_s`): a longer recording is sent in chunks (worker/chunking.py)."""
     limits = []
     for pc in config.providers:
-        limits += [x for x in (getattr(PROVIDERS.get(pc.name), "max_audio_s", None), pc.chunking.max_s) if x]
+        limits += [x for x in (getattr(provider_class(pc), "max_audio_s", None), pc.chunking.max_s) if x]
     return min(limits) if limits else None
 
 

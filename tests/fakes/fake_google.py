@@ -41,7 +41,7 @@ class FakeGoogleSpeech(FakeServer):
         super().__init__(api_key)
         self.project = project
         self.recognizers = {"_"}
-        self.in_flight = 0
+        self.serving = 0  # its own count (the base class's in_flight also counts every request)
         self.max_in_flight = 0  # the most requests the fake was serving at one moment
 
     def authorized(self, request: web.Request) -> bool:
@@ -67,13 +67,13 @@ class FakeGoogleSpeech(FakeServer):
 
     async def recognize(self, request: web.Request) -> web.StreamResponse:
         with self._lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.serving += 1
+            self.max_in_flight = max(self.max_in_flight, self.serving)
         try:
             return await self.serve_recognize(request)
         finally:
             with self._lock:
-                self.in_flight -= 1
+                self.serving -= 1
 
     async def serve_recognize(self, request: web.Request) -> web.StreamResponse:
         rec = self.record(request, body_bytes=request.content_length or 0)

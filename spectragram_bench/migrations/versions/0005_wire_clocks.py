@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "wire_clocks"
-down_revision = "0003"
+down_revision = "metric_values"
 branch_labels = None
 depends_on = None
 

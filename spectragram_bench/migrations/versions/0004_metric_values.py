@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "metric_values"
-down_revision = "wire_clocks"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
