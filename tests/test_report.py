@@ -42,7 +42,7 @@ from spectragram_bench.reporting import plots
 from spectragram_bench.reporting.alignment import DEL, HIT, INS, SUB, align_words, error_frequencies
 from spectragram_bench.reporting.browser_data import json_for_script
 from spectragram_bench.reporting.html import write_report
-from spectragram_bench.reporting.leaderboard import Interval, fmt_interval, leaderboard_rows
+from spectragram_bench.reporting.leaderboard import StoredInterval, fmt_interval, leaderboard_rows
 
 ARTIFACTS = REPO / "test-artifacts"
 HOSTILE_LABEL = '<img src=x onerror="document.title=\'pwned-label\'">evil & co'
@@ -285,9 +285,9 @@ def test_chart_escapes_labels_and_places_points():
 
 
 def test_interval_format_names_a_level_other_than_95():
-    assert fmt_interval(Interval("wer", "utterance_percentile", 0.1, 0.125, 1000, 0)) == "[10.00, 12.50]"
-    assert fmt_interval(Interval("wer", "utterance_percentile", 0.1, 0.125, 1000, 0, 0.9)) == "[10.00, 12.50] (90%)"
-    assert fmt_interval(Interval("wer", "utterance_percentile", None, None, 1000, 0)) == "-"
+    assert fmt_interval(StoredInterval("wer", "utterance_percentile", 0.1, 0.125, 1000, 0)) == "[10.00, 12.50]"
+    assert fmt_interval(StoredInterval("wer", "utterance_percentile", 0.1, 0.125, 1000, 0, 0.9)) == "[10.00, 12.50] (90%)"
+    assert fmt_interval(StoredInterval("wer", "utterance_percentile", None, None, 1000, 0)) == "-"
 
 
 def test_leaderboard_reads_intervals_cost_and_ttft(synthetic):

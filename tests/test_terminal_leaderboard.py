@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from spectragram_bench.reporting.columns import leaderboard_columns
-from spectragram_bench.reporting.leaderboard import Interval, LeaderboardRow
+from spectragram_bench.reporting.leaderboard import LeaderboardRow, StoredInterval
 from spectragram_bench.reporting.summary import SummaryRow
 from spectragram_bench.reporting.terminal import fit_columns, stacked, table_of
 
@@ -21,7 +21,7 @@ def _rows(system: str = "mock/nova-3-general-long-name") -> list[LeaderboardRow]
     for k, model in enumerate(("nova-3-general-long-name", "nova-2-general-long-name")):
         s = SummaryRow(k + 1, f"mock/{model}" if system.startswith("mock") else system, "mock", model,
                        "librispeech", "test-clean", "clean", "v2+basic@1", "completed", dict(METRICS))
-        r = LeaderboardRow(s, intervals=[Interval("wer", "utterance_percentile", 0.2074, 0.3587, 1000, 0)],
+        r = LeaderboardRow(s, intervals=[StoredInterval("wer", "utterance_percentile", 0.2074, 0.3587, 1000, 0)],
                            usd_per_audio_hour=0.26)
         rows.append(r)
     return rows

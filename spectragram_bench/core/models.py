@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from spectragram_bench.core.statuses import JobRunStatus, PredictionStatus, WorkItemState
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -113,7 +115,7 @@ class JobRun(Base):
     eval_version: Mapped[str | None] = mapped_column(String(100))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=JobRunStatus.QUEUED)
     error_text: Mapped[str | None] = mapped_column(Text)
     env_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     host_info_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -129,7 +131,7 @@ class Prediction(Base):
     prediction_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"), index=True)
     utt_id: Mapped[int] = mapped_column(ForeignKey("utterance.utt_id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="ok")
+    status: Mapped[str] = mapped_column(String(20), default=PredictionStatus.OK)
     hyp_text: Mapped[str | None] = mapped_column(Text)
     words_json: Mapped[list[Any] | None] = mapped_column(JSON)
     usage_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -243,7 +245,7 @@ class WorkItemRow(Base):
     __tablename__ = "work_item"
     job_run_id: Mapped[int] = mapped_column(ForeignKey("job_run.job_run_id"), primary_key=True)
     utt_id: Mapped[int] = mapped_column(ForeignKey("utterance.utt_id"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(10), default="pending")
+    state: Mapped[str] = mapped_column(String(10), default=WorkItemState.PENDING)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[float | None] = mapped_column(Float)  # unix time; workers need synced clocks
     leases: Mapped[int] = mapped_column(Integer, default=0)

@@ -28,6 +28,7 @@ from spectragram_bench.core.db_retry import DEFAULT_DB_RETRY_S, retrying
 from spectragram_bench.core.errors import DatabaseError
 from spectragram_bench.core.models import LatencySample, Prediction
 from spectragram_bench.core.records import PredictionResult
+from spectragram_bench.core.statuses import PredictionStatus
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ def write_results(session: Session, results: list[PredictionResult]) -> None:
         {
             "job_run_id": r.job_run_id,
             "utt_id": r.utt_id,
-            "status": "ok" if r.ok else "failed",
+            "status": PredictionStatus.OK if r.ok else PredictionStatus.FAILED,
             "hyp_text": r.hyp_text,
             "words_json": r.words,
             "usage_json": r.usage,
@@ -215,7 +216,7 @@ def write_results(session: Session, results: list[PredictionResult]) -> None:
             "error_text": excluded.error_text,
             "attempts": Prediction.attempts + excluded.attempts,
         },
-        where=Prediction.status != "ok",
+        where=Prediction.status != PredictionStatus.OK,
     )
     session.connection().execute(stmt, pred_rows)
     lat_rows = [
@@ -239,6 +240,6 @@ def write_results(session: Session, results: list[PredictionResult]) -> None:
 def existing_predictions(session: Session, job_run_id: int) -> set[int]:
     """utt_ids that already have a successful prediction in this job run (skipped on resume)."""
     rows = session.execute(
-        select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status == "ok")
+        select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status == PredictionStatus.OK)
     )
     return {r[0] for r in rows}

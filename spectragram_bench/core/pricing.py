@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.models import CostSummary, LatencySample, Prediction, Utterance
+from spectragram_bench.core.statuses import PredictionStatus
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def billed_seconds(session: Session, job_run_id: int) -> BilledSeconds:
         select(LatencySample.meta_json, Utterance.duration_s)
         .join(Prediction, (Prediction.job_run_id == LatencySample.job_run_id) & (Prediction.utt_id == LatencySample.utt_id))
         .join(Utterance, Utterance.utt_id == LatencySample.utt_id)
-        .where(LatencySample.job_run_id == job_run_id, Prediction.status == "ok")
+        .where(LatencySample.job_run_id == job_run_id, Prediction.status == PredictionStatus.OK)
     ).all()
     from_usage = from_audio = 0.0
     for meta, duration in rows:

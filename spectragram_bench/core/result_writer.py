@@ -18,6 +18,7 @@ from spectragram_bench.core.db_retry import reason
 from spectragram_bench.core.errors import DatabaseError, DatabaseUnavailable
 from spectragram_bench.core.persistence import Database, write_results
 from spectragram_bench.core.records import PredictionResult
+from spectragram_bench.core.statuses import ErrorKind
 from spectragram_bench.core.storable import storable_result
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class ResultWriter:
             self.db.retrying(self._commit, [result], what="writing a result")
         except DBAPIError as exc:
             refused = dataclasses.replace(
-                result, hyp_text=None, words=None, usage=None, error_kind="internal",
+                result, hyp_text=None, words=None, usage=None, error_kind=ErrorKind.INTERNAL,
                 error_text=f"the database refused this result: {reason(exc)}"[:1000],
                 latency_meta={"attempt_log": result.latency_meta.get("attempt_log", [])},
             )

@@ -31,6 +31,7 @@ from spectragram_bench.core.models import (
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import resolve
 from spectragram_bench.core.persistence import upsert
+from spectragram_bench.core.statuses import ErrorKind, JobRunStatus, PredictionStatus
 from spectragram_bench.evaluations.transcripts import Transcript
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run, evaluation_config
 
@@ -89,7 +90,7 @@ def import_predictions(
                                    "params_json": params}, ["provider_id", "name", "params_hash"])
     now = datetime.now(UTC)
     run = JobRun(benchmark_id=benchmark_id, provider_id=prow.provider_id, model_id=mrow.model_id, label=system,
-                 status="completed", started_at=now, ended_at=now, env_json={"imported_from": str(source)})
+                 status=JobRunStatus.COMPLETED, started_at=now, ended_at=now, env_json={"imported_from": str(source)})
     session.add(run)
     session.flush()
     missing = 0
@@ -97,10 +98,10 @@ def import_predictions(
         t = transcripts.get(ext)
         if t is None:
             missing += 1
-            session.add(Prediction(job_run_id=run.job_run_id, utt_id=utt_id, status="failed", error_kind="utterance",
+            session.add(Prediction(job_run_id=run.job_run_id, utt_id=utt_id, status=PredictionStatus.FAILED, error_kind=ErrorKind.UTTERANCE,
                                    error_text=f"no prediction in {source.name}", attempts=0))
         else:
-            session.add(Prediction(job_run_id=run.job_run_id, utt_id=utt_id, status="ok", hyp_text=t.text, attempts=0))
+            session.add(Prediction(job_run_id=run.job_run_id, utt_id=utt_id, status=PredictionStatus.OK, hyp_text=t.text, attempts=0))
     session.flush()
     config = evaluation_config(session, run.job_run_id)
     version = evaluate_job_run(session, run.job_run_id, resolve(config.normalizer, config.normalizer_steps), evaluation=config)

@@ -7,7 +7,6 @@ sleeps, retries, times itself or holds a concurrency slot. The executor around i
 
 from __future__ import annotations
 
-import enum
 from abc import ABC
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -16,15 +15,7 @@ from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.core.scrubbing import scrub_text
-
-
-class ErrorKind(enum.StrEnum):
-    """How the executor must react to a failed attempt."""
-
-    RETRYABLE = "retryable"  # transient: 408/409/5xx, timeouts, connection resets
-    RATE_LIMITED = "rate_limited"  # 429: retry after the hinted delay and lower concurrency
-    UTTERANCE = "utterance"  # this utterance can never succeed (corrupt audio, too large)
-    FATAL = "fatal"  # the whole job run cannot succeed (bad key, no credit, unknown model)
+from spectragram_bench.core.statuses import ErrorKind  # re-exported: adapters import it from here
 
 
 class ProviderError(Exception):

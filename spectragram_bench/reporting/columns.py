@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from spectragram_bench.core.statuses import JobRunStatus
 from spectragram_bench.evaluations.registry import Metric, all_metrics
 from spectragram_bench.reporting.leaderboard import (
     LeaderboardRow,
@@ -122,7 +123,7 @@ def leaderboard_columns(rows: list[LeaderboardRow], *, html: bool = False) -> li
 
     The HTML report shows a job run's status as a badge beside its name, and every fixed column."""
     cols = base_columns()
-    if html or all(r.summary.status == "completed" for r in rows):
+    if html or all(r.summary.status == JobRunStatus.COMPLETED for r in rows):
         cols = [c for c in cols if c.key != "status"]
     if not html and not any(r.streaming for r in rows):
         cols = [c for c in cols if c.key != "ttft"]

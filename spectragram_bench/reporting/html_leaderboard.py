@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from spectragram_bench.core.statuses import JobRunStatus
 from spectragram_bench.reporting.columns import leaderboard_columns
 from spectragram_bench.reporting.leaderboard import (
     LeaderboardRow,
@@ -48,7 +49,7 @@ def leaderboard_html(rows: list[LeaderboardRow], table_id: str = "leaderboard") 
                 attrs += f' title="{e(ci_title)}"'
             cls = ' class="num"' if c.numeric else ""
             badge = (f' <span class="badge" title="job run status">{e(s.status)}</span>'
-                     if c.key == "system" and s.status != "completed" else "")
+                     if c.key == "system" and s.status != JobRunStatus.COMPLETED else "")
             out.append(f"<td{cls}{attrs}>{e(c.text(r))}{badge}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")

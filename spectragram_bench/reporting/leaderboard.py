@@ -33,7 +33,7 @@ PREFERRED_METHODS = ("utterance", "speaker")
 
 
 @dataclass(frozen=True)
-class Interval:
+class StoredInterval:
     """One stored bootstrap confidence interval."""
 
     metric: str
@@ -49,7 +49,7 @@ class Interval:
 class LeaderboardRow:
     summary: SummaryRow
     mode: str = "batch"
-    intervals: list[Interval] = field(default_factory=list)
+    intervals: list[StoredInterval] = field(default_factory=list)
     usd_per_audio_hour: float | None = None
     cost_source: str | None = None  # "metric_summary" or "cost_summary"
     harness_bound: bool = False  # the harness's own queueing distorted its latency figures
@@ -63,15 +63,15 @@ class LeaderboardRow:
                 return m[stored]
         return None
 
-    def interval(self, metric: str) -> Interval | None:
+    def interval(self, metric: str) -> StoredInterval | None:
         """The preferred stored CI of `metric` ('wer' or 'cer'), or None."""
         found = self.intervals_of(metric)
         return found[0] if found else None
 
-    def intervals_of(self, metric: str) -> list[Interval]:
+    def intervals_of(self, metric: str) -> list[StoredInterval]:
         """Every stored CI of `metric`, the preferred method first."""
 
-        def rank(i: Interval) -> tuple[int, str]:
+        def rank(i: StoredInterval) -> tuple[int, str]:
             hits = [k for k, prefix in enumerate(PREFERRED_METHODS) if i.method.startswith(prefix)]
             return (hits[0] if hits else len(PREFERRED_METHODS), i.method)
 
@@ -100,12 +100,12 @@ def leaderboard_rows(session: Session, benchmark_id: int, eval_version: str | No
             .where(JobRun.job_run_id.in_(run_ids))
         )
     }
-    boots: dict[tuple[int, int, int], list[tuple[str | None, Interval]]] = {}
+    boots: dict[tuple[int, int, int], list[tuple[str | None, StoredInterval]]] = {}
     for b in session.execute(select(BootstrapResult).where(BootstrapResult.job_run_id.in_(run_ids))).scalars():
         extra = b.extra_json or {}
         level = extra.get("confidence", extra.get("level", 0.95))
         boots.setdefault((b.job_run_id, b.dataset_id, b.variant_id), []).append(
-            (b.eval_version, Interval(b.metric, b.method, b.ci_low, b.ci_high, b.iterations, b.seed, float(level)))
+            (b.eval_version, StoredInterval(b.metric, b.method, b.ci_low, b.ci_high, b.iterations, b.seed, float(level)))
         )
     costs = {
         c.job_run_id: c
@@ -146,7 +146,7 @@ def fmt_rate(v: float | None) -> str:
     return f"{100 * v:.2f}%"
 
 
-def fmt_interval(i: Interval | None) -> str:
+def fmt_interval(i: StoredInterval | None) -> str:
     """`[low, high]` in percent; the level is appended when it is not the column's 95%."""
     if i is None or i.low is None or i.high is None:
         return "-"

@@ -115,7 +115,7 @@ def fmt_plain(v: float, step: float) -> str:
     return f"{v:,.{max(0, -math.floor(math.log10(step)))}f}"
 
 
-def fmt_usd(v: float, step: float) -> str:
+def usd_tick(v: float, step: float) -> str:
     return "$" + fmt_plain(v, step)
 
 
@@ -328,7 +328,7 @@ def cost_vs_wer(points: Sequence[PlotPoint]) -> str | None:
     chart = Chart.create(
         "plot-cost-wer", "WER (95% CI) vs cost", "USD per audio hour", "WER",
         domain([p.usd_per_audio_hour for p in usable], zero=True), domain(ys, zero=True),
-        x_fmt=fmt_usd, y_fmt=fmt_percent,
+        x_fmt=usd_tick, y_fmt=fmt_percent,
     )
     for p in usable:
         chart.point(

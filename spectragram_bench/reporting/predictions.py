@@ -31,6 +31,7 @@ from spectragram_bench.core.models import (
 )
 from spectragram_bench.core.normalize import NONE, Normalizer
 from spectragram_bench.core.registry import NORMALIZERS
+from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.reporting.alignment import Column, align_words
 
 
@@ -116,7 +117,7 @@ class ScoredPrediction:
 
     @property
     def ok(self) -> bool:
-        return self.prediction.status == "ok"
+        return self.prediction.status == PredictionStatus.OK
 
     @property
     def ttft_ms(self) -> float | None:

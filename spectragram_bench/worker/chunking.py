@@ -30,6 +30,7 @@ import numpy as np
 
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.records import WorkItem
+from spectragram_bench.core.statuses import ErrorKind
 from spectragram_bench.providers.base import Provider, Transcript
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ async def run_chunked(executor: Executor, item: WorkItem, clip: AudioClip, varia
     try:
         from spectragram_bench.core import vad
     except ImportError as exc:
-        executor.fail(item, "input", f"recording is {clip.duration_s:.0f} s, over the {max_s:.0f} s limit, "
+        executor.fail(item, ErrorKind.INPUT, f"recording is {clip.duration_s:.0f} s, over the {max_s:.0f} s limit, "
                        f"and the VAD that cuts it is not available: {exc}", 0, started, [])
         return
     loop = asyncio.get_running_loop()
@@ -150,7 +151,7 @@ async def run_chunked(executor: Executor, item: WorkItem, clip: AudioClip, varia
     try:
         speech = await loop.run_in_executor(executor.io_pool, find_speech)
     except AudioError as exc:
-        executor.fail(item, "input", str(exc), 0, started, [])
+        executor.fail(item, ErrorKind.INPUT, str(exc), 0, started, [])
         return
     chunks = plan_chunks(speech, clip.duration_s, max_s)
     t0 = time.perf_counter()

@@ -145,7 +145,7 @@ def _child_transcribe(clip: AudioClip, item: WorkItem) -> tuple[str, Any]:
     try:
         return "ok", _CHILD_PROVIDER.transcribe_blocking(clip, item)
     except ProviderError as exc:  # sent back as fields: the exception's keyword arguments do not pickle
-        return "error", (exc.kind.value, exc.message, exc.status, exc.retry_after_s, exc.request_id)
+        return "error", (exc.kind, exc.message, exc.status, exc.retry_after_s, exc.request_id)
 
 
 class ProcessEngine(AsyncEngine):
@@ -331,7 +331,7 @@ class Executor:
         try:
             clip, variant_facts = await (audio if audio is not None else self.prefetch(item))
         except (AudioError, ValueError) as exc:
-            self.fail(item, "input", str(exc), 0, started, [])
+            self.fail(item, ErrorKind.INPUT, str(exc), 0, started, [])
             return
         if is_job_based(self.provider):
             await run_job_item(self, item, clip, variant_facts, started)
@@ -355,7 +355,7 @@ class Executor:
             try:
                 outcome, timing, generation, waited = await self._one_attempt(clip, item)
             except AudioError as exc:  # a body that fails to decode inside the attempt: the input's fault
-                return Settled(None, attempts, 0.0, attempt_log, ("input", str(exc)))
+                return Settled(None, attempts, 0.0, attempt_log, (ErrorKind.INPUT, str(exc)))
             except (AccountStopped, Interrupted):  # the attempt was not made
                 raise
             except DatabaseUnavailable:  # the shared pacer lost its database: the run stops, the item stays to do
@@ -363,7 +363,7 @@ class Executor:
                 return Settled(None, attempts, 0.0, attempt_log)
             except Exception as exc:  # an adapter bug must not kill the run: record it on the item
                 log.exception("provider %s raised an unclassified error", self.provider.name)
-                return Settled(None, attempts, 0.0, attempt_log, ("internal", f"{type(exc).__name__}: {exc}"))
+                return Settled(None, attempts, 0.0, attempt_log, (ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"))
             finally:
                 self.stats.in_flight -= 1
             entry: dict[str, Any] = {"ms": round(timing.api_ms, 2)}
@@ -381,11 +381,11 @@ class Executor:
             self.note_failed_attempt(exc, generation)
             if exc.kind == ErrorKind.FATAL:
                 self.note_fatal(exc)
-                return Settled(None, attempts, timing.api_ms, attempt_log, (exc.kind.value, str(exc)))
+                return Settled(None, attempts, timing.api_ms, attempt_log, (exc.kind, str(exc)))
             retryable = exc.kind in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED)
             if not retryable or attempts >= self.retry.max_attempts:
                 reason = str(exc) if not retryable else f"{exc} (gave up after {attempts} attempts)"
-                return Settled(None, attempts, timing.api_ms, attempt_log, (exc.kind.value, reason))
+                return Settled(None, attempts, timing.api_ms, attempt_log, (exc.kind, reason))
             if self.stop.is_set():  # interrupted between attempts: unfinished, not failed
                 self.stats.abandoned += 1
                 return Settled(None, attempts, timing.api_ms, attempt_log)

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core.config import JobConfig, ProviderConfig
+from spectragram_bench.core.defaults import DEFAULT_GRACE_S  # noqa: F401  (re-exported)
 from spectragram_bench.core.errors import DatabaseUnavailable
 from spectragram_bench.core.models import JobRun, Model
 from spectragram_bench.core.normalize import Normalizer
@@ -33,6 +34,7 @@ from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.pricing import write_cost_summary
 from spectragram_bench.core.records import PredictionResult
 from spectragram_bench.core.result_writer import ResultWriter
+from spectragram_bench.core.statuses import JobRunStatus
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
 from spectragram_bench.worker import work_items
@@ -51,9 +53,6 @@ from spectragram_bench.worker.registration import (
 
 log = logging.getLogger(__name__)
 
-
-
-from spectragram_bench.core.defaults import DEFAULT_GRACE_S  # noqa: E402,F401  (re-exported)
 
 
 @dataclass
@@ -77,7 +76,7 @@ class BenchmarkOutcome:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if any(j.status == "failed" for j in self.job_runs) else 0
+        return 1 if any(j.status == JobRunStatus.FAILED for j in self.job_runs) else 0
 
 
 # --- execution -------------------------------------------------------------------------------
@@ -239,12 +238,12 @@ async def run_job_run(
             )
         ctx.progress.finish(tracked)
     if ctx.database_error is not None:
-        return JobRunOutcome(job_run_id, pc.display, "interrupted", executor.stats, ctx.database_error)
+        return JobRunOutcome(job_run_id, pc.display, JobRunStatus.INTERRUPTED, executor.stats, ctx.database_error)
     run = await asyncio.to_thread(db.retrying, _job_run_row, db, job_run_id, what="reading the job run")
     return JobRunOutcome(job_run_id, pc.display, run.status, executor.stats, run.error_text)
 
 
-def _counts(db: Database, job_run_id: int) -> work_items.Counts:
+def _counts(db: Database, job_run_id: int) -> work_items.ItemCounts:
     with db.session() as s:
         return work_items.counts(s, job_run_id)
 

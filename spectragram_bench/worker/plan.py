@@ -23,8 +23,10 @@ from spectragram_bench.core.errors import AudioError, BenchError
 from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.registry import DATASETS, provider_class
+from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.variants import prepare_variant, variant_duration, variant_label
+from spectragram_bench.reporting.leaderboard import fmt_usd
 from spectragram_bench.reporting.summary import wide_console
 from spectragram_bench.worker import plan_rows
 from spectragram_bench.worker.plan_rows import DatasetRows
@@ -208,10 +210,6 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
-def fmt_usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
-
-
 def print_plan(plan: Plan, console: Console | None = None) -> None:
     """The dry-run view: one row per job run, then the totals."""
     console = console or wide_console()
@@ -269,7 +267,7 @@ def print_remaining(db, benchmark_id: int, config: JobConfig, console: Console |
         runs = s.execute(select(JobRun).where(JobRun.benchmark_id == benchmark_id).order_by(JobRun.job_run_id)).scalars().all()
         for run in runs:
             c = work_items.counts(s, run.job_run_id)
-            ok_ids = select(Prediction.utt_id).where(Prediction.job_run_id == run.job_run_id, Prediction.status == "ok")
+            ok_ids = select(Prediction.utt_id).where(Prediction.job_run_id == run.job_run_id, Prediction.status == PredictionStatus.OK)
             left = s.execute(
                 select(Utterance.duration_s)
                 .join(WorkItemRow, WorkItemRow.utt_id == Utterance.utt_id)

@@ -27,6 +27,7 @@ from spectragram_bench.core.normalize import resolve as resolve_normalizer
 from spectragram_bench.core.persistence import Database, insert_for, upsert
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.registry import DATASETS, provider_class
+from spectragram_bench.core.statuses import JobRunStatus
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.variants import prepare_variant, variant_key
 from spectragram_bench.providers.base import Provider
@@ -203,7 +204,7 @@ def register_job_run(session: Session, benchmark_id: int, provider: Provider) ->
         provider_id=prow.provider_id,
         model_id=mrow.model_id,
         label=pc.display,
-        status="queued",
+        status=JobRunStatus.QUEUED,
         env_json=env_json(),
         host_info_json=host_info_json(),
     )

@@ -13,6 +13,7 @@ from spectragram_bench.core.config import REDACTED, JobConfig, ProviderConfig, p
 from spectragram_bench.core.errors import BenchError, ConfigError
 from spectragram_bench.core.models import Benchmark, JobRun
 from spectragram_bench.core.persistence import Database
+from spectragram_bench.core.statuses import FINAL_STATUSES, JobRunStatus, WorkItemState
 from spectragram_bench.worker import work_items
 from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S, BenchmarkOutcome, closer, execute
 from spectragram_bench.worker.registration import VariantResolver, build_providers, normalizer_for
@@ -103,9 +104,9 @@ def reopen_benchmark(db: Database, benchmark_id: int, config: JobConfig) -> list
         for run in runs:
             if run.label not in by_label:
                 raise ConfigError(f"job run {run.job_run_id} ({run.label}) has no provider with that label in the config")
-            if run.status == "running" and not _all_leases_dead(s, run.job_run_id):
+            if run.status == JobRunStatus.RUNNING and not _all_leases_dead(s, run.job_run_id):
                 log.warning("job run %d (%s) is running elsewhere; this process joins it", run.job_run_id, run.label)
-            was_final = run.status in work_items.FINAL_STATUSES
+            was_final = run.status in FINAL_STATUSES
             if work_items.reopen(s, run.job_run_id):
                 out.append((run.job_run_id, by_label[run.label]))
             elif not was_final:
@@ -121,7 +122,7 @@ def _all_leases_dead(session: Session, job_run_id: int) -> bool:
     from spectragram_bench.core.models import WorkItemRow
 
     owners = session.execute(
-        select(WorkItemRow.lease_owner).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == "leased").distinct()
+        select(WorkItemRow.lease_owner).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == WorkItemState.LEASED).distinct()
     ).scalars().all()
     return all(work_items.owner_dead_here(o) for o in owners if o)
 

@@ -43,10 +43,15 @@ from spectragram_bench.core.models import (
 from spectragram_bench.core.persistence import Database, insert_for
 from spectragram_bench.core.records import PredictionResult, WorkItem
 from spectragram_bench.core.scrubbing import scrub_text
+from spectragram_bench.core.statuses import (
+    FINAL_STATUSES,
+    LEASABLE_STATUSES,
+    ErrorKind,
+    JobRunStatus,
+    PredictionStatus,
+    WorkItemState,
+)
 from spectragram_bench.core.storable import storable_short, storable_text
-
-LEASABLE_STATUSES = ("queued", "running")
-FINAL_STATUSES = ("completed", "partial", "failed")
 
 
 def new_owner() -> str:
@@ -74,7 +79,7 @@ def owner_dead_here(owner: str) -> bool:
 def add_work_items(session: Session, job_run_id: int, utt_ids: Iterable[int]) -> None:
     """Queue the items of a job run (idempotent) and its shared rate-limit schedule."""
     insert = insert_for(session.bind.dialect.name)
-    rows = [{"job_run_id": job_run_id, "utt_id": u, "state": "pending", "leases": 0} for u in utt_ids]
+    rows = [{"job_run_id": job_run_id, "utt_id": u, "state": WorkItemState.PENDING, "leases": 0} for u in utt_ids]
     if rows:
         stmt = insert(WorkItemRow).on_conflict_do_nothing(index_elements=["job_run_id", "utt_id"])
         session.connection().execute(stmt, rows)
@@ -88,32 +93,32 @@ def reopen(session: Session, job_run_id: int) -> int:
     Returns the number of items left to do. A run with nothing left but no final status
     (killed between its last commit and its evaluation) is queued too, for `finalize`.
     """
-    failed = select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status != "ok")
+    failed = select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status != PredictionStatus.OK)
     session.execute(
         update(WorkItemRow)
-        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == "done", WorkItemRow.utt_id.in_(failed))
-        .values(state="pending", lease_owner=None, lease_expires_at=None)
+        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == WorkItemState.DONE, WorkItemRow.utt_id.in_(failed))
+        .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
     )
     remaining = session.execute(
-        select(func.count()).select_from(WorkItemRow).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state != "done")
+        select(func.count()).select_from(WorkItemRow).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state != WorkItemState.DONE)
     ).scalar_one()
     run = session.get(JobRun, job_run_id)
     if remaining or run.status not in FINAL_STATUSES:
-        run.status, run.ended_at, run.error_text = "queued", None, None
+        run.status, run.ended_at, run.error_text = JobRunStatus.QUEUED, None, None
     return remaining
 
 
 def reclaim_dead_leases(db: Database) -> int:
     """Release the leases of processes on this host that no longer exist (killed, crashed)."""
     with db.transaction() as s:
-        owners = s.execute(select(WorkItemRow.lease_owner).where(WorkItemRow.state == "leased").distinct()).scalars().all()
+        owners = s.execute(select(WorkItemRow.lease_owner).where(WorkItemRow.state == WorkItemState.LEASED).distinct()).scalars().all()
         dead = [o for o in owners if o and owner_dead_here(o)]
         if not dead:
             return 0
         result = s.execute(
             update(WorkItemRow)
-            .where(WorkItemRow.state == "leased", WorkItemRow.lease_owner.in_(dead))
-            .values(state="pending", lease_owner=None, lease_expires_at=None)
+            .where(WorkItemRow.state == WorkItemState.LEASED, WorkItemRow.lease_owner.in_(dead))
+            .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
         )
         return result.rowcount or 0
 
@@ -134,7 +139,7 @@ def lease(db: Database, job_run_id: int, owner: str, n: int, lease_s: float) -> 
         .where(
             WorkItemRow.job_run_id == job_run_id,
             JobRun.status.in_(LEASABLE_STATUSES),
-            (WorkItemRow.state == "pending") | ((WorkItemRow.state == "leased") & (WorkItemRow.lease_expires_at < now)),
+            (WorkItemRow.state == WorkItemState.PENDING) | ((WorkItemRow.state == WorkItemState.LEASED) & (WorkItemRow.lease_expires_at < now)),
         )
         .order_by(WorkItemRow.utt_id)
         .limit(n)
@@ -144,7 +149,7 @@ def lease(db: Database, job_run_id: int, owner: str, n: int, lease_s: float) -> 
     stmt = (
         update(WorkItemRow)
         .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id == picked.c.utt_id)
-        .values(state="leased", lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
+        .values(state=WorkItemState.LEASED, lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
         .returning(WorkItemRow.utt_id)
     )
     with db.transaction() as s:
@@ -162,7 +167,7 @@ def renew(db: Database, owner: str, lease_s: float) -> int:
     with db.transaction() as s:
         result = s.execute(
             update(WorkItemRow)
-            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == "leased")
+            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == WorkItemState.LEASED)
             .values(lease_expires_at=time.time() + lease_s)
         )
         return result.rowcount or 0
@@ -173,8 +178,8 @@ def release(db: Database, owner: str) -> int:
     with db.transaction() as s:
         result = s.execute(
             update(WorkItemRow)
-            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == "leased")
-            .values(state="pending", lease_owner=None, lease_expires_at=None)
+            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == WorkItemState.LEASED)
+            .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
         )
         return result.rowcount or 0
 
@@ -188,7 +193,7 @@ def mark_done(session: Session, results: Sequence[PredictionResult]) -> None:
         session.execute(
             update(WorkItemRow)
             .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id.in_(utt_ids))
-            .values(state="done", lease_owner=None, lease_expires_at=None)
+            .values(state=WorkItemState.DONE, lease_owner=None, lease_expires_at=None)
         )
 
 
@@ -232,20 +237,20 @@ def load_items(
 
 
 @dataclass
-class Counts:
+class ItemCounts:
     total: int = 0
     ok: int = 0
     failed: int = 0
     open: int = 0  # not done: pending or leased
 
 
-def counts(session: Session, job_run_id: int) -> Counts:
-    c = Counts()
+def counts(session: Session, job_run_id: int) -> ItemCounts:
+    c = ItemCounts()
     for state, n in session.execute(
         select(WorkItemRow.state, func.count()).where(WorkItemRow.job_run_id == job_run_id).group_by(WorkItemRow.state)
     ):
         c.total += n
-        if state != "done":
+        if state != WorkItemState.DONE:
             c.open += n
     for status, n in session.execute(
         select(Prediction.status, func.count())
@@ -253,7 +258,7 @@ def counts(session: Session, job_run_id: int) -> Counts:
         .where(Prediction.job_run_id == job_run_id)
         .group_by(Prediction.status)
     ):
-        if status == "ok":
+        if status == PredictionStatus.OK:
             c.ok += n
         else:
             c.failed += n
@@ -270,7 +275,7 @@ def runnable_job_runs(db: Database) -> list[int]:
                 .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
                 .where(
                     JobRun.status.in_(LEASABLE_STATUSES),
-                    (WorkItemRow.state == "pending") | ((WorkItemRow.state == "leased") & (WorkItemRow.lease_expires_at < now)),
+                    (WorkItemRow.state == WorkItemState.PENDING) | ((WorkItemRow.state == WorkItemState.LEASED) & (WorkItemRow.lease_expires_at < now)),
                 )
                 .distinct()
                 .order_by(WorkItemRow.job_run_id)
@@ -281,8 +286,8 @@ def runnable_job_runs(db: Database) -> list[int]:
 def mark_running(db: Database, job_run_id: int, model_revision: str | None = None) -> None:
     with db.transaction() as s:
         run = _lock_job_run(s, job_run_id)
-        if run.status == "queued":
-            run.status = "running"
+        if run.status == JobRunStatus.QUEUED:
+            run.status = JobRunStatus.RUNNING
             run.started_at = run.started_at or utcnow()
 
 
@@ -306,15 +311,15 @@ def finalize(
             return None
         c = counts(s, job_run_id)
         if fatal_error is not None:
-            status, error_text = "failed", fatal_error
+            status, error_text = JobRunStatus.FAILED, fatal_error
         elif c.open:
             return None
         elif c.failed == 0:
-            status, error_text = "completed", None
+            status, error_text = JobRunStatus.COMPLETED, None
         elif c.ok == 0:
-            status, error_text = "failed", f"all {c.failed} items failed"
+            status, error_text = JobRunStatus.FAILED, f"all {c.failed} items failed"
         else:
-            status, error_text = "partial", f"{c.failed} of {c.total} items failed"
+            status, error_text = JobRunStatus.PARTIAL, f"{c.failed} of {c.total} items failed"
         evaluate(s, job_run_id)
         run.status, run.ended_at, run.error_text = status, utcnow(), error_text
         return status
@@ -325,7 +330,7 @@ def mark_interrupted(db: Database, job_run_id: int, also: Callable[[Session, int
     with db.transaction() as s:
         run = s.get(JobRun, job_run_id)
         if run.status in LEASABLE_STATUSES:
-            run.status, run.ended_at = "interrupted", utcnow()
+            run.status, run.ended_at = JobRunStatus.INTERRUPTED, utcnow()
             if also is not None:
                 also(s, job_run_id)
 
@@ -368,7 +373,7 @@ class LeaseFeeder:
             for item in items:
                 if item.utt_id in broken:
                     self.on_broken(
-                        PredictionResult(item.job_run_id, item.utt_id, None, error_kind="input", error_text=broken[item.utt_id], attempts=0)
+                        PredictionResult(item.job_run_id, item.utt_id, None, error_kind=ErrorKind.INPUT, error_text=broken[item.utt_id], attempts=0)
                     )
                     continue
                 yield item
@@ -385,7 +390,7 @@ def open_job_runs(db: Database) -> list[int]:
             s.execute(
                 select(WorkItemRow.job_run_id)
                 .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
-                .where(JobRun.status.in_(LEASABLE_STATUSES), WorkItemRow.state != "done")
+                .where(JobRun.status.in_(LEASABLE_STATUSES), WorkItemRow.state != WorkItemState.DONE)
                 .distinct()
             ).scalars()
         )
@@ -394,7 +399,7 @@ def open_job_runs(db: Database) -> list[int]:
 def unclosed_job_runs(db: Database) -> list[int]:
     """Open job runs whose items are all done: their last process died before evaluating them."""
     with db.session() as s:
-        not_done = select(WorkItemRow.job_run_id).where(WorkItemRow.state != "done")
+        not_done = select(WorkItemRow.job_run_id).where(WorkItemRow.state != WorkItemState.DONE)
         has_items = select(WorkItemRow.job_run_id)
         return list(
             s.execute(

@@ -23,6 +23,7 @@ from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.models import Dataset, DatasetVariant, JobRun, Model, Prediction, Utterance
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.normalize import Normalizer
+from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.evaluations.breakdowns import group_of as group_value
 
@@ -69,7 +70,7 @@ def job_run_label(session: Session, job_run_id: int) -> str:
 def _successful(session: Session, job_run_id: int) -> dict[int, str]:
     rows = session.execute(
         select(Prediction.utt_id, Prediction.hyp_text).where(
-            Prediction.job_run_id == job_run_id, Prediction.status == "ok"
+            Prediction.job_run_id == job_run_id, Prediction.status == PredictionStatus.OK
         )
     )
     return {utt_id: hyp or "" for utt_id, hyp in rows}

@@ -52,6 +52,7 @@ from spectragram_bench.core.models import (
     UtteranceValue,
 )
 from spectragram_bench.core.normalize import Normalizer
+from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.evaluations import inputs
 from spectragram_bench.evaluations.plan import EvaluationPlan, plan_evaluation
 from spectragram_bench.evaluations.registry import (
@@ -137,7 +138,7 @@ def load_groups(
         if g.normalizer is None and normalizer is not None:  # a dataset's utterances share its language
             g.language = (umeta or {}).get("language")
             g.normalizer = normalizer_for(normalizer, g.language, by_language)
-        if status != "ok":
+        if status != PredictionStatus.OK:
             g.n_failed += 1
             if not failures_as_empty:
                 continue
