@@ -52,6 +52,8 @@ DEFAULT_PRICES: list[tuple[str, str, str, Price]] = [
     # AssemblyAI pre-recorded: $0.21/h Universal-3 Pro, $0.15/h Universal-2 (list prices as of 2026-05)
     ("assemblyai", "universal-3-pro", "batch", Price(0.0035, "2026-05", PUBLIC_LIST)),
     ("assemblyai", "universal-2", "batch", Price(0.0025, "2026-05", PUBLIC_LIST)),
+    # Gladia pre-recorded: $0.61/h at the Starter tier (Growth from $0.20/h with a volume commitment)
+    ("gladia", "*", "batch", Price(0.61 / 60, "2026-06", "gladia.io/pricing, Starter tier")),
     ("pocketsphinx", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("faster_whisper", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("mock", "*", "*", Price(0.0, "2026-11", "mock provider: nothing is billed")),

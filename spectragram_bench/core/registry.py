@@ -60,6 +60,7 @@ PROVIDERS = Registry(
         "assemblyai": "spectragram_bench.providers.assemblyai:AssemblyAIProvider",
         "speechmatics": "spectragram_bench.providers.speechmatics:SpeechmaticsProvider",
         "revai": "spectragram_bench.providers.revai:RevAIProvider",
+        "gladia": "spectragram_bench.providers.gladia:GladiaProvider",
     },
 )
 

@@ -21,6 +21,7 @@ hints otherwise (`JobStatus.poll_after_s`), and `job_timeout_s` bounds the whole
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ErrorKind, Transcript
 from spectragram_bench.providers.cloud import CloudProvider
+from spectragram_bench.providers.http_errors import bad_reply
 
 #: each pending poll waits this much longer than the one before, up to MAX_POLL_INTERVAL_S
 POLL_BACKOFF = 1.5
@@ -65,6 +67,30 @@ class JobStatus:
     #: internal error the vendor says to resubmit could be RETRYABLE: the job is then resubmitted)
     poll_after_s: float | None = None  # PENDING: the vendor's hint for the next poll
     reply: Any = None  # the parsed poll reply, for a fetch that needs no request of its own
+
+
+@dataclass(frozen=True)
+class StatusWords:
+    """A vendor's job status words, read into a JobStatus in one place (every job adapter's
+    poll): `done` (one word), the `pending` words, the `failed` words. A word outside them is an
+    unexpected reply naming the known ones, never taken as pending forever."""
+
+    done: str
+    pending: Iterable[str]
+    failed: Iterable[str]
+
+    def read(self, status: Any, *, message: Callable[[], str | None] = lambda: None, reply: Any = None,
+             kind: ErrorKind = ErrorKind.UTTERANCE, poll_after_s: float | None = None) -> JobStatus:
+        """`message` is called for a failed job only (the vendor's reason); `reply` is kept on a
+        done status for a fetch that reads it."""
+        if status == self.done:
+            return JobStatus(JobState.DONE, status, reply=reply)
+        if status in tuple(self.pending):
+            return JobStatus(JobState.PENDING, status, poll_after_s=poll_after_s)
+        if status in tuple(self.failed):
+            return JobStatus(JobState.FAILED, status, message=message() or f"job {status}", kind=kind)
+        known = ", ".join([*self.pending, self.done, *self.failed])
+        raise bad_reply(f"job status {status!r} is none of {known}")
 
 
 class JobProvider(CloudProvider):

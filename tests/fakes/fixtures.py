@@ -6,6 +6,7 @@ import pytest
 
 from .fake_assemblyai import FakeAssemblyAI
 from .fake_deepgram import FakeDeepgram
+from .fake_gladia import FakeGladia
 from .fake_openai import FakeOpenAI
 from .fake_revai import FakeRevAI
 from .fake_speechmatics import FakeSpeechmatics
@@ -38,4 +39,10 @@ def fake_speechmatics():
 @pytest.fixture
 def fake_revai():
     with FakeRevAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_gladia():
+    with FakeGladia() as server:
         yield server

@@ -1,17 +1,22 @@
 """What every fake job-based vendor shares: jobs that move through the vendor's pending states
 one poll at a time (e.g. queued -> processing -> completed), a job that ends in the vendor's
-error, an account limit on jobs in flight (the vendor's 429 beyond it), and a record of the
-deletions seen. A vendor fake subclasses JobFakeServer and adds its routes and shapes.
+error, an account limit on jobs in flight (the vendor's 429 beyond it), a record of the
+deletions seen, and the request plumbing every route repeats (record, scripted fault, key check,
+the job a path names, a multipart body's file). A vendor fake subclasses JobFakeServer and adds
+its routes and shapes.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .server import FakeServer, decode_duration
+from aiohttp import web
+
+from .server import FakeServer, RecordedRequest, decode_duration
 
 
 @dataclass
@@ -33,6 +38,8 @@ class JobFakeServer(FakeServer):
 
     pending_states: tuple[str, ...] = ("queued", "processing")
     undecodable_error = "the audio could not be decoded"
+    auth_error: str | None = None  # the vendor's 401 message (None: error_response's default)
+    deleted_is_gone = True  # a deleted job answers 404 (AssemblyAI keeps showing it instead)
 
     def __init__(self, api_key: str | None = "test-key-0123456789abcdef") -> None:
         super().__init__(api_key)
@@ -89,3 +96,49 @@ class JobFakeServer(FakeServer):
         """Paths of the DELETE requests answered 2xx (`kind` filters by a path fragment)."""
         return [r.path for r in self.requests if r.method == "DELETE" and r.status is not None
                 and 200 <= r.status < 300 and kind in r.path]
+
+    # -- request plumbing shared by the vendors' routes ----------------------------------------
+
+    async def begin(self, request: web.Request, route: str, body_bytes: int | None = None
+                    ) -> tuple[RecordedRequest, web.StreamResponse | None]:
+        """Record the request, apply a scripted fault for `route`, check the key: (record, the
+        reply that ends it early or None)."""
+        rec = self.record(request, body_bytes=request.content_length or 0 if body_bytes is None else body_bytes)
+        reply = await self.faulted(request, rec, self.next_fault(route))
+        if reply is None and not self.authorized(request):
+            rec.status = 401
+            reply = self.error_response(401, self.auth_error)
+        return rec, reply
+
+    async def job_request(self, request: web.Request, route: str
+                          ) -> tuple[RecordedRequest, FakeJob | None, web.StreamResponse | None]:
+        """`begin`, then the job the path's {id} names: (record, job, error reply or None)."""
+        rec, reply = await self.begin(request, route)
+        if reply is not None:
+            return rec, None, reply
+        job = self.jobs.get(request.match_info["id"])
+        if job is None or (job.deleted and self.deleted_is_gone):
+            rec.status = 404
+            return rec, None, self.error_response(404)
+        rec.status = 200
+        return rec, job, None
+
+    @staticmethod
+    async def form_file(request: web.Request, rec: RecordedRequest, part: str) -> tuple[Any, web.FileField | None]:
+        """A multipart body's fields and its `part` file (None when absent or not multipart);
+        plain fields go to rec.fields, the file's name to rec.file_name."""
+        if not request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            return {}, None
+        form = await request.post()
+        rec.fields = {k: [str(v)] for k, v in form.items() if not isinstance(v, web.FileField)}
+        audio = form.get(part)
+        if isinstance(audio, web.FileField):
+            rec.file_name = audio.filename
+            return form, audio
+        return form, None
+
+
+def raw_reply(status: int, body: bytes | str | dict, headers: dict[str, str] | None = None) -> web.Response:
+    """A scripted Fault's replacement body, sent as given (a dict as JSON)."""
+    raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
+    return web.Response(body=raw, status=status, headers=headers or {}, content_type="application/json")

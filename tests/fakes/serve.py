@@ -1,6 +1,6 @@
 """Run a fake provider server in the foreground, to try the CLI against it by hand:
 
-    python tests/fakes/serve.py deepgram        # or: openai, elevenlabs, azure, mistral, groq, google, assemblyai, speechmatics, revai
+    python tests/fakes/serve.py deepgram        # or: openai, elevenlabs, azure, mistral, groq, google, assemblyai, speechmatics, revai, gladia
     # prints the base_url and key; put base_url in a copy of the job file, export the key, run.
 """
 
@@ -17,6 +17,7 @@ from fakes import FakeDeepgram, FakeOpenAI  # noqa: E402
 from fakes.fake_assemblyai import FakeAssemblyAI  # noqa: E402
 from fakes.fake_azure import FakeAzureSpeech  # noqa: E402
 from fakes.fake_elevenlabs import FakeElevenLabs  # noqa: E402
+from fakes.fake_gladia import FakeGladia  # noqa: E402
 from fakes.fake_google import FakeGoogleSpeech  # noqa: E402
 from fakes.fake_groq import FakeGroq  # noqa: E402
 from fakes.fake_mistral import FakeMistral  # noqa: E402
@@ -35,6 +36,7 @@ FAKES = {
     "assemblyai": (FakeAssemblyAI, "ASSEMBLYAI_API_KEY"),
     "speechmatics": (FakeSpeechmatics, "SPEECHMATICS_API_KEY"),
     "revai": (FakeRevAI, "REVAI_ACCESS_TOKEN"),
+    "gladia": (FakeGladia, "GLADIA_API_KEY"),
 }
 
 
