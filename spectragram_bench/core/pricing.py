@@ -54,6 +54,8 @@ DEFAULT_PRICES: list[tuple[str, str, str, Price]] = [
     ("assemblyai", "universal-2", "batch", Price(0.0025, "2026-05", PUBLIC_LIST)),
     # Gladia pre-recorded: $0.61/h at the Starter tier (Growth from $0.20/h with a volume commitment)
     ("gladia", "*", "batch", Price(0.61 / 60, "2026-06", "gladia.io/pricing, Starter tier")),
+    # Soniox async: $0.10 per audio hour, diarization included (real-time: $0.12/h, not defaulted here)
+    ("soniox", "stt-async-*", "batch", Price(0.10 / 60, "2026-12", "soniox.com speech-to-text pages")),
     ("pocketsphinx", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("faster_whisper", "*", "*", Price(0.0, "2026-11", LOCAL)),
     ("mock", "*", "*", Price(0.0, "2026-11", "mock provider: nothing is billed")),

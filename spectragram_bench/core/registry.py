@@ -61,6 +61,7 @@ PROVIDERS = Registry(
         "speechmatics": "spectragram_bench.providers.speechmatics:SpeechmaticsProvider",
         "revai": "spectragram_bench.providers.revai:RevAIProvider",
         "gladia": "spectragram_bench.providers.gladia:GladiaProvider",
+        "soniox": "spectragram_bench.providers.soniox:SonioxProvider",
     },
 )
 

@@ -6,7 +6,9 @@ servers read it); that JSON config names the model, audio_format pcm_s16le, samp
 num_channels and enable_endpoint_detection. Audio is binary; an empty text frame ends the stream.
 Each response holds `tokens` [{text, start_ms, end_ms, is_final}]: final tokens are sent once
 (the final segments), non-final ones are the partial after them; the markers <end> and <fin> are
-not text. `finished: true` ends the transcript. Errors are {"error_code", "error_message"} then a
+not text. Tokens are pieces of words and one word may span two responses, so the transcript and
+its words are made from all final tokens at the end (providers/soniox_tokens.py); each response's
+finals still stamp the latency clock when they arrive. `finished: true` ends the transcript. Errors are {"error_code", "error_message"} then a
 close: 401/402/403 are fatal, 429 rate limited, 400/413 the utterance's, 408/5xx retried.
 """
 
@@ -17,13 +19,13 @@ from typing import Any, ClassVar
 
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.http_errors import kind_for_status
+from spectragram_bench.providers.soniox_tokens import tokens_text, tokens_words, transcript_tokens
 from spectragram_bench.providers.streaming import StreamingProvider, StreamingSession
 
-MARKERS = frozenset({"<end>", "<fin>"})
 
-
-def tokens_text(tokens: list[dict[str, Any]]) -> str:
-    return "".join(str(t.get("text") or "") for t in tokens).strip()
+def word_ends_ms(tokens: list[dict[str, Any]]) -> list[float]:
+    """When each word in `tokens` ends (the latency clock counts words, not word pieces)."""
+    return [w["end"] * 1000 for w in tokens_words(tokens) if w["end"] is not None]
 
 
 class SonioxLive(StreamingProvider):
@@ -58,18 +60,19 @@ class SonioxLive(StreamingProvider):
             code = message.get("error_code")
             status = code if isinstance(code, int) else 500
             raise session.fail(kind_for_status(status), f"{code}: {message.get('error_message') or ''}")
-        tokens = [t for t in message.get("tokens") or [] if isinstance(t, dict) and t.get("text") not in MARKERS]
+        tokens = transcript_tokens(message.get("tokens") or [])
         finals = [t for t in tokens if t.get("is_final")]
         partial = [t for t in tokens if not t.get("is_final")]
         if finals:
-            words = [{"word": str(t.get("text")).strip(), "start": (t.get("start_ms") or 0) / 1000,
-                      "end": (t.get("end_ms") or 0) / 1000, "confidence": t.get("confidence")}
-                     for t in finals if str(t.get("text") or "").strip()]
-            session.final(tokens_text(finals), words, [float(t["end_ms"]) for t in finals if isinstance(t.get("end_ms"), (int, float))])
+            session.state.setdefault("final_tokens", []).extend(finals)
+            session.final(tokens_text(finals), None, word_ends_ms(finals))
         if partial or (tokens and not finals):
-            session.partial(tokens_text(partial), [float(t["end_ms"]) for t in partial if isinstance(t.get("end_ms"), (int, float))])
+            session.partial(tokens_text(partial), word_ends_ms(partial))
         if message.get("finished"):
             if isinstance(message.get("total_audio_proc_ms"), (int, float)):
                 session.billed_seconds = message["total_audio_proc_ms"] / 1000
                 session.usage = {"type": "duration", "seconds": session.billed_seconds}
+            all_finals = session.state.get("final_tokens", [])
+            session.finals = [tokens_text(all_finals)] if all_finals else []  # one word may span two responses
+            session.words = tokens_words(all_finals)
             session.done()

@@ -11,7 +11,8 @@
   define their own fixtures. adapter_calls: one adapter attempt against a fake, job files run.
 - jobs.JobFakeServer: the base of job APIs (pending states per poll, vendor-side errors,
   an account limit on jobs in flight, deletions seen, the per-route plumbing: `begin`,
-  `job_request`, `form_file`); fake_assemblyai, fake_speechmatics, fake_revai, fake_gladia on it.
+  `job_request`, `form_file`); fake_assemblyai, fake_speechmatics, fake_revai, fake_gladia,
+  fake_soniox on it.
 - live_base.LiveFake: base of the fake live-streaming vendors, whose partials and finals are
   programmed (`StreamScript`) relative to the audio received; fake_assemblyai_live,
   fake_speechmatics_live, fake_openai_realtime, fake_elevenlabs_live, fake_soniox_live,

@@ -12,9 +12,18 @@ from aiohttp import WSMsgType
 from .live_base import LiveFake, LiveSession
 
 
-def tokens(words, is_final: bool):
-    return [{"text": (" " if i else "") + w, "start_ms": int(s), "end_ms": int(e), "confidence": 0.97, "is_final": is_final}
-            for i, (w, s, e) in enumerate(words)]
+def tokens(words, is_final: bool, after_finals: bool = False):
+    """Sub-word tokens as Soniox sends them: a word of more than three letters in two pieces, the
+    first piece of each word but the stream's first starting with a space (the word boundary)."""
+    out = []
+    for i, (w, s, e) in enumerate(words):
+        space = " " if i or after_finals else ""
+        cut = len(w) // 2 if len(w) > 3 else len(w)
+        mid = s + (e - s) * cut / len(w)
+        pieces = [(space + w[:cut], s, mid), (w[cut:], mid, e)] if cut < len(w) else [(space + w, s, e)]
+        out += [{"text": text, "start_ms": int(a), "end_ms": int(b), "confidence": 0.97, "is_final": is_final}
+                for text, a, b in pieces]
+    return out
 
 
 class FakeSonioxLive(LiveFake):
@@ -40,11 +49,13 @@ class FakeSonioxLive(LiveFake):
             await session.ws.close(code=1000)
 
     def partial_messages(self, session, words):
-        return [json.dumps({"tokens": tokens(words, False), "final_audio_proc_ms": 0,
+        return [json.dumps({"tokens": tokens(words, False, bool(session.state.get("finals_sent"))), "final_audio_proc_ms": 0,
                             "total_audio_proc_ms": int(session.received_ms)})]
 
     def final_messages(self, session, words):
-        return [json.dumps({"tokens": [*tokens(words, True), {"text": "<end>", "is_final": True}],
+        after = bool(session.state.get("finals_sent"))
+        session.finals_sent = getattr(session, "finals_sent", 0) + len(words)
+        return [json.dumps({"tokens": [*tokens(words, True, after), {"text": "<end>", "is_final": True}],
                             "final_audio_proc_ms": int(session.received_ms), "total_audio_proc_ms": int(session.received_ms)})]
 
     def end_messages(self, session):

@@ -9,6 +9,7 @@ from .fake_deepgram import FakeDeepgram
 from .fake_gladia import FakeGladia
 from .fake_openai import FakeOpenAI
 from .fake_revai import FakeRevAI
+from .fake_soniox import FakeSoniox
 from .fake_speechmatics import FakeSpeechmatics
 
 
@@ -45,4 +46,10 @@ def fake_revai():
 @pytest.fixture
 def fake_gladia():
     with FakeGladia() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_soniox():
+    with FakeSoniox() as server:
         yield server

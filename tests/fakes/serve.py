@@ -1,6 +1,6 @@
 """Run a fake provider server in the foreground, to try the CLI against it by hand:
 
-    python tests/fakes/serve.py deepgram        # or: openai, elevenlabs, azure, mistral, groq, google, assemblyai, speechmatics, revai, gladia
+    python tests/fakes/serve.py deepgram        # or: openai, elevenlabs, azure, mistral, groq, google, assemblyai, speechmatics, revai, gladia, soniox
     # prints the base_url and key; put base_url in a copy of the job file, export the key, run.
 """
 
@@ -22,6 +22,7 @@ from fakes.fake_google import FakeGoogleSpeech  # noqa: E402
 from fakes.fake_groq import FakeGroq  # noqa: E402
 from fakes.fake_mistral import FakeMistral  # noqa: E402
 from fakes.fake_revai import FakeRevAI  # noqa: E402
+from fakes.fake_soniox import FakeSoniox  # noqa: E402
 from fakes.fake_speechmatics import FakeSpeechmatics  # noqa: E402
 
 #: provider name -> (fake server, the key variable its adapter reads)
@@ -37,6 +38,7 @@ FAKES = {
     "speechmatics": (FakeSpeechmatics, "SPEECHMATICS_API_KEY"),
     "revai": (FakeRevAI, "REVAI_ACCESS_TOKEN"),
     "gladia": (FakeGladia, "GLADIA_API_KEY"),
+    "soniox": (FakeSoniox, "SONIOX_API_KEY"),
 }
 
 
