@@ -42,6 +42,7 @@ class Stats:
         self.last_at: float | None = None
         self.late_ms: list[float] = []  # how much later than the fixed latency each reply went out
         self.burst_left = 0
+        self.burst_after = 0  # the burst starts once this many requests were answered
         self.burst_retry_ms = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -127,6 +128,7 @@ class LatencyProtocol(asyncio.Protocol):
         if url.path == "/burst":
             q = parse_qs(url.query)
             st.burst_left = int(q["count"][0])
+            st.burst_after = int(q.get("after", ["0"])[0])
             st.burst_retry_ms = int(q.get("retry_ms", ["100"])[0])
             st.burst_target = int(q.get("target", ["0"])[0])
             st.burst_ended_at = st.recovered_at = None
@@ -134,7 +136,7 @@ class LatencyProtocol(asyncio.Protocol):
             return
         if st.first_at is None:
             st.first_at = now
-        if st.burst_left > 0:
+        if st.burst_left > 0 and st.answered >= st.burst_after:
             st.burst_left -= 1
             st.limited += 1
             if st.burst_left == 0:

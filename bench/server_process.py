@@ -46,7 +46,7 @@ class LatencyServer:
     def reset(self) -> None:
         self._call("POST", "/reset")
 
-    def burst(self, count: int, retry_ms: int, target: int = 0) -> None:
-        """The next `count` requests are answered 429 with retry-after-ms: `retry_ms`; /stats
-        then tells when `target` requests were in flight again."""
-        self._call("POST", f"/burst?count={count}&retry_ms={retry_ms}&target={target}")
+    def burst(self, count: int, retry_ms: int, target: int = 0, after: int = 0) -> None:
+        """Once `after` requests were answered, the next `count` are answered 429 with
+        retry-after-ms: `retry_ms`; /stats then tells when `target` requests were in flight again."""
+        self._call("POST", f"/burst?count={count}&retry_ms={retry_ms}&target={target}&after={after}")

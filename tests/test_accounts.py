@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from conftest import DEMO_ROOT, run_cli
+from fakes import Fault
 from fakes.harness import reference_transcripts, rows, write_job
 
 from spectragram_bench.core.config import ProviderConfig, parse_config
@@ -175,3 +176,21 @@ def test_every_worker_picks_the_same_rate_schedule_row(db_url, monkeypatch):
     _benchmark_id, (deepgram, whisper, gpt4o), _n = enqueue_benchmark(config, db)
     assert account_pacer_row(db, deepgram) == deepgram
     assert account_pacer_row(db, whisper) == account_pacer_row(db, gpt4o) == whisper
+
+
+def test_a_429_burst_before_any_success_opens_the_gate(fake_openai, tmp_path):
+    """A rate-limit reply proves key and server fine: the account's other utterances start at
+    once (AIMD lowers their number) instead of the probe draining the burst one backoff at a time."""
+    fake_openai.latency_s = 0.05
+    fake_openai.inject(*[Fault.http(429, retry_after_ms="20") for _ in range(8)])
+    job = write_job(tmp_path / "job.json", [{"name": "openai", "model": "whisper-1", "base_url": fake_openai.base_url,
+                                              "concurrency": 8}], DEMO_ROOT)
+    db = tmp_path / "bench.db"
+    result = run_cli("--config", str(job), "--db", f"sqlite:///{db}", env={"OPENAI_API_KEY": fake_openai.api_key})
+    assert result.returncode == 0, result.stderr
+    assert sum(1 for r in fake_openai.requests if r.status == 429) == 8
+    preds = rows(db, "SELECT status, attempts FROM prediction")
+    assert len(preds) == 40 and {p["status"] for p in preds} == {"ok"}
+    # the gated probe alone would have taken every 429 (9 attempts); open, the burst is shared
+    assert max(p["attempts"] for p in preds) <= 3, sorted(p["attempts"] for p in preds)[-5:]
+    assert max(r.in_flight for r in fake_openai.requests) > 1

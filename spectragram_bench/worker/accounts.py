@@ -136,6 +136,12 @@ def account_wide(exc: ProviderError) -> bool:
     return exc.kind == ErrorKind.FATAL and exc.status not in NOT_ACCOUNT_WIDE
 
 
+#: replies that prove the key and the server are fine: the utterance's own fault, or a rate
+#: limit (AIMD then lowers the account's concurrency; a probe retrying alone through a burst of
+#: 429s would drain it one backoff at a time)
+OPENS_GATE = frozenset({ErrorKind.UTTERANCE, ErrorKind.RATE_LIMITED})
+
+
 class FirstAttemptGate:
     """Lets one utterance (the probe) try alone until an attempt of the account succeeds."""
 
@@ -168,13 +174,12 @@ class FirstAttemptGate:
                 stopper.cancel()
 
     def after(self, token: Any, ok: bool, error: ProviderError | None) -> None:
-        """The outcome of an attempt by `token`: a success (or a reply that is the utterance's
-        own fault, so key and server are fine) opens the gate; an account-wide fatal reply
-        closes the account."""
+        """The outcome of an attempt by `token`: a success (or an `OPENS_GATE` reply, so key
+        and server are fine) opens the gate; an account-wide fatal reply closes the account."""
         if self.open or token != self._probe:
             return
         self._probe_attempts += 1
-        if ok or (error is not None and error.kind == ErrorKind.UTTERANCE):
+        if ok or (error is not None and error.kind in OPENS_GATE):
             self.open = True
         elif error is not None and account_wide(error):
             self.fatal = error
