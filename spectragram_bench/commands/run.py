@@ -79,9 +79,15 @@ def run(args) -> int:
     config = load_config(args.config) if args.config else None
     if args.dry_run and args.resume is None:
         from spectragram_bench.worker.plan import build_plan, print_plan
+        from spectragram_bench.worker.probes import dry_run_store
 
         build_providers(config)  # a missing key or bad params shows now, not at run time
-        print_plan(build_plan(config, max_utt, max_per_subset))
+        probes = dry_run_store(resolve_db_url(args.db, config.database_url))
+        try:
+            print_plan(build_plan(config, max_utt, max_per_subset, probes))
+        finally:
+            if probes is not None:
+                probes.db.dispose()
         return 0
     db = open_database(resolve_db_url(args.db, config.database_url if config else None))
     try:

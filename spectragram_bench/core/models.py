@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -261,3 +262,20 @@ class RatePacer(Base):
 
 
 Index("ix_work_item_state", WorkItemRow.job_run_id, WorkItemRow.state)
+
+
+class AudioProbe(Base):
+    """What planning found in one audio source (worker/probes.py), valid while the file keeps
+    its size and mtime: a rerun, a resume or a dry run reads this instead of decoding again."""
+
+    __tablename__ = "audio_probe"
+    probe_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the source's identity
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
+    decodable: Mapped[bool] = mapped_column(Boolean)
+    silent: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)  # the utterance's input failure, when there is one
+    probed_at: Mapped[float] = mapped_column(Float)  # unix time

@@ -10,6 +10,7 @@ transcripts of every subset under root, so an edited copy is noticed on the next
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,15 +78,18 @@ class LibriSpeech(Dataset):
             yield from self._read_chapter(trans, subset)
 
     def _read_chapter(self, trans: Path, subset: str) -> Iterator[UtteranceRecord]:
+        folder = str(trans.parent)
+        try:
+            present = set(os.listdir(folder))  # one listing per chapter, not a stat per suffix and file
+        except OSError:
+            present = set()
         for lineno, line, error in read_lines(trans):
             if not line.strip():
                 continue
             utt_id, _, text = line.strip().partition(" ")
             speaker, chapter, *_ = utt_id.split("-") + ["", ""]
-            audio = next(
-                (trans.parent / f"{utt_id}{s}" for s in AUDIO_SUFFIXES if (trans.parent / f"{utt_id}{s}").exists()),
-                trans.parent / f"{utt_id}.flac",
-            )
+            name = next((f"{utt_id}{s}" for s in AUDIO_SUFFIXES if f"{utt_id}{s}" in present), f"{utt_id}.flac")
+            audio = os.path.join(folder, name)
             meta = {"speaker_id": speaker, "chapter_id": chapter, "subset": subset, **self._speakers.get(speaker, {})}
             if error:
                 meta["load_error"] = error

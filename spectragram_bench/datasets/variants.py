@@ -121,7 +121,7 @@ def apply_variant(clip: AudioClip, variant: dict[str, Any], item: WorkItem) -> t
 
     Raises AudioError (one utterance's recorded error) for a silent clip or unusable noise.
     The clean variant leaves a file's clip undecoded (the plan checked it for silence when it
-    read the file: worker/plan.inspect_audio), so an adapter that uploads the file never decodes it.
+    probed the file: worker/probes.py), so an adapter that uploads the file never decodes it.
     """
     kind = variant.get("kind", "clean")
     if kind == "clean" and not clip.decoded:

@@ -43,6 +43,7 @@ from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
 from spectragram_bench.worker.harness_health import record_harness_health
 from spectragram_bench.worker.limits import Pacer, SharedPacer
 from spectragram_bench.worker.plan import build_plan
+from spectragram_bench.worker.probes import ProbeStore
 from spectragram_bench.worker.progress import ProgressDisplay
 from spectragram_bench.worker.registration import (
     VariantResolver,
@@ -327,7 +328,7 @@ def run_benchmark(
     """Plan, write the plan, run every job run, evaluate each."""
     normalizer_for(config)  # an unknown normaliser fails before anything is written
     providers = build_providers(config)
-    plan = build_plan(config, max_utt, max_per_subset)
+    plan = build_plan(config, max_utt, max_per_subset, ProbeStore(db))
     benchmark_id, job_run_ids, runtime = materialise(db, plan, providers, notes)
     log.info("benchmark %d: %d job run(s) x %d work items", benchmark_id, len(job_run_ids), plan.n_utterances)
     return execute(

@@ -1,9 +1,10 @@
 """The execution plan: benchmark -> job runs (provider x model) -> work items (utterance x
 variant) -> each job run's evaluation, which runs once all of that job run's items are done.
 
-Building the plan reads the datasets (transcripts, audio headers) and applies the seeded
-selection, and nothing else: no database, no provider. `run --dry-run` prints it with audio
-hours, estimated cost and the shortest duration the configured rate limits allow.
+Building the plan reads the datasets (transcripts, audio) and applies the seeded selection;
+of the database it uses only the stored audio probes (worker/probes.py), never a provider.
+`run --dry-run` prints it with audio hours, estimated cost and the shortest duration the
+configured rate limits allow.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from spectragram_bench.core.audio import check_audible
 from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConfig
-from spectragram_bench.core.errors import AudioError, BenchError
+from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.registry import DATASETS, provider_class
@@ -30,6 +30,7 @@ from spectragram_bench.reporting.leaderboard import fmt_usd
 from spectragram_bench.reporting.summary import wide_console
 from spectragram_bench.worker import plan_rows
 from spectragram_bench.worker.plan_rows import DatasetRows
+from spectragram_bench.worker.probes import Prober, ProbeStore
 
 
 @dataclass(frozen=True)
@@ -111,24 +112,6 @@ class Plan:
         return sum(j.n_items for j in self.job_runs)
 
 
-def inspect_audio(record: UtteranceRecord) -> UtteranceRecord:
-    """Read the record's audio once: decodable, not silent, and its duration (when the dataset
-    did not give one). A problem is noted for the utterance (its recorded 'input' failure, no
-    request made), never fatal. The executor then only reads the header again and leaves the
-    decode to the adapters that need samples."""
-    if "load_error" in record.meta:
-        return record
-    try:
-        clip = record.audio.load()
-        check_audible(clip, record.audio.label)
-    except AudioError as exc:
-        return replace(record, meta={**record.meta, "load_error": str(exc)})
-    if record.duration_s is not None:
-        return record
-    duration = record.segment_s if record.segment_s is not None else clip.duration_s
-    return replace(record, duration_s=duration)
-
-
 LONG_FORM_SUFFIX = "-longform"
 
 
@@ -169,15 +152,25 @@ def min_duration(pc: ProviderConfig, n_items: int, audio_s: float) -> float | No
     return max(bounds)
 
 
-def build_plan(config: JobConfig, max_utt: int | None = None, max_per_subset: int | None = None) -> Plan:
+def build_plan(
+    config: JobConfig, max_utt: int | None = None, max_per_subset: int | None = None, probes: ProbeStore | None = None
+) -> Plan:
+    """`probes`: where earlier probes of the audio are kept (worker/probes.py); without it every
+    selected file is decoded."""
     max_utt = max_utt if max_utt is not None else config.max_utt
     max_per_subset = max_per_subset if max_per_subset is not None else config.max_per_subset
     datasets = [(dc, DATASETS.get(dc.name)(dc.root, dc.subsets, dc.options)) for dc in config.datasets]
     rows = [plan_rows.scan(index, dc, ds, config.selection_seed) for index, (dc, ds) in enumerate(datasets)]
     plan_rows.select(rows, max_per_subset=max_per_subset, max_utt=max_utt)
     threshold = long_form_threshold(config)
+    prober = Prober(probes)
+    try:
+        for r in rows:
+            plan_rows.inspect(r, prober, threshold)
+    finally:
+        prober.close()
+    prober.report("plan")
     for r in rows:
-        plan_rows.inspect(r, inspect_audio, threshold)
         specs = [v.model_dump() for v in r.config.variants]
         # babble mixes in the dataset's other utterances, all of them (before selection): read only then
         everything = list(r.loader_records()) if any(s.get("noise") == "babble" for s in specs) else []

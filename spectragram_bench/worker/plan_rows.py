@@ -16,22 +16,23 @@ those 8 bytes (probability about n^2 / 2^65).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
 import numpy as np
 
+from spectragram_bench.core.audio_source import AudioSource
 from spectragram_bench.core.config import DatasetConfig
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.storable import storable_record
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import rank as selection_rank
+from spectragram_bench.worker.probes import Probe
 
-INSPECT_BATCH = 256
+INSPECT_BATCH = 2048
 
 
 def rank64(seed: int, key: str) -> int:
@@ -140,19 +141,25 @@ def select(all_rows: list[DatasetRows], *, max_per_subset: int | None, max_utt: 
             break
 
 
-def inspect(rows: DatasetRows, check: Callable[[UtteranceRecord], UtteranceRecord], threshold: float | None) -> None:
-    """Pass 2: check each selected row's audio (in threads: decoding releases the GIL), keeping
-    its duration and any problem found."""
+def inspect(rows: DatasetRows, prober: Callable[[Sequence[AudioSource]], Sequence[Probe]], threshold: float | None) -> None:
+    """Pass 2: probe each selected row's audio (worker/probes.py: stored probes of unchanged
+    files, the rest decoded), keeping its duration and any problem found."""
     n = rows.n_selected
     rows.durations = np.full(n, np.nan)
     rows.threshold = threshold
     records = rows.selected_records()
     pos = 0
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        while batch := list(islice(records, INSPECT_BATCH)):
-            for before, after in zip(batch, pool.map(check, batch), strict=True):
-                if "load_error" in after.meta and "load_error" not in before.meta:
-                    rows.problems[pos] = after.meta["load_error"]
-                if after.duration_s is not None:
-                    rows.durations[pos] = after.duration_s
-                pos += 1
+    while batch := list(islice(records, INSPECT_BATCH)):
+        wanted = [i for i, rec in enumerate(batch) if "load_error" not in rec.meta]
+        probes = dict(zip(wanted, prober([batch[i].audio for i in wanted]), strict=True))
+        for i, rec in enumerate(batch):
+            duration = rec.duration_s
+            found = probes.get(i)
+            if found is not None and found.error is not None:
+                rows.problems[pos + i] = found.error
+                continue
+            if found is not None and duration is None:
+                duration = rec.segment_s if rec.segment_s is not None else found.duration_s
+            if duration is not None:
+                rows.durations[pos + i] = duration
+        pos += len(batch)

@@ -25,6 +25,7 @@ from spectragram_bench.worker.job_runs import (
     run_job_run,
 )
 from spectragram_bench.worker.plan import build_plan
+from spectragram_bench.worker.probes import ProbeStore
 from spectragram_bench.worker.progress import ProgressDisplay
 from spectragram_bench.worker.registration import (
     VariantResolver,
@@ -150,6 +151,6 @@ def enqueue_benchmark(
     """Write the plan for workers to run: (benchmark_id, job_run_ids, items per job run)."""
     providers = build_providers(config)
     normalizer_for(config)
-    plan = build_plan(config, max_utt, max_per_subset)
+    plan = build_plan(config, max_utt, max_per_subset, ProbeStore(db))
     benchmark_id, job_run_ids, _runtime = materialise(db, plan, providers, notes)
     return benchmark_id, job_run_ids, plan.n_utterances

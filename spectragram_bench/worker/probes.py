@@ -1,0 +1,230 @@
+"""Probe once per content: what planning learns by decoding an utterance's audio (decodable, not
+silent, its duration and sample rate), stored in `audio_probe` keyed by the source and checked
+against the file's size and mtime.
+
+Planning decodes every selected file once (0.4 ms each: 40 s at 100k utterances); with the
+probes stored, a rerun, a resume or a dry run of a registered dataset only stats its files. A
+file whose size or mtime changed is probed again, and planning says so in one line. A source
+held in memory, or a file that cannot be stat-ed, is probed and not stored. First-time probing
+runs in a bounded process pool (decoding is CPU-bound; threads share one core's GIL).
+
+A row of a parquet/Arrow file is keyed by the file holding it (its row and column), so editing
+the file probes its rows again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from spectragram_bench.core.audio import check_audible
+from spectragram_bench.core.audio_source import AudioSource
+from spectragram_bench.core.errors import AudioError
+from spectragram_bench.core.models import AudioProbe
+from spectragram_bench.core.persistence import Database, insert_for
+
+log = logging.getLogger(__name__)
+
+#: below this many files to probe, decoding in-process beats starting a pool
+POOL_MIN = 128
+#: sources per task sent to a pool process
+POOL_CHUNK = 64
+#: at most this many processes (and never more than the machine's cores)
+MAX_WORKERS = 8
+#: keys per lookup statement (SQLite binds at most 32766 parameters, old builds 999)
+LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What decoding a source found; `error` is the utterance's input failure when it is set."""
+
+    duration_s: float | None
+    sample_rate: int | None
+    error: str | None = None
+    silent: bool = False
+
+    @property
+    def decodable(self) -> bool:
+        return self.error is None or self.silent
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Which source (`key`) in which state of its file (`size`, `mtime_ns`)."""
+
+    key: str
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def probe(source: AudioSource) -> Probe:
+    """Decode `source` now: its duration and sample rate, or why it cannot be used."""
+    try:
+        clip = source.load()
+    except AudioError as exc:
+        return Probe(None, None, str(exc))
+    try:
+        check_audible(clip, source.label)
+    except AudioError as exc:
+        return Probe(clip.duration_s, clip.sample_rate, str(exc), silent=True)
+    return Probe(clip.duration_s, clip.sample_rate)
+
+
+def probe_many(sources: Sequence[AudioSource]) -> list[Probe]:
+    """One pool task: a chunk of sources (one task per source would cost more than decoding)."""
+    return [probe(s) for s in sources]
+
+
+def fingerprint(source: AudioSource) -> Fingerprint | None:
+    """The source's identity and its file's state; None when it cannot be kept (memory, no file)."""
+    if source.type == "memory" or not source.path:
+        return None
+    try:
+        st = os.stat(source.path)
+    except OSError:
+        return None  # probed (it says what is wrong) and not stored: the file may appear later
+    ident = [source.type, source.path, source.row, source.column, source.offset_s, source.segment_s]
+    key = hashlib.sha256(json.dumps(ident).encode("utf-8", "surrogatepass")).hexdigest()
+    return Fingerprint(key, source.path, st.st_size, st.st_mtime_ns)
+
+
+class ProbeStore:
+    """The `audio_probe` rows of one database; `writable` False (a dry run) only reads them."""
+
+    def __init__(self, db: Database, *, writable: bool = True) -> None:
+        self.db = db
+        self.writable = writable
+        self.usable = True  # False once the table turned out missing (a dry run on an old database)
+
+    def lookup(self, prints: Iterable[Fingerprint]) -> dict[str, tuple[int, int, Probe]]:
+        """Stored probes by key: (size, mtime_ns, probe)."""
+        keys = sorted({fp.key for fp in prints})
+        out: dict[str, tuple[int, int, Probe]] = {}
+        if not self.usable or not keys:
+            return out
+        t = AudioProbe.__table__.c
+        try:
+            with self.db.engine.connect() as conn:
+                for start in range(0, len(keys), LOOKUP_CHUNK):
+                    rows = conn.execute(
+                        select(t.probe_key, t.size, t.mtime_ns, t.duration_s, t.sample_rate, t.error, t.silent)
+                        .where(t.probe_key.in_(keys[start:start + LOOKUP_CHUNK]))
+                    )
+                    for key, size, mtime_ns, duration, rate, error, silent in rows:
+                        out[key] = (size, mtime_ns, Probe(duration, rate, error, bool(silent)))
+        except SQLAlchemyError as exc:
+            self.usable = False
+            log.debug("audio probes not read (%s): probing every file", exc)
+            out.clear()
+        return out
+
+    def store(self, found: Sequence[tuple[Fingerprint, Probe]]) -> None:
+        if not self.writable or not self.usable or not found:
+            return
+        now = time.time()
+        rows = [
+            {
+                "probe_key": fp.key, "path": fp.path, "size": fp.size, "mtime_ns": fp.mtime_ns,
+                "duration_s": p.duration_s, "sample_rate": p.sample_rate, "decodable": p.decodable,
+                "silent": p.silent, "error": p.error, "probed_at": now,
+            }
+            for fp, p in {fp.key: (fp, p) for fp, p in found}.values()
+        ]
+        stmt = insert_for(self.db.dialect)(AudioProbe)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["probe_key"],
+            set_={k: stmt.excluded[k] for k in rows[0] if k != "probe_key"},
+        )
+        with self.db.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+
+class Prober:
+    """Probes for batches of sources: stored ones where the file is unchanged, the rest decoded
+    (in a process pool when there are many) and stored. Counts what it did for the plan's log line."""
+
+    def __init__(self, store: ProbeStore | None = None, workers: int | None = None) -> None:
+        self.store = store
+        self.workers = max(1, min(MAX_WORKERS, workers or os.cpu_count() or 1))
+        self._pool: Executor | None = None
+        self.reused = 0
+        self.probed = 0
+        self.changed: list[str] = []
+
+    def __call__(self, sources: Sequence[AudioSource]) -> list[Probe]:
+        prints = [fingerprint(s) for s in sources]
+        known = self.store.lookup(fp for fp in prints if fp is not None) if self.store is not None else {}
+        out: list[Probe | None] = [None] * len(sources)
+        todo: list[int] = []
+        for i, fp in enumerate(prints):
+            hit = known.get(fp.key) if fp is not None else None
+            if hit is not None and hit[0] == fp.size and hit[1] == fp.mtime_ns:
+                out[i] = hit[2]
+                continue
+            if hit is not None:
+                self.changed.append(fp.path)
+            todo.append(i)
+        self.reused += len(sources) - len(todo)
+        self.probed += len(todo)
+        for i, p in zip(todo, self._probe([sources[i] for i in todo]), strict=True):
+            out[i] = p
+        if self.store is not None:
+            self.store.store([(prints[i], out[i]) for i in todo if prints[i] is not None])
+        return out  # type: ignore[return-value]
+
+    def _probe(self, sources: list[AudioSource]) -> list[Probe]:
+        if len(sources) < POOL_MIN or self.workers == 1:
+            return probe_many(sources)
+        if self._pool is None:
+            # fork: the children need nothing but this module, already imported (no re-import cost)
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        chunks = [sources[i:i + POOL_CHUNK] for i in range(0, len(sources), POOL_CHUNK)]
+        return [p for chunk in self._pool.map(probe_many, chunks) for p in chunk]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def report(self, what: str) -> None:
+        """One line on the reuse; one line naming changed files, if any."""
+        if self.changed:
+            first = ", ".join(self.changed[:3]) + (f" and {len(self.changed) - 3} more" if len(self.changed) > 3 else "")
+            log.warning("%s: %d audio file(s) changed since they were probed (size or mtime), probed again: %s",
+                        what, len(self.changed), first)
+        if self.reused or self.probed:
+            log.info("%s: audio of %d utterance(s) known from earlier probes, %d probed now", what, self.reused, self.probed)
+
+
+def dry_run_store(url: str) -> ProbeStore | None:
+    """The probes of an existing database, read only (a dry run writes nothing, creates no file);
+    None when there is no such database or it cannot be opened."""
+    from sqlalchemy.engine import make_url
+
+    from spectragram_bench.core.errors import BenchError
+    from spectragram_bench.core.persistence import open_database
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001  (a bad URL is the run's error to report, not the dry run's)
+        return None
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and os.path.isfile(parsed.database)):
+        return None
+    try:
+        return ProbeStore(open_database(url, upgrade=False), writable=False)
+    except BenchError as exc:
+        log.info("dry run without stored audio probes: %s", exc)
+        return None
