@@ -4,7 +4,6 @@ and no module compares or assigns a status as a bare string literal."""
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 from spectragram_bench.core.statuses import ErrorKind, JobRunStatus, PredictionStatus, WorkItemState
@@ -55,24 +54,3 @@ def test_no_status_literals_in_the_package():
 
 def test_the_scan_finds_a_literal():
     assert _literal_uses(ast.parse('if run.status == "running":\n    run.state = "done"\nf(error_kind="input")')) == [1, 2, 3]
-
-
-def _top_level_names(name: str) -> list[str]:
-    found = []
-    for p in sources():
-        for node in ast.parse(p.read_text()).body:
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name == name:
-                found.append(str(p.relative_to(PACKAGE)))
-    return found
-
-
-def test_former_name_collisions_are_gone():
-    assert _top_level_names("Counts") == ["core/metrics.py"]
-    assert _top_level_names("Interval") == ["core/bootstrap.py"]
-    assert _top_level_names("fmt_usd") == ["reporting/leaderboard.py"]
-
-
-def test_no_worker_module_shadows_the_stdlib():
-    # reporting/html.py is imported only as spectragram_bench.reporting.html (absolute imports)
-    shadowing = [str(p.relative_to(PACKAGE)) for p in sources() if p.stem in sys.stdlib_module_names]
-    assert set(shadowing) <= {"reporting/html.py"}

@@ -20,7 +20,7 @@ from spectragram_bench.core.config import parse_config
 from spectragram_bench.core.models import JobRun, Prediction, WorkItemRow
 from spectragram_bench.core.persistence import open_database
 from spectragram_bench.core.registry import PROVIDERS
-from spectragram_bench.worker import work_items
+from spectragram_bench.worker import leases
 from spectragram_bench.worker.job_runs import run_benchmark
 
 PROVIDERS.register("faulty", FaultyProvider)
@@ -126,7 +126,7 @@ def test_lease_skip_locked_hands_each_item_to_one_owner(db_url):
 
     def take(owner: str) -> None:
         mine = []
-        while ids := work_items.lease(db, jr, owner, 3, 60):
+        while ids := leases.lease(db, jr, owner, 3, 60):
             assert len(ids) <= 3, ids
             mine.extend(ids)
         got[owner] = mine
@@ -138,11 +138,11 @@ def test_lease_skip_locked_hands_each_item_to_one_owner(db_url):
         t.join()
     all_ids = [i for ids in got.values() for i in ids]
     assert len(all_ids) == N_UTT and len(set(all_ids)) == N_UTT
-    assert work_items.lease(db, jr, "late", 5, 60) == []
+    assert leases.lease(db, jr, "late", 5, 60) == []
     # o0's lease expires: its items go to the next owner who asks
     with db.transaction() as s:
         s.execute(WorkItemRow.__table__.update().where(WorkItemRow.lease_owner == "o0").values(lease_expires_at=0))
-    retaken = work_items.lease(db, jr, "late", 100, 60)
+    retaken = leases.lease(db, jr, "late", 100, 60)
     assert sorted(retaken) == sorted(got["o0"])
-    assert work_items.release(db, "late") == len(retaken)
+    assert leases.release(db, "late") == len(retaken)
     db.dispose()

@@ -10,8 +10,8 @@ nothing else: backoff sleeps hold neither. An attempt's `api_time_ms` is the ven
 the wire when its requests went through CloudProvider.request (providers/wire_clock.py), with
 the time they waited inside the harness apart (`queue_ms`); otherwise the attempt's duration.
 An event-loop lag monitor runs alongside (worker/harness_health.py). Blocking engines run in a
-thread pool, or in a process pool when they hold the GIL (`Provider.executor_pool ==
-"process"`), so the event loop keeps dispatching.
+thread pool, or in a process pool when they hold the GIL (worker/engines.py), so the event
+loop keeps dispatching; the backoff between attempts is worker/retry.py's.
 
 An item is either finished (its PredictionResult handed to `submit`: a transcript, or a
 failure with its reason) or abandoned unrecorded when the run stops (its lease is released
@@ -22,14 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import random
-import signal
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from concurrent.futures import Executor as PoolExecutor
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,27 +39,13 @@ from spectragram_bench.providers.jobs import is_job_based
 from spectragram_bench.providers.wire_clock import attempt_clock
 from spectragram_bench.worker import chunking
 from spectragram_bench.worker.accounts import AccountStopped, FirstAttemptGate, Interrupted, token_of
+from spectragram_bench.worker.engines import make_engine
 from spectragram_bench.worker.harness_health import HarnessHealth, watch_loop_lag
 from spectragram_bench.worker.job_lifecycle import run_job_item
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
+from spectragram_bench.worker.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
-
-MAX_RETRY_AFTER_S = 600.0  # a longer hint is capped: the item is retried after ten minutes
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_delay_s: float = 0.5
-    max_delay_s: float = 60.0
-
-    def delay(self, attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
-        """Full jitter (uniform in [0, base * 2^attempt], capped), but never sooner than the server asked."""
-        backoff = rng.uniform(0, min(self.max_delay_s, self.base_delay_s * (2**attempt)))
-        if retry_after_s is not None and retry_after_s > 0:
-            return max(backoff, min(retry_after_s, MAX_RETRY_AFTER_S))
-        return backoff
 
 
 @dataclass
@@ -98,89 +80,6 @@ def prepare_audio(item: WorkItem) -> tuple[AudioClip, dict]:
     (blocking; runs in a thread)."""
     clip = item.audio.open()
     return apply_variant(clip, item.variant, item)
-
-
-# --- engines: where one attempt runs -------------------------------------------------------
-
-
-class AsyncEngine:
-    """Network adapters: the attempt is a coroutine on the event loop."""
-
-    def __init__(self, provider: Provider) -> None:
-        self.provider = provider
-
-    async def attempt(self, clip: AudioClip, item: WorkItem) -> Transcript:
-        return await self.provider.transcribe(clip, item)
-
-    def close(self, wait: bool = True) -> None:
-        pass
-
-
-class ThreadEngine(AsyncEngine):
-    """Blocking engines that release the GIL (or share one big model): a thread pool."""
-
-    def __init__(self, provider: Provider, workers: int) -> None:
-        super().__init__(provider)
-        self.pool: PoolExecutor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stt-{provider.name}")
-
-    async def attempt(self, clip: AudioClip, item: WorkItem) -> Transcript:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self.provider.transcribe_blocking, clip, item)
-
-    def close(self, wait: bool = True) -> None:
-        self.pool.shutdown(wait=wait, cancel_futures=True)
-
-
-_CHILD_PROVIDER: Provider | None = None
-
-
-def _child_init(provider_cls: type[Provider], config) -> None:
-    """Each pool process builds its own adapter; Ctrl-C is the parent's to handle."""
-    global _CHILD_PROVIDER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _CHILD_PROVIDER = provider_cls(config)
-
-
-def _child_transcribe(clip: AudioClip, item: WorkItem) -> tuple[str, Any]:
-    assert _CHILD_PROVIDER is not None
-    try:
-        return "ok", _CHILD_PROVIDER.transcribe_blocking(clip, item)
-    except ProviderError as exc:  # sent back as fields: the exception's keyword arguments do not pickle
-        return "error", (exc.kind, exc.message, exc.status, exc.retry_after_s, exc.request_id)
-
-
-class ProcessEngine(AsyncEngine):
-    """Blocking engines that hold the GIL (pocketsphinx): one adapter per process."""
-
-    def __init__(self, provider: Provider, workers: int) -> None:
-        super().__init__(provider)
-        ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
-        self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_child_init, initargs=(type(provider), provider.config)
-        )
-
-    async def attempt(self, clip: AudioClip, item: WorkItem) -> Transcript:
-        status, value = await asyncio.get_running_loop().run_in_executor(self.pool, _child_transcribe, clip, item)
-        if status == "error":
-            kind, message, code, retry_after, request_id = value
-            raise ProviderError(ErrorKind(kind), message, status=code, retry_after_s=retry_after, request_id=request_id)
-        return value
-
-    def close(self, wait: bool = True) -> None:
-        if not wait:
-            for proc in list(getattr(self.pool, "_processes", {}).values()):
-                proc.kill()  # a second Ctrl-C: do not wait for a decode to finish
-        self.pool.shutdown(wait=wait, cancel_futures=True)
-
-
-def make_engine(provider: Provider, concurrency: int) -> AsyncEngine:
-    if not provider.blocking:
-        return AsyncEngine(provider)
-    if getattr(provider, "executor_pool", "thread") == "process":
-        return ProcessEngine(provider, max(1, min(concurrency, os.cpu_count() or 1)))
-    return ThreadEngine(provider, max(1, concurrency))
-
-
-# --- the executor --------------------------------------------------------------------------
 
 
 @dataclass

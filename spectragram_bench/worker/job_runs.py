@@ -37,9 +37,9 @@ from spectragram_bench.core.result_writer import ResultWriter
 from spectragram_bench.core.statuses import JobRunStatus
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run
 from spectragram_bench.providers.base import Provider
-from spectragram_bench.worker import work_items
+from spectragram_bench.worker import job_run_status, leases, work_items
 from spectragram_bench.worker.accounts import Accounts, account_pacer_row
-from spectragram_bench.worker.exec_infer import ExecStats, Executor, RetryPolicy
+from spectragram_bench.worker.exec_infer import ExecStats, Executor
 from spectragram_bench.worker.harness_health import record_harness_health
 from spectragram_bench.worker.limits import Pacer, SharedPacer
 from spectragram_bench.worker.plan import build_plan
@@ -51,6 +51,7 @@ from spectragram_bench.worker.registration import (
     materialise,
     normalizer_for,
 )
+from spectragram_bench.worker.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ async def _heartbeat(ctx: RunContext, owner: str, lease_s: float) -> None:
     while True:
         await asyncio.sleep(lease_s / 3)
         try:
-            await asyncio.to_thread(db.retrying, work_items.renew, db, owner, lease_s, what="renewing leases")
+            await asyncio.to_thread(db.retrying, leases.renew, db, owner, lease_s, what="renewing leases")
         except DatabaseUnavailable as exc:
             ctx.database_lost(exc)
             return
@@ -175,7 +176,7 @@ async def run_job_run(
 ) -> JobRunOutcome:
     """Lease and run this job run's items until none are left, then evaluate it (once, across processes)."""
     db, pc = ctx.db, provider.config
-    owner = work_items.new_owner()
+    owner = leases.new_owner()
 
     def record_broken(result: PredictionResult) -> None:
         executor.stats.failed += 1
@@ -192,7 +193,7 @@ async def run_job_run(
         executor.stop.set()
     c = await asyncio.to_thread(db.retrying, _counts, db, job_run_id, what="counting items")
     tracked = ctx.progress.add(pc.display, c.total, c.total - c.open, executor.stats)
-    await asyncio.to_thread(db.retrying, work_items.mark_running, db, job_run_id, what="starting the job run")
+    await asyncio.to_thread(db.retrying, job_run_status.mark_running, db, job_run_id, what="starting the job run")
     feeder = work_items.LeaseFeeder(
         db, job_run_id, owner, batch=min(500, max(8, 2 * pc.concurrency)), lease_s=ctx.lease_s,
         on_broken=record_broken, variants=variants, on_unavailable=ctx.database_lost,
@@ -215,7 +216,7 @@ async def run_job_run(
             await asyncio.to_thread(ctx.writer.flush)  # every finished result committed, whatever happened
         except DatabaseUnavailable as exc:  # held by the writer; written at close if the database returns
             ctx.database_lost(exc)
-        await _close_step(ctx, work_items.release, db, owner, what="releasing leases")  # unfinished items back to pending
+        await _close_step(ctx, leases.release, db, owner, what="releasing leases")  # unfinished items back to pending
         try:
             await provider.aclose()
         except Exception as exc:  # closing a client must not hide the run's outcome
@@ -226,7 +227,7 @@ async def run_job_run(
         await _close_step(ctx, record_harness_health, db, job_run_id, stats.health, what="recording harness health")
         if ctx.database_error is None and (stats.fatal_error is not None or not stats.interrupted):
             status = await _close_step(
-                ctx, functools.partial(work_items.finalize, evaluate=closer(normalizer, pc),
+                ctx, functools.partial(job_run_status.finalize, evaluate=closer(normalizer, pc),
                                        fatal_error=stats.fatal_error, model_revision=executor.model_revision),
                 db, job_run_id, what="closing the job run",
             )
@@ -234,7 +235,7 @@ async def run_job_run(
                 log.info("job run %d (%s) %s: evaluated", job_run_id, pc.display, status)
         elif ctx.mark_interrupted:
             await _close_step(
-                ctx, work_items.mark_interrupted, db, job_run_id, lambda s, jr: write_cost_summary(s, jr, pc),
+                ctx, job_run_status.mark_interrupted, db, job_run_id, lambda s, jr: write_cost_summary(s, jr, pc),
                 what="marking the job run interrupted",
             )
         ctx.progress.finish(tracked)

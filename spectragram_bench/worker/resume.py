@@ -14,7 +14,7 @@ from spectragram_bench.core.errors import BenchError, ConfigError
 from spectragram_bench.core.models import Benchmark, JobRun
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.statuses import FINAL_STATUSES, JobRunStatus, WorkItemState
-from spectragram_bench.worker import work_items
+from spectragram_bench.worker import job_run_status, leases
 from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S, BenchmarkOutcome, closer, execute
 from spectragram_bench.worker.registration import VariantResolver, build_providers, normalizer_for
 
@@ -107,13 +107,13 @@ def reopen_benchmark(db: Database, benchmark_id: int, config: JobConfig) -> list
             if run.status == JobRunStatus.RUNNING and not _all_leases_dead(s, run.job_run_id):
                 log.warning("job run %d (%s) is running elsewhere; this process joins it", run.job_run_id, run.label)
             was_final = run.status in FINAL_STATUSES
-            if work_items.reopen(s, run.job_run_id):
+            if job_run_status.reopen(s, run.job_run_id):
                 out.append((run.job_run_id, by_label[run.label]))
             elif not was_final:
                 to_close.append((run.job_run_id, by_label[run.label]))
     normalizer = normalizer_for(config)
     for job_run_id, pc in to_close:
-        status = work_items.finalize(db, job_run_id, evaluate=closer(normalizer, pc))
+        status = job_run_status.finalize(db, job_run_id, evaluate=closer(normalizer, pc))
         log.info("job run %d had no work left: %s, evaluated", job_run_id, status)
     return out
 
@@ -124,7 +124,7 @@ def _all_leases_dead(session: Session, job_run_id: int) -> bool:
     owners = session.execute(
         select(WorkItemRow.lease_owner).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == WorkItemState.LEASED).distinct()
     ).scalars().all()
-    return all(work_items.owner_dead_here(o) for o in owners if o)
+    return all(leases.owner_dead_here(o) for o in owners if o)
 
 
 
@@ -135,7 +135,7 @@ def resume_benchmark(
     """Continue a benchmark: items with a prediction are skipped, failed items retried."""
     config = config_for_resume(db, benchmark_id, config)
     normalizer_for(config)
-    work_items.reclaim_dead_leases(db)
+    leases.reclaim_dead_leases(db)
     open_runs = reopen_benchmark(db, benchmark_id, config)
     providers = {pc.display: p for pc, p in zip(config.providers, build_providers(config), strict=True)}
     if not open_runs:

@@ -9,6 +9,9 @@ take the items again; a restart on the same host reclaims the leases of its dead
 once. The last process to finish a job run's items evaluates it, exactly once, under a lock
 on the job_run row.
 
+Here: the items themselves (queue, load, mark done, count, feed); leases live in
+worker/leases.py and the job run's status transitions in worker/job_run_status.py.
+
 Exactly-once, precisely: an item whose prediction is committed is never requested again. A
 reply that arrived but was not yet committed when a process was killed is lost and requested
 again; a worker stalled past its lease expiry may race the one that took its items over (the
@@ -17,10 +20,7 @@ database's unique keys then absorb the duplicate write).
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,42 +38,16 @@ from spectragram_bench.core.models import (
     RatePacer,
     Utterance,
     WorkItemRow,
-    utcnow,
 )
 from spectragram_bench.core.persistence import Database, insert_for
 from spectragram_bench.core.records import PredictionResult, WorkItem
-from spectragram_bench.core.scrubbing import scrub_text
 from spectragram_bench.core.statuses import (
-    FINAL_STATUSES,
     LEASABLE_STATUSES,
     ErrorKind,
-    JobRunStatus,
     PredictionStatus,
     WorkItemState,
 )
-from spectragram_bench.core.storable import storable_short, storable_text
-
-
-def new_owner() -> str:
-    """A lease owner id: host, pid (to recognise our own dead processes) and a random tag."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_dead_here(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+from spectragram_bench.worker import leases
 
 
 def add_work_items(session: Session, job_run_id: int, utt_ids: Iterable[int]) -> None:
@@ -85,103 +59,6 @@ def add_work_items(session: Session, job_run_id: int, utt_ids: Iterable[int]) ->
         session.connection().execute(stmt, rows)
     pacer = insert(RatePacer).values(job_run_id=job_run_id, tat_requests=0.0, tat_audio=0.0)
     session.execute(pacer.on_conflict_do_nothing(index_elements=["job_run_id"]))
-
-
-def reopen(session: Session, job_run_id: int) -> int:
-    """Make a job run runnable again (resume): failed items pending, status queued.
-
-    Returns the number of items left to do. A run with nothing left but no final status
-    (killed between its last commit and its evaluation) is queued too, for `finalize`.
-    """
-    failed = select(Prediction.utt_id).where(Prediction.job_run_id == job_run_id, Prediction.status != PredictionStatus.OK)
-    session.execute(
-        update(WorkItemRow)
-        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == WorkItemState.DONE, WorkItemRow.utt_id.in_(failed))
-        .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
-    )
-    remaining = session.execute(
-        select(func.count()).select_from(WorkItemRow).where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state != WorkItemState.DONE)
-    ).scalar_one()
-    run = session.get(JobRun, job_run_id)
-    if remaining or run.status not in FINAL_STATUSES:
-        run.status, run.ended_at, run.error_text = JobRunStatus.QUEUED, None, None
-    return remaining
-
-
-def reclaim_dead_leases(db: Database) -> int:
-    """Release the leases of processes on this host that no longer exist (killed, crashed)."""
-    with db.transaction() as s:
-        owners = s.execute(select(WorkItemRow.lease_owner).where(WorkItemRow.state == WorkItemState.LEASED).distinct()).scalars().all()
-        dead = [o for o in owners if o and owner_dead_here(o)]
-        if not dead:
-            return 0
-        result = s.execute(
-            update(WorkItemRow)
-            .where(WorkItemRow.state == WorkItemState.LEASED, WorkItemRow.lease_owner.in_(dead))
-            .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
-        )
-        return result.rowcount or 0
-
-
-def lease(db: Database, job_run_id: int, owner: str, n: int, lease_s: float) -> list[int]:
-    """Lease up to `n` runnable items of a job run (pending, or leased by someone whose lease expired).
-
-    One statement, `WITH picked AS MATERIALIZED (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
-    UPDATE ... FROM picked RETURNING`: atomic on both databases (SQLite runs one statement
-    under its write lock; a SELECT then an UPDATE would hand the same rows to two processes).
-    The materialised CTE matters: PostgreSQL may re-run a `WHERE utt_id IN (SELECT ... LIMIT n
-    ... SKIP LOCKED)` subquery per row and update far more than n rows.
-    """
-    now = time.time()
-    candidates = (
-        select(WorkItemRow.utt_id)
-        .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
-        .where(
-            WorkItemRow.job_run_id == job_run_id,
-            JobRun.status.in_(LEASABLE_STATUSES),
-            (WorkItemRow.state == WorkItemState.PENDING) | ((WorkItemRow.state == WorkItemState.LEASED) & (WorkItemRow.lease_expires_at < now)),
-        )
-        .order_by(WorkItemRow.utt_id)
-        .limit(n)
-        .with_for_update(of=WorkItemRow, skip_locked=True)
-    )
-    picked = candidates.cte("picked").prefix_with("MATERIALIZED")
-    stmt = (
-        update(WorkItemRow)
-        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id == picked.c.utt_id)
-        .values(state=WorkItemState.LEASED, lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
-        .returning(WorkItemRow.utt_id)
-    )
-    with db.transaction() as s:
-        return sorted(s.execute(stmt).scalars().all())
-
-
-def _lock_job_run(session: Session, job_run_id: int) -> JobRun:
-    """Take the job run's row lock first (a no-op UPDATE: a row lock on PostgreSQL, the write
-    lock on SQLite), so a check-then-write below is never interleaved with another process's."""
-    session.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(status=JobRun.status))
-    return session.execute(select(JobRun).where(JobRun.job_run_id == job_run_id)).scalar_one()
-
-
-def renew(db: Database, owner: str, lease_s: float) -> int:
-    with db.transaction() as s:
-        result = s.execute(
-            update(WorkItemRow)
-            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == WorkItemState.LEASED)
-            .values(lease_expires_at=time.time() + lease_s)
-        )
-        return result.rowcount or 0
-
-
-def release(db: Database, owner: str) -> int:
-    """Give back every item this owner leased but did not finish (stop, interrupt)."""
-    with db.transaction() as s:
-        result = s.execute(
-            update(WorkItemRow)
-            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == WorkItemState.LEASED)
-            .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
-        )
-        return result.rowcount or 0
 
 
 def mark_done(session: Session, results: Sequence[PredictionResult]) -> None:
@@ -265,76 +142,6 @@ def counts(session: Session, job_run_id: int) -> ItemCounts:
     return c
 
 
-def runnable_job_runs(db: Database) -> list[int]:
-    """Job runs with items a worker could lease now."""
-    now = time.time()
-    with db.session() as s:
-        return list(
-            s.execute(
-                select(WorkItemRow.job_run_id)
-                .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
-                .where(
-                    JobRun.status.in_(LEASABLE_STATUSES),
-                    (WorkItemRow.state == WorkItemState.PENDING) | ((WorkItemRow.state == WorkItemState.LEASED) & (WorkItemRow.lease_expires_at < now)),
-                )
-                .distinct()
-                .order_by(WorkItemRow.job_run_id)
-            ).scalars()
-        )
-
-
-def mark_running(db: Database, job_run_id: int, model_revision: str | None = None) -> None:
-    with db.transaction() as s:
-        run = _lock_job_run(s, job_run_id)
-        if run.status == JobRunStatus.QUEUED:
-            run.status = JobRunStatus.RUNNING
-            run.started_at = run.started_at or utcnow()
-
-
-def finalize(
-    db: Database, job_run_id: int, *, evaluate: Callable[[Session, int], None],
-    fatal_error: str | None = None, model_revision: str | None = None,
-) -> str | None:
-    """Close a job run once: evaluate it and set its final status, under a lock on its row.
-
-    Called by every process when it runs out of items; only the one that finds every item
-    done (or brings a run-fatal error) while the run is still open does anything. Returns the
-    status it set, or None when there was nothing to do.
-    """
-    model_revision = storable_short(model_revision)  # a provider-given header: scrubbed, fits its column
-    fatal_error = storable_text(scrub_text(fatal_error))[0] if fatal_error is not None else None
-    with db.transaction() as s:
-        run = _lock_job_run(s, job_run_id)
-        if model_revision and not run.model_revision:
-            run.model_revision = model_revision
-        if run.status not in LEASABLE_STATUSES:
-            return None
-        c = counts(s, job_run_id)
-        if fatal_error is not None:
-            status, error_text = JobRunStatus.FAILED, fatal_error
-        elif c.open:
-            return None
-        elif c.failed == 0:
-            status, error_text = JobRunStatus.COMPLETED, None
-        elif c.ok == 0:
-            status, error_text = JobRunStatus.FAILED, f"all {c.failed} items failed"
-        else:
-            status, error_text = JobRunStatus.PARTIAL, f"{c.failed} of {c.total} items failed"
-        evaluate(s, job_run_id)
-        run.status, run.ended_at, run.error_text = status, utcnow(), error_text
-        return status
-
-
-def mark_interrupted(db: Database, job_run_id: int, also: Callable[[Session, int], None] | None = None) -> None:
-    """`also`: what else an interrupted run records (the cost of what was done so far)."""
-    with db.transaction() as s:
-        run = s.get(JobRun, job_run_id)
-        if run.status in LEASABLE_STATUSES:
-            run.status, run.ended_at = JobRunStatus.INTERRUPTED, utcnow()
-            if also is not None:
-                also(s, job_run_id)
-
-
 class LeaseFeeder:
     """Yields a job run's items as they are leased, in batches, until none are left (or the
     database stays unavailable past its retry budget: then `on_unavailable` is told)."""
@@ -360,7 +167,7 @@ class LeaseFeeder:
         while True:
             try:
                 ids = await asyncio.to_thread(
-                    self.db.retrying, lease, self.db, self.job_run_id, self.owner, self.batch, self.lease_s, what="leasing items",
+                    self.db.retrying, leases.lease, self.db, self.job_run_id, self.owner, self.batch, self.lease_s, what="leasing items",
                 )
                 if not ids:
                     return
@@ -381,6 +188,24 @@ class LeaseFeeder:
     def _load(self, ids: Sequence[int]) -> tuple[list[WorkItem], dict[int, str]]:
         with self.db.session() as s:
             return load_items(s, self.job_run_id, ids, self.variants)
+
+
+def runnable_job_runs(db: Database) -> list[int]:
+    """Job runs with items a worker could lease now."""
+    now = time.time()
+    with db.session() as s:
+        return list(
+            s.execute(
+                select(WorkItemRow.job_run_id)
+                .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
+                .where(
+                    JobRun.status.in_(LEASABLE_STATUSES),
+                    (WorkItemRow.state == WorkItemState.PENDING) | ((WorkItemRow.state == WorkItemState.LEASED) & (WorkItemRow.lease_expires_at < now)),
+                )
+                .distinct()
+                .order_by(WorkItemRow.job_run_id)
+            ).scalars()
+        )
 
 
 def open_job_runs(db: Database) -> list[int]:

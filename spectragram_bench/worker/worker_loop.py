@@ -14,7 +14,7 @@ from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.registry import provider_class
 from spectragram_bench.core.result_writer import ResultWriter
 from spectragram_bench.providers.base import Provider
-from spectragram_bench.worker import work_items
+from spectragram_bench.worker import job_run_status, leases, work_items
 from spectragram_bench.worker.accounts import with_account_limits
 from spectragram_bench.worker.job_runs import (
     DEFAULT_GRACE_S,
@@ -75,7 +75,7 @@ async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
             log.error("job run %d cannot be evaluated here: %s", jr, exc)
             skipped.add(jr)
             continue
-        status = await asyncio.to_thread(work_items.finalize, ctx.db, jr, evaluate=closer(normalizer, _provider.config))
+        status = await asyncio.to_thread(job_run_status.finalize, ctx.db, jr, evaluate=closer(normalizer, _provider.config))
         if status is not None:
             log.info("job run %d (left open by a dead process) %s: evaluated", jr, status)
 
@@ -132,7 +132,7 @@ def run_worker(
 
     Returns the job runs this worker took part in and whether it was interrupted.
     """
-    reclaimed = work_items.reclaim_dead_leases(db)
+    reclaimed = leases.reclaim_dead_leases(db)
     if reclaimed:
         log.info("reclaimed %d items leased by dead processes on this host", reclaimed)
     writer = ResultWriter(db, also=work_items.mark_done, on_unavailable=lambda exc: ctx.database_lost(exc))

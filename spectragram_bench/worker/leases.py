@@ -1,0 +1,110 @@
+"""Leases on work items: who holds an item, until when, and taking back a dead holder's.
+
+A lease owner id names its host and pid, so a restart on the same host recognises the leases
+of its own dead processes and releases them at once instead of waiting for them to expire.
+Leasing is one statement (see `lease`) so two processes never take the same rows.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+
+from sqlalchemy import select, update
+
+from spectragram_bench.core.models import JobRun, WorkItemRow
+from spectragram_bench.core.persistence import Database
+from spectragram_bench.core.statuses import LEASABLE_STATUSES, WorkItemState
+
+
+def new_owner() -> str:
+    """A lease owner id: host, pid (to recognise our own dead processes) and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_dead_here(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def reclaim_dead_leases(db: Database) -> int:
+    """Release the leases of processes on this host that no longer exist (killed, crashed)."""
+    with db.transaction() as s:
+        owners = s.execute(select(WorkItemRow.lease_owner).where(WorkItemRow.state == WorkItemState.LEASED).distinct()).scalars().all()
+        dead = [o for o in owners if o and owner_dead_here(o)]
+        if not dead:
+            return 0
+        result = s.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.state == WorkItemState.LEASED, WorkItemRow.lease_owner.in_(dead))
+            .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
+        )
+        return result.rowcount or 0
+
+
+def lease(db: Database, job_run_id: int, owner: str, n: int, lease_s: float) -> list[int]:
+    """Lease up to `n` runnable items of a job run (pending, or leased by someone whose lease expired).
+
+    One statement, `WITH picked AS MATERIALIZED (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
+    UPDATE ... FROM picked RETURNING`: atomic on both databases (SQLite runs one statement
+    under its write lock; a SELECT then an UPDATE would hand the same rows to two processes).
+    The materialised CTE matters: PostgreSQL may re-run a `WHERE utt_id IN (SELECT ... LIMIT n
+    ... SKIP LOCKED)` subquery per row and update far more than n rows.
+    """
+    now = time.time()
+    candidates = (
+        select(WorkItemRow.utt_id)
+        .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
+        .where(
+            WorkItemRow.job_run_id == job_run_id,
+            JobRun.status.in_(LEASABLE_STATUSES),
+            (WorkItemRow.state == WorkItemState.PENDING) | ((WorkItemRow.state == WorkItemState.LEASED) & (WorkItemRow.lease_expires_at < now)),
+        )
+        .order_by(WorkItemRow.utt_id)
+        .limit(n)
+        .with_for_update(of=WorkItemRow, skip_locked=True)
+    )
+    picked = candidates.cte("picked").prefix_with("MATERIALIZED")
+    stmt = (
+        update(WorkItemRow)
+        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id == picked.c.utt_id)
+        .values(state=WorkItemState.LEASED, lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
+        .returning(WorkItemRow.utt_id)
+    )
+    with db.transaction() as s:
+        return sorted(s.execute(stmt).scalars().all())
+
+
+def renew(db: Database, owner: str, lease_s: float) -> int:
+    with db.transaction() as s:
+        result = s.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == WorkItemState.LEASED)
+            .values(lease_expires_at=time.time() + lease_s)
+        )
+        return result.rowcount or 0
+
+
+def release(db: Database, owner: str) -> int:
+    """Give back every item this owner leased but did not finish (stop, interrupt)."""
+    with db.transaction() as s:
+        result = s.execute(
+            update(WorkItemRow)
+            .where(WorkItemRow.lease_owner == owner, WorkItemRow.state == WorkItemState.LEASED)
+            .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
+        )
+        return result.rowcount or 0
