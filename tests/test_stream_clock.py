@@ -49,3 +49,17 @@ def test_no_speech_end_means_no_finalization_figure():
     clock.events = [ev(60.0, 50.0, "x", final=True)]
     s = clock.summary({"start_ms": None, "end_ms": None, "source": "vad"})
     assert s["finalization_ms"] is None and s["ttfp_ms"] is None
+
+
+def test_an_event_is_stamped_at_its_arrival_with_the_audio_sent_by_then():
+    """A message read off the socket at t but handled later (a burst of finals) keeps t, and the
+    audio it is stamped with is what had left by t, not by the time it was handled."""
+    clock = StreamClock(frame_ms=100)
+    clock.zero = 50.0
+    clock.send_times = [50.0 + (k + 1) * 0.1 + 0.001 for k in range(5)]  # each frame 1 ms after it is due
+    clock.sent_audio_ms = [(k + 1) * 100.0 for k in range(5)]  # frames ending at 100..500 ms of audio
+    clock.stamp("final", "hi", True, at=50.25)  # arrived between the 2nd and 3rd frames
+    clock.stamp("partial", "early", False, at=50.05)  # before the first frame left
+    (late, early) = clock.events
+    assert abs(late.arrival_ms - 250.0) < 1e-6 and late.audio_ms == 200.0
+    assert abs(early.arrival_ms - 50.0) < 1e-6 and early.audio_ms == 0.0

@@ -3,7 +3,8 @@
 Zero is the moment the audio "recording" starts, just after the handshake (so `connect_ms` is
 kept apart). Frames leave on a monotonic schedule: frame k goes out once its last sample has been
 recorded, at zero + (k + 1) x frame / pace, computed from zero each time (never by adding sleeps,
-which drifts). Every received message is stamped on arrival with the audio sent so far.
+which drifts). Every received message is stamped on arrival (when its last frame was read off the
+socket, see streaming.py) with the audio sent by then.
 
 Latencies are measured from the send time of the frame that holds the speech boundary (the first
 moment a vendor could know it), not from the request: finalization_ms is the arrival of the last
@@ -14,6 +15,7 @@ non-empty partial (or final) minus the send time of the frame holding the speech
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,7 @@ class StreamClock:
     frames_sent: int = 0
     audio_ms_sent: float = 0.0
     send_times: list[float] = field(default_factory=list)  # perf_counter of each frame, in order
+    sent_audio_ms: list[float] = field(default_factory=list)  # audio sent with each frame, in order
     max_lag_ms: float = 0.0  # the latest a frame left after its due time
     frame_audio_ms: float | None = None  # exact audio per frame (frame_ms rounded to whole samples)
     events: list[StreamEvent] = field(default_factory=list)
@@ -73,12 +76,22 @@ class StreamClock:
     def frame_sent(self, due: float, audio_end_ms: float) -> None:
         now = time.perf_counter()
         self.send_times.append(now)
+        self.sent_audio_ms.append(audio_end_ms)
         self.frames_sent += 1
         self.audio_ms_sent = audio_end_ms
         self.max_lag_ms = max(self.max_lag_ms, (now - due) * 1000.0)
 
-    def stamp(self, kind: str, text: str, is_final: bool, words_end_ms: list[float] | None = None) -> None:
-        self.events.append(StreamEvent(kind, self.now_ms(), self.audio_ms_sent, text, is_final, words_end_ms))
+    def audio_sent_at(self, at: float) -> float:
+        """Audio sent by perf_counter time `at` (the frames that had left by then)."""
+        sent = bisect_right(self.send_times, at)
+        return self.sent_audio_ms[sent - 1] if sent else 0.0
+
+    def stamp(self, kind: str, text: str, is_final: bool, words_end_ms: list[float] | None = None,
+              at: float | None = None) -> None:
+        """An event that arrived at perf_counter time `at` (now when not given)."""
+        at = time.perf_counter() if at is None else at
+        arrival_ms = (at - (self.zero or 0.0)) * 1000.0
+        self.events.append(StreamEvent(kind, arrival_ms, self.audio_sent_at(at), text, is_final, words_end_ms))
 
     # -- figures ----------------------------------------------------------------------------
 

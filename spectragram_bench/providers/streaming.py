@@ -5,7 +5,7 @@ A vendor adapter subclasses `StreamingProvider` and only maps its protocol: the 
 framed (`audio_message`), how it ends the stream (`end_messages`), and what each server message
 means (`on_message`, calling `session.partial` / `session.final` / `session.done`). The session
 here sends 16-bit mono PCM frames at 1x real time on a monotonic schedule (stream_clock.py),
-stamps every message, and turns a vendor close into a classified ProviderError: an auth close is
+stamps every message on arrival (`ArrivalStamps`), and turns a vendor close into a classified ProviderError: an auth close is
 fatal (one attempt), a mid-stream disconnect is retried, and a stream that ended without the
 vendor's end-of-transcript message is a failure, never a partial transcript scored as final.
 """
@@ -16,12 +16,17 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websockets.exceptions as wse
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
+from websockets.frames import Frame, Opcode
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
@@ -37,6 +42,22 @@ log = logging.getLogger(__name__)
 
 #: adapter settings every streaming vendor accepts in params, never sent to the vendor
 STREAM_SETTINGS: dict[str, Any] = {"pace": 1.0, "frame_ms": 50, "end_timeout_s": 30.0}
+
+
+class ArrivalStamps(ClientConnection):
+    """A websocket connection that notes when each data message's last frame was read off the
+    socket. A burst of replies (a hundred sessions' finals at once) is then timed by arrival, not by
+    when the event loop gets round to each receiving task. Relies on websockets' process_event
+    (websockets 13-17); without it `arrivals` stays empty and events are stamped when handled."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: deque[float] = deque()
+
+    def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame) and event.fin and event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            self.arrivals.append(time.perf_counter())
+        super().process_event(event)
 
 
 class StreamEnded(Exception):
@@ -60,13 +81,14 @@ class StreamingSession:
         self.ready = asyncio.Event()  # set by adapters whose vendor must acknowledge the start first
         self.state: dict[str, Any] = {}  # adapter-private (sequence numbers, session ids, ...)
         self.keepalives = 0
+        self.arrived_at: float | None = None  # perf_counter arrival of the message being handled
 
     def partial(self, text: str, words_end_ms: list[float] | None = None) -> None:
-        self.clock.stamp("partial", text, False, words_end_ms)
+        self.clock.stamp("partial", text, False, words_end_ms, at=self.arrived_at)
 
     def final(self, text: str, words: list[dict[str, Any]] | None = None, words_end_ms: list[float] | None = None) -> None:
         """A final segment: its text joins the transcript (in arrival order)."""
-        self.clock.stamp("final", text, True, words_end_ms)
+        self.clock.stamp("final", text, True, words_end_ms, at=self.arrived_at)
         if text.strip():
             self.finals.append(text.strip())
         self.words.extend(words or [])
@@ -109,6 +131,7 @@ class StreamingProvider(CloudProvider):
             raise ConfigError(f"{self.where}: need params.pace >= 0, 10 <= frame_ms <= 1000, end_timeout_s > 0")
         self.vendor_params = params
         self.rate = self.sample_rate
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     # -- what an adapter maps -------------------------------------------------------------
 
@@ -151,6 +174,14 @@ class StreamingProvider(CloudProvider):
         scheme = "wss" if parts.scheme == "https" else "ws"
         return urlunsplit((scheme, parts.netloc, parts.path + path, urlencode(query or {}, doseq=True), ""))
 
+    def proxy_for(self, url: str) -> str | None:
+        """The system's proxy for `url`'s server, looked up once (websockets reads the whole
+        environment on every connect otherwise: a millisecond of event loop per session)."""
+        key = tuple(urlsplit(url)[:2])
+        if key not in self._proxies:
+            self._proxies[key] = get_proxy(parse_uri(url))
+        return self._proxies[key]
+
     def model_params(self) -> dict[str, Any]:
         return {**self.vendor_params, **self.settings, "sample_rate": self.rate, **self.endpoint_params()}
 
@@ -160,7 +191,8 @@ class StreamingProvider(CloudProvider):
 
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
         span = speech_span(audio, item)
-        pcm = audio.resampled(self.rate).pcm16()
+        # decoding and converting take a millisecond or more: off the event loop the other sessions pace on
+        pcm = await asyncio.to_thread(lambda: audio.resampled(self.rate).pcm16())
         clock = StreamClock(frame_ms=self.settings["frame_ms"], pace=self.settings["pace"])
         session = StreamingSession(self, clock)
         self.http.session()  # the HTTP session (Gladia's session POST) is built before the handshake clock starts
@@ -174,6 +206,9 @@ class StreamingProvider(CloudProvider):
                 open_timeout=min(30.0, self.config.timeout_s),
                 max_size=self.ws_max_size,  # the reply cap (max_reply_bytes) for websocket messages
                 ping_interval=None,
+                proxy=self.proxy_for(url),
+                create_connection=ArrivalStamps,
+                compression=None,  # PCM hardly deflates; compressing every frame costs CPU on both ends
             ) as ws:
                 clock.connected()
                 for message in self.start_messages(item):
@@ -255,6 +290,8 @@ class StreamingProvider(CloudProvider):
     async def _receive(self, ws, session: StreamingSession) -> None:
         try:
             async for raw in ws:
+                arrivals = getattr(ws, "arrivals", None)
+                session.arrived_at = arrivals.popleft() if arrivals else None
                 if isinstance(raw, bytes):
                     continue  # no vendor here sends binary results
                 try:

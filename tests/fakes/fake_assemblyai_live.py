@@ -26,7 +26,8 @@ class FakeAssemblyAILive(LiveFake):
             await session.ws.close(code=4001, message=b"Not Authorized")
             return
         session.state["turn"] = 0
-        await session.ws.send_str(json.dumps({"type": "Begin", "id": str(uuid.uuid4()), "expires_at": 1767225600}))
+        session.state["id"] = str(uuid.uuid4())
+        await session.ws.send_str(json.dumps({"type": "Begin", "id": session.state["id"], "expires_at": 1767225600}))
 
     def parse(self, session: LiveSession, msg):
         if msg.type == WSMsgType.BINARY:
