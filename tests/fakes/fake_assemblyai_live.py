@@ -14,6 +14,7 @@ from .live_base import LiveFake, LiveSession
 
 class FakeAssemblyAILive(LiveFake):
     path = "/v3/ws"
+    over_limit_close = (3009, "Too many concurrent sessions")  # the SDK's code table
 
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization", "") == self.api_key

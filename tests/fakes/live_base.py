@@ -43,12 +43,19 @@ class LiveFake(FakeServer):
 
     path = "/"
     sample_rate = 16000
+    #: how the vendor closes a session over the account's concurrent-session limit
+    over_limit_close: tuple[int, str] = (1008, "too many concurrent sessions")
 
     def __init__(self, api_key: str | None = "live-test-key-0123456789abcdef") -> None:
         super().__init__(api_key)
         self.script = StreamScript()
         self.next_scripts: deque[StreamScript] = deque()  # one per connection, then `script`
         self.sessions: list[LiveSession] = []
+        self.max_sessions: int | None = None  # the account's concurrent-session limit, when set
+        self.active_sessions = 0
+        self.peak_sessions = 0
+        self.rejected_over_limit = 0
+        self.session_starts: list[float] = []  # perf_counter of each accepted session's upgrade
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get(self.path, self.handle)
@@ -68,10 +75,21 @@ class LiveFake(FakeServer):
         ws = web.WebSocketResponse(autoping=True, max_msg_size=2**24)
         await ws.prepare(request)
         rec.status = 101
+        if self.max_sessions is not None and self.active_sessions >= self.max_sessions:
+            self.rejected_over_limit += 1  # accepted, then closed: as the vendors do
+            code, reason = self.over_limit_close
+            await ws.close(code=code, message=reason.encode())
+            return ws
         script = self.next_scripts.popleft() if self.next_scripts else self.script
         session = LiveSession(self, ws, rec, request, script)
         self.sessions.append(session)
-        await session.run()
+        self.session_starts.append(time.perf_counter())
+        self.active_sessions += 1
+        self.peak_sessions = max(self.peak_sessions, self.active_sessions)
+        try:
+            await session.run()
+        finally:
+            self.active_sessions -= 1
         return ws
 
     # -- protocol hooks ---------------------------------------------------------------------
