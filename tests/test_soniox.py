@@ -1,6 +1,6 @@
 """Soniox async (job-based: file, transcription, poll, transcript, delete both) against a fake
-speaking its wire format, driven by the executor's job lifecycle; the token -> word joining shared
-with the real-time adapter; and the official SDK against the same fake."""
+speaking its wire format, driven by the executor's job lifecycle, and the token -> word joining
+shared with the real-time adapter (the official SDK against the same fake: test_official_sdks.py)."""
 
 from __future__ import annotations
 
@@ -202,16 +202,3 @@ def test_job_file_is_valid():
     config = load_config(REPO / "jobs" / "soniox_librispeech.json")
     assert {p.name for p in config.providers} == {"soniox"}
 
-
-def test_the_official_sdk_transcribes_against_the_fake(fake_soniox):
-    """soniox (the official SDK) pointed at the fake: upload, create, wait, transcript, delete both."""
-    soniox = pytest.importorskip("soniox")
-    client = soniox.SonioxClient(api_key=fake_soniox.api_key, api_base_url=f"{fake_soniox.base_url}/v1")
-    try:
-        transcript = client.stt.transcribe_and_wait_with_tokens(model="stt-async-v4", file=FLACS[0], delete_after=True,
-                                                               wait_interval_sec=0.01)
-    finally:
-        client.close()
-    assert transcript.text == fake_soniox.default_text + "."
-    assert [r.method + " " + r.path.split("/")[2] for r in fake_soniox.requests][:2] == ["POST files", "POST transcriptions"]
-    assert fake_soniox.files == {} and all(j.deleted for j in fake_soniox.jobs.values())
