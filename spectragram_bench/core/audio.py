@@ -42,7 +42,7 @@ class AudioClip:
     not modified once built.
     """
 
-    __slots__ = ("_samples", "_frames", "_decode", "sample_rate", "source_path", "source_bytes")
+    __slots__ = ("_samples", "_frames", "_decode", "sample_rate", "source_path", "source_bytes", "_file")
 
     def __init__(self, samples: np.ndarray, sample_rate: int, source_path: str | None = None) -> None:
         self._samples: np.ndarray | None = samples  # float32, mono, in [-1, 1]
@@ -51,6 +51,7 @@ class AudioClip:
         self.sample_rate = sample_rate
         self.source_path = source_path
         self.source_bytes: tuple[bytes, str] | None = None  # (encoded file, its name)
+        self._file: tuple[bytes, str, str] | None = None  # file_bytes(), once read by preload_file
 
     @classmethod
     def _lazy(
@@ -63,6 +64,7 @@ class AudioClip:
         clip.sample_rate = sample_rate
         clip.source_path = src if untouched and isinstance(src, str) else None
         clip.source_bytes = (src, label) if untouched and isinstance(src, bytes) else None
+        clip._file = None
         return clip
 
     @property
@@ -102,8 +104,20 @@ class AudioClip:
         sf.write(buf, self.samples, self.sample_rate, format=fmt, subtype="PCM_16")
         return buf.getvalue()
 
+    def preload_file(self) -> None:
+        """Read the untouched source file now (in an I/O thread), so that an upload does not
+        read it, nor stat it, on the event loop."""
+        if self.source_path is not None and self._file is None:
+            self._file = self.file_bytes()
+
+    def source_size(self) -> int:
+        """The source file's size in bytes (source_path set)."""
+        return len(self._file[0]) if self._file is not None else os.path.getsize(self.source_path)
+
     def file_bytes(self) -> tuple[bytes, str, str]:
         """(bytes, mime type, file name) to upload: the source file when untouched, else a WAV."""
+        if self._file is not None:
+            return self._file
         if self.source_path is not None:
             path = Path(self.source_path)
             mime = MIME_BY_SUFFIX.get(path.suffix.lower())

@@ -30,6 +30,8 @@ class CloudProvider(Provider):
     default_key_env: ClassVar[str | None]
     #: False for servers that may run without authentication (self-hosted OpenAI-compatible)
     key_required: ClassVar[bool] = True
+    #: the executor reads the untouched source file in its I/O pool, off the event loop
+    uploads_source: ClassVar[bool] = True
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

@@ -52,9 +52,7 @@ class Chunk:
 def upload_bytes(clip: AudioClip) -> int:
     """What an untouched upload of the clip weighs, without reading or encoding it."""
     if clip.source_path is not None:
-        import os
-
-        return os.path.getsize(clip.source_path)
+        return clip.source_size()
     if clip.source_bytes is not None:
         return len(clip.source_bytes[0])
     return WAV_HEADER_BYTES + 2 * int(round(clip.duration_s * clip.sample_rate))

@@ -212,6 +212,8 @@ class Executor:
     def _prepare(self, item: WorkItem) -> tuple[AudioClip, dict]:
         clip, facts = prepare_audio(item)
         self.provider.preprocess(clip, item)
+        if getattr(self.provider, "uploads_source", False):
+            clip.preload_file()
         return clip, facts
 
     async def run_item(self, item: WorkItem, audio: asyncio.Future | None = None) -> None:
