@@ -53,6 +53,22 @@ def write_run_report(db, benchmark_id: int, out: str | None) -> None:
     print(f"report: {path.resolve()}")
 
 
+def print_outcome(db, outcome, *, wide: bool) -> None:
+    """The leaderboard (PARTIAL, over the done items, after an interruption), then why items failed."""
+    from spectragram_bench.reporting.failures import print_failures
+    from spectragram_bench.reporting.leaderboard import print_summary
+    from spectragram_bench.reporting.partial import print_partial_leaderboard
+    from spectragram_bench.reporting.summary import wide_console
+
+    console = wide_console()
+    if outcome.interrupted:
+        print_partial_leaderboard(db, outcome.benchmark_id, console, wide=wide)
+    else:
+        print_summary(db, outcome.benchmark_id, console=console, wide=wide)
+    with db.session() as s:
+        print_failures(s, outcome.benchmark_id, console)
+
+
 def resume_command(args, benchmark_id: int, db_display: str | None) -> str:
     parts = ["spectragram-bench", "run", "--resume", str(benchmark_id)]
     if args.config:
@@ -65,7 +81,6 @@ def resume_command(args, benchmark_id: int, db_display: str | None) -> str:
 def run(args) -> int:
     from spectragram_bench.core.config import load_config
     from spectragram_bench.core.persistence import open_database, resolve_db_url
-    from spectragram_bench.reporting.leaderboard import print_summary
     from spectragram_bench.worker.job_runs import run_benchmark
     from spectragram_bench.worker.progress import choose_mode
     from spectragram_bench.worker.registration import build_providers
@@ -112,10 +127,7 @@ def run(args) -> int:
             print(f"interrupted: {outcome.database_error}{lost}; benchmark {outcome.benchmark_id} is incomplete; "
                   f"resume with: {hint}", file=sys.stderr)
             return outcome.exit_code
-        print_summary(db, outcome.benchmark_id, wide=args.wide)
-        for jr in outcome.job_runs:
-            if jr.error_text:
-                print(f"job run {jr.job_run_id} ({jr.label}) {jr.status}: {jr.error_text}", file=sys.stderr)
+        print_outcome(db, outcome, wide=args.wide)
         if outcome.interrupted:
             hint = resume_command(args, outcome.benchmark_id, db.display_url if args.db else None)
             print(f"interrupted: benchmark {outcome.benchmark_id} is incomplete; resume with: {hint}", file=sys.stderr)

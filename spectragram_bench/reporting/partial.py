@@ -1,0 +1,68 @@
+"""The provisional leaderboard after an interruption (Ctrl-C, SIGTERM).
+
+An interrupted job run is not evaluated (its numbers would be stored as if final), so the
+ordinary leaderboard has no row for it. Here each one is evaluated over the items done so far
+inside a transaction that is rolled back: the same evaluation code, nothing stored. The table
+is titled PARTIAL and each interrupted job run is listed with how many items were done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+from sqlalchemy import func, select
+
+from spectragram_bench.core.models import JobRun, WorkItemRow
+from spectragram_bench.core.normalize import resolve
+from spectragram_bench.core.persistence import Database
+from spectragram_bench.core.statuses import JobRunStatus, WorkItemState
+from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run, evaluation_config
+from spectragram_bench.reporting.summary import wide_console
+from spectragram_bench.reporting.terminal import print_leaderboard
+
+
+@dataclass(frozen=True)
+class Progress:
+    job_run_id: int
+    label: str | None
+    done: int
+    total: int
+
+
+def interrupted_progress(session, benchmark_id: int) -> list[Progress]:
+    """Interrupted job runs of the benchmark with their done / total item counts."""
+    runs = session.execute(
+        select(JobRun).where(JobRun.benchmark_id == benchmark_id, JobRun.status == JobRunStatus.INTERRUPTED)
+        .order_by(JobRun.job_run_id)
+    ).scalars().all()
+    out = []
+    for run in runs:
+        by_state = dict(session.execute(
+            select(WorkItemRow.state, func.count()).where(WorkItemRow.job_run_id == run.job_run_id).group_by(WorkItemRow.state)
+        ).all())
+        out.append(Progress(run.job_run_id, run.label, by_state.get(WorkItemState.DONE, 0), sum(by_state.values())))
+    return out
+
+
+def print_partial_leaderboard(db: Database, benchmark_id: int, console: Console | None = None, *, wide: bool = False) -> list[Progress]:
+    """Print the leaderboard with interrupted job runs scored over their done items; store nothing."""
+    console = console or wide_console()
+    with db.session() as s:
+        progress = interrupted_progress(s, benchmark_id)
+        done = sum(p.done for p in progress)
+        total = sum(p.total for p in progress)
+        console.print(f"PARTIAL leaderboard: interrupted, {done} of {total} items done; "
+                      "these numbers cover the done items only and are not stored", style="bold", highlight=False)
+        try:
+            for p in progress:
+                if p.done:
+                    config = evaluation_config(s, p.job_run_id)
+                    evaluate_job_run(s, p.job_run_id, resolve(config.normalizer, config.normalizer_steps), evaluation=config)
+            print_leaderboard(s, benchmark_id, console, wide=wide)
+        finally:
+            s.rollback()
+        for p in progress:
+            console.print(f"PARTIAL: job run {p.job_run_id}{f' ({p.label})' if p.label else ''}: "
+                          f"{p.done} of {p.total} items done", highlight=False)
+    return progress
