@@ -114,10 +114,10 @@ def test_report_plays_parquet_rows_from_clips_written_beside_it(tmp_path):
     proc, db = run_job(tmp_path, [{"name": "hf_dataset", "root": str(tmp_path / "hf")}], "--report", str(out))
     assert proc.returncode == 0, proc.stderr
     html = out.read_text()
-    clips = sorted((out.parent / "benchmark-1-audio").iterdir())
+    clips = sorted((out.parent / "r-audio").iterdir())  # named after the report
     assert [c.suffix for c in clips] == [".flac"] * 3
     assert sorted(c.read_bytes() for c in clips) == sorted(r["audio"] for r in rows)  # the row's bytes, untouched
-    assert "benchmark-1-audio/" in html and "data/test-00000" not in html.split("utt-data")[1].split("</script>")[0]
+    assert "r-audio/" in html and "data/test-00000" not in html.split("utt-data")[1].split("</script>")[0]
     assert sorted(p.name for p in (tmp_path / "hf").rglob("*")) == before  # nothing written into the corpus
 
 

@@ -297,8 +297,12 @@ def test_leaderboard_reads_intervals_cost_and_ttft(synthetic):
         rows = leaderboard_rows(s, bench_id)
     db.dispose()
     assert len(rows) == 10  # 2 systems x 5 variants
-    ranks = [(r.summary.variant_id, r.wer) for r in rows]
-    assert ranks == sorted(ranks)  # per variant, lowest WER first
+    # variants clean first, then by label with numbers by value (white 0, 10, 20 dB; never 0, 10, 20, 5), lowest WER first in each
+    assert list(dict.fromkeys(r.summary.variant for r in rows)) == [
+        "clean", "noise babble 5 dB", "noise white 0 dB", "noise white 10 dB", "noise white 20 dB"]
+    for variant in {r.summary.variant for r in rows}:
+        wers = [r.wer for r in rows if r.summary.variant == variant]
+        assert wers == sorted(wers)
     for r in rows:
         ci = r.interval("wer")
         assert ci is not None and ci.method == "utterance_percentile" and ci.seed == 7  # preferred over speaker
@@ -355,7 +359,15 @@ def test_report_in_chromium_synthetic(synthetic):
     assert "noise=white" in white.find_all("text", cls="ct")[0].text()
     assert len(babble.find_all("g", cls="pt")) == 2 and len(white.find_all("g", cls="pt")) == 6
     assert len([p for p in white.find_all("path", cls="ln") if "stroke-dasharray" in p.attrs]) == 2
-    assert len(dom.by_id("plot-latency").find_all("g", cls="box")) == 2
+    # latency distributions per system and variant, variants in numeric order (0, 10, 20 dB)
+    latency = dom.by_id("plot-latency")
+    assert len(latency.find_all("g", cls="box")) == 10
+    rows = [n.find_all("title")[0].text() for n in latency.find_all("text", cls="tk") if n.find_all("title")][::-1]  # top row first
+    white = [r.rsplit(" \u00b7 ", 1)[1] for r in rows if "noise white" in r]
+    assert white == ["noise white 0 dB"] * 2 + ["noise white 10 dB"] * 2 + ["noise white 20 dB"] * 2, rows
+    # the WER-vs-latency points are labelled with their system (where labels do not collide)
+    labels = [n.text() for n in dom.by_id("plot-wer-latency").find_all("text", cls="pl")]
+    assert labels and all(lbl.startswith(("streamer", HOSTILE_LABEL[:30])) for lbl in labels)
     assert len(dom.by_id("plot-cost-wer").find_all("g", cls="pt")) == 5
     # the alignment view: rendered by the page's script, markup shown as text
     browser = dom.by_id("browser")
@@ -424,7 +436,7 @@ def test_run_writes_report_of_mock_benchmark_checked_in_chromium(tmp_path: Path)
     match = re.search(r"^report: (.+)$", proc.stdout, re.M)
     assert match, proc.stdout
     report = Path(match.group(1))
-    assert report == (tmp_path / "benchmark-1-report.html").resolve() and report.is_file()  # beside the database
+    assert report == (tmp_path / "b-benchmark-1-report.html").resolve() and report.is_file()  # beside the database
     assert proc.stdout.splitlines()[-1].startswith("database:")
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report-mock-demo.png"
@@ -434,9 +446,9 @@ def test_run_writes_report_of_mock_benchmark_checked_in_chromium(tmp_path: Path)
     assert [r.find_all("td")[0].text() for r in body_rows] == ["mock/good", "mock/noisy partial"]
     assert dom.by_id("plot-wer-latency") is not None and dom.by_id("plot-latency") is not None
     assert "no noise variants" in dom.by_id("plots-missing").text()
-    # the mock provider is priced at $0 (core/pricing.py): a cost of zero is data, not a gap
+    # the mock provider is priced at $0 (core/pricing.py): the cost is shown, the plot of nothing but $0 is not
     assert [r.find_all("td")[15].text() for r in body_rows] == ["$0.000", "$0.000"]
-    assert len(dom.by_id("plot-cost-wer").find_all("g", cls="pt")) == 2
+    assert dom.by_id("plot-cost-wer") is None and "every system here costs $0" in dom.by_id("plots-missing").text()
     cards = dom.by_id("browser").find_all("article", cls="utt")
     assert len(cards) == 16
     assert all(len(c.find_all("div", cls="hyp")) == 2 for c in cards)

@@ -10,10 +10,12 @@ def add_parser(sub):
     p.add_argument("benchmark_id", type=int, metavar="BENCHMARK_ID")
     p.add_argument(
         "--out", metavar="FILE.html", default=None,
-        help="where to write the report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/); audio links are relative to it",
+        help="where to write the report (default: DB-benchmark-ID-report.html beside the SQLite file DB.db, else in ./runs/); audio links are relative to it",
     )
     p.add_argument("--eval-version", default=None, metavar="VERSION", help="which evaluation (see `report`'s 'also evaluated' lines); default: each job run's latest")
     p.add_argument("--wide", action="store_true", help="every leaderboard column, whatever the terminal width")
+    p.add_argument("--variant-audio", action="store_true",
+                   help="write each degraded utterance (noise, telephony, speed) as the model heard it beside the report, and link it")
     add_db_option(p)
     return p
 
@@ -24,7 +26,7 @@ def run(args) -> int:
     from spectragram_bench.reporting.leaderboard import print_leaderboard
     db = open_database(resolve_db_url(args.db, None))
     try:
-        path = write_report(db, args.benchmark_id, args.out, args.eval_version)
+        path = write_report(db, args.benchmark_id, args.out, args.eval_version, variant_audio=args.variant_audio)
         with db.session() as s:
             print_leaderboard(s, args.benchmark_id, wide=args.wide, eval_version=args.eval_version)
         print(f"report: {path.resolve()}")

@@ -20,7 +20,7 @@ def add_parser(sub):
     p.add_argument("--max-utt", type=int, default=None, metavar="N", help="utterances per job run (seeded selection)")
     p.add_argument("--max-per-subset", type=int, default=None, metavar="N", help="utterances per dataset subset")
     p.add_argument("--notes", default=None, help="free text stored with the benchmark")
-    p.add_argument("--report", default=None, metavar="FILE.html", help="where to write the HTML report (default: benchmark-ID-report.html beside the SQLite file, else in ./runs/)")
+    p.add_argument("--report", default=None, metavar="FILE.html", help="where to write the HTML report (default: DB-benchmark-ID-report.html beside the SQLite file DB.db, else in ./runs/)")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
     p.add_argument("--dry-run", action="store_true", help="print the plan (items, audio hours, cost, duration) and exit")
     p.add_argument("--resume", type=int, default=None, metavar="BENCHMARK_ID", help="continue an interrupted or partial benchmark")

@@ -30,6 +30,7 @@ import soxr
 
 from spectragram_bench.core.audio import SILENT_PEAK, AudioClip, check_audible, load_audio
 from spectragram_bench.core.errors import AudioError, DatasetError
+from spectragram_bench.core.natural_order import natural_key
 from spectragram_bench.core.records import UtteranceRecord, WorkItem
 
 #: A mixture is scaled down to this peak when the added noise would make it clip.
@@ -66,6 +67,13 @@ def variant_label(variant: dict[str, Any]) -> str:
         return f"speed x{variant['factor']:g}"
     rest = ",".join(f"{k}={v}" for k, v in sorted(variant.items()) if k != "kind" and v is not None)
     return f"{kind}({rest})" if rest else kind
+
+
+def variant_sort_key(variant: dict[str, Any] | None) -> tuple:
+    """Clean audio first, then each kind of variant by its label with numbers by value
+    (0, 5, 10, 20 dB; never the text order 0, 10, 20, 5)."""
+    variant = variant or {}
+    return (variant.get("kind", "clean") != "clean", natural_key(variant_label(variant)))
 
 
 def variant_duration(variant: dict[str, Any], duration_s: float | None) -> float | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench.core import bootstrap
 from spectragram_bench.core.models import Dataset, DatasetVariant, JobRun, Utterance, UtteranceValue
+from spectragram_bench.core.natural_order import natural_key
 from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.evaluations.registry import VALUE_SETS, Metric, all_metrics, figure
 
@@ -69,7 +70,8 @@ def breakdown(
     session: Session, job_run_ids: list[int], key: str, *, metrics: list[str] | None = None,
     eval_version: str | None = None, iterations: int = 1000, seed: int = 0,
 ) -> list[GroupFigure]:
-    """Figures per (job run, group of `key`, metric) from utterance_value; groups sorted by name."""
+    """Figures per (job run, group of `key`, metric) from utterance_value; groups in natural order
+    (numbers by value: `noise white 5 dB` before `10 dB`, speaker 19 before 103)."""
     registered = all_metrics()
     version = JobRun.eval_version if eval_version is None else eval_version
     q = (
@@ -103,7 +105,7 @@ def breakdown(
                 continue
             suffix = name[len(metric.name):]
             columns = [c + suffix for n in metric.needs for c in VALUE_SETS[n].columns]
-            for group in sorted(members):
+            for group in sorted(members, key=natural_key):
                 ids = [u for u in members[group] if all(c in per_utt[u] for c in columns)]
                 if not ids:
                     continue

@@ -21,8 +21,10 @@ def _encode_columns(columns: list[Column]) -> list[Any]:
 
 
 def browser_data(
-    systems: list, preds: list[ScoredPrediction], out_dir: Path, clips_dir: Path | None = None
+    systems: list, preds: list[ScoredPrediction], out_dir: Path, clips_dir: Path | None = None,
+    variant_audio: dict[int, str] | None = None,
 ) -> dict[str, Any]:
+    """`variant_audio`: utt_id -> link to the utterance as the model heard it (`report --variant-audio`)."""
     clips_dir = clips_dir or out_dir / "report-audio"
     groups: dict[str, int] = {}
     utts: dict[int, dict[str, Any]] = {}
@@ -37,6 +39,8 @@ def browser_data(
                 "dur": round(u.duration_s, 2) if u.duration_s is not None else None,
                 "spk": u.speaker, "ref": clip(u.ref_text), "h": {},
             }
+            if variant_audio and u.utt_id in variant_audio:
+                utts[u.utt_id]["va"] = variant_audio[u.utt_id]
         p = sp.prediction
         if sp.ok and sp.words is not None:
             w = sp.words

@@ -45,6 +45,7 @@ from spectragram_bench.core.models import (
     UtteranceValue,
 )
 from spectragram_bench.core.persistence import Database
+from spectragram_bench.datasets.variants import variant_sort_key
 from spectragram_bench.reporting.predictions import scored_predictions
 
 #: the columns `prediction` gains: per-utterance scores, named like their metric_summary metrics
@@ -170,6 +171,11 @@ def _rows(session: Session, model: type[Base], *where) -> Iterator[dict[str, Any
         yield row_of(obj, cols)
 
 
+def _variant_ordered(rows: Iterable[dict[str, Any]], rank: dict[int, int], *first: str) -> list[dict[str, Any]]:
+    """Rows by their `first` columns, then their variant's numeric parameter (0, 5, 10, 20 dB), then as stored."""
+    return sorted(rows, key=lambda r: (*(r[c] or 0 for c in first), rank.get(r["variant_id"], -1)))
+
+
 def prediction_rows(session: Session, benchmark_id: int, eval_version: str | None = None) -> Iterator[dict[str, Any]]:
     cols = table_columns(Prediction)
     scored = sorted(scored_predictions(session, benchmark_id, align=False, eval_version=eval_version),
@@ -222,6 +228,9 @@ def export_benchmark(
         bench_cols = table_columns(Benchmark)
         bench_row = row_of(bench, bench_cols)
         bench_row["config_json"] = redact(bench_row["config_json"])
+        variants = sorted(_rows(s, DatasetVariant, DatasetVariant.variant_id.in_(select(Utterance.variant_id).where(Utterance.utt_id.in_(utts)))),
+                          key=lambda r: (r["dataset_id"], r["split"], variant_sort_key(r["variant_json"]), r["variant_id"]))
+        rank = {r["variant_id"]: i for i, r in enumerate(variants)}
         job_cols = table_columns(JobRun)
         pred_cols = table_columns(Prediction) + [ColumnSpec(n, k) for n, k in SCORE_COLUMNS]
         tables: list[tuple[str, list[ColumnSpec], Iterable[dict[str, Any]]]] = [
@@ -230,14 +239,14 @@ def export_benchmark(
             ("provider", table_columns(Provider), _rows(s, Provider, Provider.provider_id.in_(select(JobRun.provider_id).where(JobRun.benchmark_id == benchmark_id)))),
             ("model", table_columns(Model), ({**r, "params_json": redact(r["params_json"])} for r in _rows(s, Model, Model.model_id.in_(select(JobRun.model_id).where(JobRun.benchmark_id == benchmark_id))))),
             ("dataset", table_columns(Dataset), _rows(s, Dataset, Dataset.dataset_id.in_(select(Utterance.dataset_id).where(Utterance.utt_id.in_(utts))))),
-            ("dataset_variant", table_columns(DatasetVariant), _rows(s, DatasetVariant, DatasetVariant.variant_id.in_(select(Utterance.variant_id).where(Utterance.utt_id.in_(utts))))),
+            ("dataset_variant", table_columns(DatasetVariant), variants),
             ("utterance", table_columns(Utterance), _rows(s, Utterance, Utterance.utt_id.in_(utts))),
             ("prediction", pred_cols, prediction_rows(s, benchmark_id, eval_version)),
             ("evaluation", table_columns(Evaluation), scored(Evaluation)),
             ("utterance_value", table_columns(UtteranceValue), scored(UtteranceValue)),
             ("latency_sample", table_columns(LatencySample), _rows(s, LatencySample, LatencySample.job_run_id.in_(runs))),
-            ("metric_summary", table_columns(MetricSummary), scored(MetricSummary)),
-            ("bootstrap_result", table_columns(BootstrapResult), scored(BootstrapResult)),
+            ("metric_summary", table_columns(MetricSummary), _variant_ordered(scored(MetricSummary), rank, "job_run_id", "dataset_id")),
+            ("bootstrap_result", table_columns(BootstrapResult), _variant_ordered(scored(BootstrapResult), rank, "job_run_id", "dataset_id")),
             ("cost_summary", table_columns(CostSummary), _rows(s, CostSummary, CostSummary.job_run_id.in_(runs))),
         ]
         try:

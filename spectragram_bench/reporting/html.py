@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import os
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +35,9 @@ from spectragram_bench.reporting.browser_data import browser_data, json_for_scri
 from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip
 from spectragram_bench.reporting.html_leaderboard import e, leaderboards_html
 from spectragram_bench.reporting.leaderboard import LeaderboardRow, leaderboard_rows
+from spectragram_bench.reporting.plots_section import plots_html
 from spectragram_bench.reporting.predictions import NormalizerChoice, ScoredPrediction, scored_predictions
+from spectragram_bench.reporting.variant_audio import variant_clips
 
 TOP_ERRORS = 10
 
@@ -81,93 +82,6 @@ def load_systems(session: Session, benchmark_id: int) -> list[SystemInfo]:
 
 # -- sections --------------------------------------------------------------------------------------
 
-def plot_points(rows: list[LeaderboardRow], series: dict[int, plots.Series]) -> list[plots.PlotPoint]:
-    out = []
-    for r in rows:
-        s = r.summary
-        ci = r.interval("wer")
-        variant = s.variant_json or {}
-        snr = variant.get("snr_db")
-        noise = ", ".join(f"{k}={v}" for k, v in sorted(variant.items()) if k not in ("kind", "snr_db") and v is not None)
-        out.append(
-            plots.PlotPoint(
-                series[s.job_run_id], f"{s.dataset}/{s.split} {s.variant}", r.wer,
-                ci.low if ci else None, ci.high if ci else None,
-                s.metrics.get("latency_api_ms_p95"), r.usd_per_audio_hour,
-                float(snr) if isinstance(snr, int | float) and not isinstance(snr, bool) else None,
-                variant.get("kind", "clean") == "clean", noise,
-            )
-        )
-    return out
-
-
-def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: list[ScoredPrediction]) -> str:
-    """The charts that have data, and one line for each that has none (so its absence is explained)."""
-    series = {s.id: s.series for s in systems}
-    points = plot_points(rows, series)
-    shown: list[tuple[str, str]] = []
-    missing: list[str] = []
-
-    def add(svg: str | None, caption: str, why_not: str) -> None:
-        if svg is None:
-            missing.append(why_not)
-        else:
-            shown.append((svg, caption))
-
-    add(
-        plots.wer_vs_latency(points),
-        "Each point is a system on one dataset variant; bars are the 95% bootstrap CI of WER. Lower left is better.",
-        "WER vs p95 latency: no system has both a WER and a p95 latency.",
-    )
-    # one WER-vs-SNR chart per dataset split and kind of noise, with that split's clean WER as baseline
-    clean: dict[str, list[plots.PlotPoint]] = defaultdict(list)
-    noisy: dict[tuple[str, str], list[plots.PlotPoint]] = defaultdict(list)
-    for p, r in zip(points, rows, strict=True):
-        where = f"{r.summary.dataset}/{r.summary.split}"
-        if p.clean:
-            clean[where].append(p)
-        elif p.snr_db is not None:
-            noisy[(where, p.noise)].append(p)
-    snr = [
-        plots.wer_vs_snr(pts + clean[where], f"{where} ({noise})" if noise else where, f"plot-wer-snr-{i}")
-        for i, ((where, noise), pts) in enumerate(sorted(noisy.items()))
-    ]
-    for svg in snr:
-        if svg is not None:
-            add(svg, "WER per noise variant (SNR in dB); dashed lines: the same system on clean audio.", "")
-    if all(svg is None for svg in snr):
-        missing.append("WER vs SNR: no noise variants (variant_json with snr_db) in this benchmark.")
-    latency: dict[int, list[float]] = defaultdict(list)
-    for sp in preds:
-        if sp.ok and sp.latency is not None and sp.latency.api_time_ms is not None:
-            latency[sp.prediction.job_run_id].append(sp.latency.api_time_ms)
-    add(
-        plots.latency_boxes([(s.series, latency.get(s.id, [])) for s in systems]),
-        "Per-utterance API latency of every scored utterance; dots are samples beyond p5/p95.",
-        "Latency distributions: no latency samples stored.",
-    )
-    fin = streaming_report.finalization_samples(preds)
-    if fin:
-        add(
-            streaming_report.finalization_cdf([(s.series, fin.get(s.id, [])) for s in systems if s.id in fin]),
-            "Share of utterances whose final transcript arrived within x ms of the speech end (Silero VAD), at 1x real time.",
-            "",
-        )
-        add(
-            streaming_report.wer_vs_finalization(rows, series),
-            "Each point is a streaming system on one dataset variant: WER against its p95 finalization latency.",
-            "WER vs finalization latency: no streaming system has both a WER and a finalization latency.",
-        )
-    add(
-        plots.cost_vs_wer(points),
-        "Cost per audio hour against WER (95% CI); lower left is better.",
-        "Cost vs WER: no cost data (cost_summary or a cost metric) stored for this benchmark.",
-    )
-    figs = "".join(f'<figure class="plot">{svg}<figcaption>{e(caption)}</figcaption></figure>' for svg, caption in shown)
-    notes = "".join(f"<li>{e(m)}</li>" for m in missing)
-    return f'<div class="plots">{figs}</div>' + (f'<ul class="notes" id="plots-missing">{notes}</ul>' if notes else "")
-
-
 def _top_table(title: str, items: Iterable[tuple[str, int]]) -> str:
     rows = "".join(f"<tr><td>{e(clip(k, DISPLAY_WORD_CHARS * 2))}</td><td class=\"num\">{n:,}</td></tr>" for k, n in items)
     if not rows:
@@ -208,6 +122,14 @@ def _when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else "-"
 
 
+def params_text(params: dict[str, Any]) -> str:
+    """One `key: value` line per parameter: a long value (a model path) wraps inside its line
+    instead of squeezing the column to one letter per line."""
+    if not params:
+        return "-"
+    return "\n".join(f"{k}: {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in sorted(params.items()))
+
+
 def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[LeaderboardRow]) -> str:
     out = ['<div class="scroll"><table class="kv"><thead><tr>']
     cols = ("System", "Provider SDK", "Model", "Model revision", "Mode", "Params", "Status", "Started", "Ended",
@@ -226,7 +148,7 @@ def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[Leaderboa
             f'<tr data-job-run="{s.id}"><td>{swatch(s.series)}{e(s.name)}</td>'
             f"<td>{e(prov.sdk or '-')} {e(prov.sdk_version or '')}</td><td>{e(model.name)}</td>"
             f"<td>{e(jr.model_revision or '-')}</td><td>{e(params.get('mode', 'batch'))}</td>"
-            f"<td><code>{e(json.dumps(params, sort_keys=True, default=str, ensure_ascii=False))}</code></td>"
+            f'<td class="params"><code>{e(params_text(params))}</code></td>'
             f"<td>{e(jr.status)}</td><td>{_when(jr.started_at)}</td><td>{_when(jr.ended_at)}</td>"
             f"<td>{e(jr.eval_version or '-')}</td><td>{e(norm_text)}</td><td>{e(clip(jr.error_text) or '')}</td></tr>"
         )
@@ -271,9 +193,13 @@ def csp(script: str) -> str:
     )
 
 
-def render_report(session: Session, benchmark_id: int, out_dir: Path, eval_version: str | None = None) -> str:
+def render_report(
+    session: Session, benchmark_id: int, out_dir: Path, eval_version: str | None = None, *,
+    audio_dir: Path | None = None, variant_audio: dict[int, str] | None = None,
+) -> str:
     """The report of `benchmark_id` as one HTML string; audio links are relative to `out_dir`
-    (audio held in dataset rows is written to `benchmark-ID-audio/` there: reporting/report_audio.py).
+    (audio held in dataset rows is written to `audio_dir`, by default `benchmark-ID-audio/` there:
+    reporting/report_audio.py); `variant_audio` links each degraded utterance to what the model heard.
 
     Leaderboard, plots and utterances show each job run's current evaluation (or `eval_version`);
     the benchmark's other evaluations get a leaderboard each beside it."""
@@ -287,7 +213,7 @@ def render_report(session: Session, benchmark_id: int, out_dir: Path, eval_versi
     for s in systems:
         s.normalizer = norms.get(s.id)
     inexact = sorted({f"{s.name}: {s.normalizer.note}" for s in systems if s.normalizer and s.normalizer.note})
-    data = browser_data(systems, preds, out_dir, out_dir / f"benchmark-{benchmark_id}-audio")
+    data = browser_data(systems, preds, out_dir, audio_dir or out_dir / f"benchmark-{benchmark_id}-audio", variant_audio)
     script = _static("report.js")
     title = f"{bench.name or 'benchmark'} - benchmark {benchmark_id}"
     n_utts = len(data["utts"])
@@ -332,27 +258,46 @@ report generated {e(generated)} by spectragram-bench {e(__version__)}</p>
 
 
 def default_report_path(db: Database, benchmark_id: int) -> Path:
-    """Beside the SQLite file (./runs/ by default); ./runs/ for a server database."""
+    """Beside the SQLite file (./runs/ by default); ./runs/ for a server database. Named after the
+    database too (`spectragram-benchmark-1-report.html`), so two databases in one folder never
+    overwrite each other's report."""
     from sqlalchemy.engine import make_url
 
     from spectragram_bench.core.config import DEFAULT_DB_DIR
 
     url = make_url(db.url)
-    folder = Path(url.database).parent if db.dialect == "sqlite" and url.database not in (None, "", ":memory:") else Path(DEFAULT_DB_DIR)
-    return folder / f"benchmark-{benchmark_id}-report.html"
+    if db.dialect == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder, name = Path(url.database).parent, Path(url.database).stem
+    else:
+        folder, name = Path(DEFAULT_DB_DIR), "-".join(p for p in (url.host, url.database) if p) or db.dialect
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return folder / f"{safe}-benchmark-{benchmark_id}-report.html"
+
+
+def audio_dir_of(report: Path) -> Path:
+    """Where the report's own audio goes (clips held in rows, --variant-audio): `<report name>-audio/`."""
+    return report.with_name(report.stem.removesuffix("-report") + "-audio")
 
 
 def write_report(
-    db: Database, benchmark_id: int, out: str | os.PathLike[str] | None = None, eval_version: str | None = None
+    db: Database, benchmark_id: int, out: str | os.PathLike[str] | None = None, eval_version: str | None = None,
+    *, variant_audio: bool = False,
 ) -> Path:
-    """Render and write the report; returns its path. Written atomically (temp file, then rename)."""
+    """Render and write the report; returns its path. Written atomically (temp file, then rename).
+    With `variant_audio`, every degraded utterance is written as the model heard it (reporting/variant_audio.py)."""
     path = Path(out) if out is not None else default_report_path(db, benchmark_id)
     if path.is_dir():
         raise BenchError(f"report output {path} is a directory; give a file name such as {path / 'report.html'}")
+    out_dir = path.parent if str(path.parent) else Path(".")
     with db.session() as session:
-        if session.get(Benchmark, benchmark_id) is None:
+        bench = session.get(Benchmark, benchmark_id)
+        if bench is None:
             raise BenchError(f"benchmark {benchmark_id} not found in {db.location}")
-        html = render_report(session, benchmark_id, path.parent if str(path.parent) else Path("."), eval_version)
+        heard = None
+        if variant_audio:
+            preds = scored_predictions(session, benchmark_id, chars=False, align=False, eval_version=eval_version)
+            heard, _problems = variant_clips(db, bench.config_json, preds, out_dir, audio_dir_of(path))
+        html = render_report(session, benchmark_id, out_dir, eval_version, audio_dir=audio_dir_of(path), variant_audio=heard)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

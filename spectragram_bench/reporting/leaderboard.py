@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench.core.models import BootstrapResult, CostSummary, JobRun, Model
 from spectragram_bench.core.persistence import Database
+from spectragram_bench.datasets.variants import variant_sort_key
 from spectragram_bench.reporting.summary import SummaryRow, summary_rows
 
 #: metric_summary names for leaderboard quantities, preferred name first. Evaluation v1 owns
@@ -128,9 +129,9 @@ def leaderboard_rows(session: Session, benchmark_id: int, eval_version: str | No
             # cost_summary is per job run: its price over all audio the job run scored
             r.usd_per_audio_hour = costs[s.job_run_id].price_usd / (audio_s[s.job_run_id] / 3600.0)
             r.cost_source = "cost_summary"
-    # ranked: per dataset split and variant, lowest WER first (no WER last)
+    # ranked: per dataset split and variant (variants by their numeric parameter), lowest WER first (no WER last)
     rows.sort(key=lambda r: (
-        r.summary.dataset_id or 0, r.summary.split, r.summary.variant_id or 0,
+        r.summary.dataset_id or 0, r.summary.split, variant_sort_key(r.summary.variant_json), r.summary.variant_id or 0,
         r.wer is None, r.wer if r.wer is not None else 0.0, r.summary.job_run_id,
     ))
     return rows

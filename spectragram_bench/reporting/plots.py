@@ -21,7 +21,7 @@ LEGEND_W = 190
 Formatter = Callable[[float, float], str]
 
 
-def _clip(text: str, n: int) -> str:
+def clip_label(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
@@ -141,6 +141,7 @@ class Chart:
     body: list[str] = field(default_factory=list)
     y_categories: list[str] | None = None
     height: int = HEIGHT
+    _labels: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -157,6 +158,19 @@ class Chart:
             x_fmt, y_fmt, height=height,
         )
 
+    def place_label(self, px: float, py: float, text: str) -> tuple[float, float, str] | None:
+        """Where a point's label fits (right or left, above or below) without overlapping an
+        earlier one or leaving the plot; None when nowhere fits (the tooltip still names it)."""
+        w, h = 6.0 * len(text), 12.0
+        for dx, dy, anchor in ((8, -6, "start"), (8, 14, "start"), (-8, -6, "end"), (-8, 14, "end")):
+            x0 = px + dx if anchor == "start" else px + dx - w
+            box = (x0, py + dy - h + 2, x0 + w, py + dy + 2)
+            inside = box[0] >= self.x.px_lo and box[2] <= self.x.px_hi + 4 and box[1] >= self.y.px_hi - 8
+            if inside and all(box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3] for b in self._labels):
+                self._labels.append(box)
+                return px + dx, py + dy, anchor
+        return None
+
     def point(self, series: Series, x: float, y: float, tooltip: str, *, y_low: float | None = None,
               y_high: float | None = None, label: str | None = None) -> None:
         c = colour(series.index)
@@ -169,8 +183,10 @@ class Chart:
                 f'stroke="{c}" stroke-width="1.5" fill="none"/>'
             )
         parts.append(f'<circle cx="{_num(px)}" cy="{_num(py)}" r="5" fill="{c}" stroke="#fff" stroke-width="1"/>')
-        if label:
-            parts.append(f'<text x="{_num(px + 8)}" y="{_num(py - 6)}" class="pl">{escape(label)}</text>')
+        spot = self.place_label(px, py, label) if label else None
+        if spot is not None:
+            lx, ly, anchor = spot
+            parts.append(f'<text x="{_num(lx)}" y="{_num(ly)}" class="pl" text-anchor="{anchor}">{escape(label)}</text>')
         parts.append("</g>")
         self.body.append("".join(parts))
         self._remember(series)
@@ -229,7 +245,7 @@ class Chart:
         out = [
             f'<svg id="{escape(self.element_id)}" class="chart" viewBox="0 0 {WIDTH} {self.height}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(self.title)}">',
-            f'<text x="10" y="20" class="ct"><title>{escape(self.title)}</title>{escape(_clip(self.title, 68))}</text>',
+            f'<text x="10" y="20" class="ct"><title>{escape(self.title)}</title>{escape(clip_label(self.title, 68))}</text>',
         ]
         x_ticks = x.ticks()
         x_step = (x_ticks[1] - x_ticks[0]) if len(x_ticks) > 1 else 1.0
@@ -240,7 +256,7 @@ class Chart:
             out.append(f'<text x="{_num(px)}" y="{_num(y.px_lo + 16)}" class="tk" text-anchor="middle">{escape(label)}</text>')
         if self.y_categories is not None:
             for i, name in enumerate(self.y_categories):
-                short = _clip(name, 24)
+                short = clip_label(name, 40)
                 out.append(
                     f'<text x="{_num(x.px_lo - 6)}" y="{_num(y(i) + 4)}" class="tk" text-anchor="end">'
                     f"<title>{escape(name)}</title>{escape(short)}</text>"
@@ -267,123 +283,10 @@ class Chart:
         out.extend(self.body)
         for i, s in enumerate(self.legend):
             ly = 40 + 18 * i
-            name = _clip(s.name, 22)
+            name = clip_label(s.name, 22)
             out.append(
                 f'<g class="lg"><title>{escape(s.name)}</title><rect x="{_num(x.px_hi + 14)}" y="{ly - 9}" width="10" height="10" '
                 f'fill="{colour(s.index)}"/><text x="{_num(x.px_hi + 30)}" y="{ly}" class="tk">{escape(name)}</text></g>'
             )
         out.append("</svg>")
         return "".join(out)
-
-
-# -- the report's charts ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PlotPoint:
-    """One leaderboard row as a chart sees it (plain numbers, so charts do not know the database)."""
-
-    series: Series
-    where: str  # dataset/split and variant
-    wer: float | None
-    wer_low: float | None
-    wer_high: float | None
-    p95_ms: float | None
-    usd_per_audio_hour: float | None
-    snr_db: float | None
-    clean: bool
-    noise: str = ""  # the noise variant's other parameters (type, seed, ...): one SNR curve each
-
-
-def _ci_text(p: PlotPoint) -> str:
-    return f" [95% CI {100 * p.wer_low:.2f}-{100 * p.wer_high:.2f}%]" if p.wer_low is not None and p.wer_high is not None else ""
-
-
-def _finite(*values: float | None) -> bool:
-    return all(v is not None and math.isfinite(v) for v in values)
-
-
-def wer_vs_latency(points: Sequence[PlotPoint]) -> str | None:
-    usable = [p for p in points if _finite(p.wer, p.p95_ms)]
-    if not usable:
-        return None
-    ys = [v for p in usable for v in (p.wer, p.wer_low, p.wer_high) if v is not None]
-    chart = Chart.create(
-        "plot-wer-latency", "WER (95% CI) vs p95 latency", "p95 API latency (ms)", "WER",
-        domain([p.p95_ms for p in usable], zero=True), domain(ys, zero=True), y_fmt=fmt_percent,
-    )
-    for p in usable:
-        chart.point(
-            p.series, p.p95_ms, p.wer,
-            f"{p.series.name} - {p.where}: WER {100 * p.wer:.2f}%{_ci_text(p)}, p95 {p.p95_ms:,.0f} ms",
-            y_low=p.wer_low, y_high=p.wer_high,
-        )
-    return chart.render()
-
-
-def cost_vs_wer(points: Sequence[PlotPoint]) -> str | None:
-    usable = [p for p in points if _finite(p.wer, p.usd_per_audio_hour)]
-    if not usable:
-        return None
-    ys = [v for p in usable for v in (p.wer, p.wer_low, p.wer_high) if v is not None]
-    chart = Chart.create(
-        "plot-cost-wer", "WER (95% CI) vs cost", "USD per audio hour", "WER",
-        domain([p.usd_per_audio_hour for p in usable], zero=True), domain(ys, zero=True),
-        x_fmt=usd_tick, y_fmt=fmt_percent,
-    )
-    for p in usable:
-        chart.point(
-            p.series, p.usd_per_audio_hour, p.wer,
-            f"{p.series.name} - {p.where}: WER {100 * p.wer:.2f}%{_ci_text(p)}, ${p.usd_per_audio_hour:,.3f}/audio h",
-            y_low=p.wer_low, y_high=p.wer_high,
-        )
-    return chart.render()
-
-
-def wer_vs_snr(points: Sequence[PlotPoint], dataset: str, element_id: str) -> str | None:
-    """WER against the SNR of noise variants, one line per system; the clean WER as a dashed line."""
-    noisy = [p for p in points if _finite(p.wer, p.snr_db)]
-    if not noisy:
-        return None
-    clean = [p for p in points if p.clean and _finite(p.wer)]
-    ys = [v for p in (*noisy, *clean) for v in (p.wer, p.wer_low, p.wer_high) if v is not None]
-    chart = Chart.create(
-        element_id, f"WER vs SNR - {dataset}", "SNR (dB); dashed: clean audio", "WER",
-        domain([p.snr_db for p in noisy], zero=False), domain(ys, zero=True), y_fmt=fmt_percent,
-    )
-    by_series: dict[str, list[PlotPoint]] = {}
-    for p in noisy:
-        by_series.setdefault(p.series.name, []).append(p)
-    for pts in by_series.values():
-        pts.sort(key=lambda p: p.snr_db)
-        chart.line(pts[0].series, [p.snr_db for p in pts], [p.wer for p in pts])
-        for p in pts:
-            chart.point(
-                p.series, p.snr_db, p.wer,
-                f"{p.series.name} - {p.where}: WER {100 * p.wer:.2f}%{_ci_text(p)} at {p.snr_db:g} dB SNR",
-                y_low=p.wer_low, y_high=p.wer_high,
-            )
-    for p in clean:
-        chart.line(
-            p.series, [chart.x.lo, chart.x.hi], [p.wer, p.wer], dashed=True,
-            tooltip=f"{p.series.name} - clean: WER {100 * p.wer:.2f}%{_ci_text(p)}",
-        )
-    return chart.render()
-
-
-def latency_boxes(samples: Sequence[tuple[Series, Sequence[float]]]) -> str | None:
-    """Per-system API latency distributions as horizontal box plots (log axis for wide ranges)."""
-    usable = [(s, v) for s, v in samples if len(v)]
-    if not usable:
-        return None
-    everything = [x for _, v in usable for x in v if x > 0]
-    wide = bool(everything) and max(everything) / min(everything) > 50
-    n = len(usable)
-    chart = Chart.create(
-        "plot-latency", "API latency per utterance (box p25-p75, whiskers p5-p95)", "API latency (ms)", "",
-        domain([x for _, v in usable for x in v], zero=not wide, log=wide, pad=0.03),
-        (-0.5, n - 0.5), x_log=wide, legend=False, left=190, height=min(HEIGHT, 110 + 50 * n),
-    )
-    chart.y_categories = [s.name for s, _ in reversed(usable)]  # row 0 is the bottom: first system on top
-    for i, (series, values) in enumerate(usable):
-        chart.box(series, n - 1 - i, values)
-    return chart.render()

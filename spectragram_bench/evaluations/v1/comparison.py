@@ -22,6 +22,7 @@ from spectragram_bench.core import bootstrap, metrics, significance
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.models import Dataset, DatasetVariant, JobRun, Model, Prediction, Utterance
 from spectragram_bench.core.models import Provider as ProviderRow
+from spectragram_bench.core.natural_order import natural_key
 from spectragram_bench.core.normalize import Normalizer
 from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.datasets.variants import variant_label
@@ -107,7 +108,7 @@ def compare_job_runs(
     members: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for utt_id in common:
         members[group_of[utt_id]].append(utt_id)
-    groups = sorted(members.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
+    groups = sorted(members.items(), key=lambda kv: tuple(natural_key(str(k)) for k in kv[0]))
     if len(groups) > 1:
         groups.append(((ALL, ALL, ALL), common))
     out = []

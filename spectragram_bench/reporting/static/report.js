@@ -50,16 +50,20 @@
   if (!dataNode || !root || !controls) return;
   var data = JSON.parse(dataNode.textContent);
   var PAGE = 25;
-  var state = { sys: "all", ds: "all", status: "all", sort: "errors-desc", q: "", page: 0 };
+  var DEFAULTS = { sys: "all", ds: "all", status: "all", sort: "errors-desc", q: "", page: 0 };
+  var state = {};
+  Object.keys(DEFAULTS).forEach(function (k) { state[k] = DEFAULTS[k]; });
 
   function readHash() {
     var m = /^#utt\?(.*)$/.exec(location.hash);
-    if (!m) return;
+    if (!m) return false;
+    Object.keys(DEFAULTS).forEach(function (k) { state[k] = DEFAULTS[k]; });
     m[1].split("&").forEach(function (pair) {
       var kv = pair.split("=");
       var key = decodeURIComponent(kv[0]), value = decodeURIComponent(kv.slice(1).join("=") || "");
       if (Object.prototype.hasOwnProperty.call(state, key)) state[key] = key === "page" ? (parseInt(value, 10) || 0) : value;
     });
+    return true;
   }
 
   function writeHash() {
@@ -177,9 +181,16 @@
     if (u.a) {
       var a = el("a", "play", u.src ? "\u25B6 source audio" : "\u25B6 audio");
       a.href = u.a;
-      if (u.src) a.title = "the file on disk, before the variant was applied";
+      if (u.src) a.title = "the file on disk, before the variant was applied" + (u.va ? "" : " (report --variant-audio writes what the model heard)");
       a.addEventListener("click", play);
       head.appendChild(a);
+    }
+    if (u.va) {  // report --variant-audio: the degraded clip as the provider received it
+      var heard = el("a", "play heard", "\u25B6 what the model heard");
+      heard.href = u.va;
+      heard.title = "this variant's audio, derived exactly as the run derived it";
+      heard.addEventListener("click", play);
+      head.appendChild(heard);
     }
     art.appendChild(head);
     var ref = el("div", "ref");
@@ -294,15 +305,33 @@
     if (scroll) controls.scrollIntoView();
   }
 
+  function syncControls() {  // the controls show the state; a value the data lacks falls back to its default
+    [[sysSel, "sys"], [dsSel, "ds"], [stSel, "status"], [sortSel, "sort"]].forEach(function (p) {
+      p[0].value = state[p[1]];
+      if (p[0].value !== state[p[1]]) state[p[1]] = p[0].value = DEFAULTS[p[1]];
+    });
+    search.value = state.q;
+  }
+
+  // A shared link lands where it points once the page is built: `#utt?status=failed` filters the
+  // browser and scrolls to it; `#s-plots` (any element id) scrolls to that section, whose place
+  // moved when the browser above it was filled in.
+  function goToHash(filter) {
+    if (filter && readHash()) { syncControls(); render(false, false); }
+    if (/^#utt\?/.test(location.hash)) { (document.getElementById("s-utterances") || controls).scrollIntoView(); return; }
+    var id = location.hash.length > 1 ? decodeURIComponent(location.hash.slice(1)) : "";
+    var target = id ? document.getElementById(id) : null;
+    if (target) target.scrollIntoView();
+  }
+
   readHash();
-  sysSel.value = state.sys; if (sysSel.value !== state.sys) state.sys = sysSel.value = "all";
-  dsSel.value = state.ds; if (dsSel.value !== state.ds) state.ds = dsSel.value = "all";
-  stSel.value = state.status; if (stSel.value !== state.status) state.status = stSel.value = "all";
-  sortSel.value = state.sort; if (sortSel.value !== state.sort) state.sort = sortSel.value = "errors-desc";
-  search.value = state.q;
+  syncControls();
   [[sysSel, "sys"], [dsSel, "ds"], [stSel, "status"], [sortSel, "sort"]].forEach(function (p) {
     p[0].addEventListener("change", function () { state[p[1]] = p[0].value; state.page = 0; render(false, true); });
   });
   search.addEventListener("input", function () { state.q = search.value; state.page = 0; render(false, true); });
   render(false, false);
+  goToHash(false);
+  window.addEventListener("load", function () { goToHash(false); });
+  window.addEventListener("hashchange", function () { goToHash(true); });
 })();
