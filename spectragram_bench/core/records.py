@@ -60,6 +60,9 @@ class WorkItem:
     variant: dict[str, Any] = field(default_factory=dict)
     source: AudioSource | None = None  # as UtteranceRecord.source
     language: str | None = None  # ISO 639-1 or None; adapters send it under their own parameter name
+    #: (first word start, last word end) in seconds from the dataset's word alignment (meta `words`),
+    #: the speech span a streaming adapter may be told to measure latency against
+    word_span: tuple[float, float] | None = None
 
     @property
     def audio(self) -> AudioSource:

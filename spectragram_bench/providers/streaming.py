@@ -32,7 +32,7 @@ from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
-from spectragram_bench.core.speech_spans import speech_span
+from spectragram_bench.core.speech_spans import REFERENCES, speech_span
 from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcript
 from spectragram_bench.providers.cloud import USER_AGENT, CloudProvider
 from spectragram_bench.providers.http_errors import MAX_MESSAGE_CHARS, error_for_exception, scrub
@@ -41,7 +41,7 @@ from spectragram_bench.providers.stream_clock import StreamClock
 log = logging.getLogger(__name__)
 
 #: adapter settings every streaming vendor accepts in params, never sent to the vendor
-STREAM_SETTINGS: dict[str, Any] = {"pace": 1.0, "frame_ms": 50, "end_timeout_s": 30.0}
+STREAM_SETTINGS: dict[str, Any] = {"pace": 1.0, "frame_ms": 50, "end_timeout_s": 30.0, "speech_span": "vad"}
 
 
 class ArrivalStamps(ClientConnection):
@@ -122,9 +122,12 @@ class StreamingProvider(CloudProvider):
             raise ConfigError(f"{self.where}: {config.name} is a live-streaming adapter; set \"mode\": \"streaming\"")
         params = dict(self.params)
         self.settings = {k: params.pop(k, v) for k, v in STREAM_SETTINGS.items()}
+        if self.settings["speech_span"] not in REFERENCES:
+            raise ConfigError(f"{self.where}: params.speech_span must be one of {', '.join(REFERENCES)}, "
+                              f"not {self.settings['speech_span']!r}")
         try:
-            self.settings = {"pace": float(self.settings["pace"]), "frame_ms": int(self.settings["frame_ms"]),
-                             "end_timeout_s": float(self.settings["end_timeout_s"])}
+            self.settings.update(pace=float(self.settings["pace"]), frame_ms=int(self.settings["frame_ms"]),
+                                 end_timeout_s=float(self.settings["end_timeout_s"]))
         except (TypeError, ValueError):
             raise ConfigError(f"{self.where}: params.pace, frame_ms and end_timeout_s must be numbers") from None
         if self.settings["pace"] < 0 or not 10 <= self.settings["frame_ms"] <= 1000 or self.settings["end_timeout_s"] <= 0:
@@ -187,10 +190,10 @@ class StreamingProvider(CloudProvider):
 
     def preprocess(self, clip: AudioClip, item: WorkItem) -> None:
         """Blocking, in the executor's audio thread: the speech span, computed once per audio."""
-        speech_span(clip, item)
+        speech_span(clip, item, self.settings["speech_span"])
 
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
-        span = speech_span(audio, item)
+        span = speech_span(audio, item, self.settings["speech_span"])
         # decoding and converting take a millisecond or more: off the event loop the other sessions pace on
         pcm = await asyncio.to_thread(lambda: audio.resampled(self.rate).pcm16())
         clock = StreamClock(frame_ms=self.settings["frame_ms"], pace=self.settings["pace"])

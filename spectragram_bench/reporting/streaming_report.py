@@ -52,7 +52,8 @@ def streaming_table(rows: list[LeaderboardRow]) -> Table | None:
     live = streaming_rows(rows)
     if not live:
         return None
-    table = Table(title="streaming latency (ms from the VAD's speech boundaries; connect = handshake)")
+    table = Table(title="streaming latency (ms from the speech boundaries: Silero VAD, or the word alignment where "
+                        "params.speech_span is alignment; connect = handshake)")
     for name, _ in COLUMNS:
         table.add_column(name, justify="left" if name in ("system", "dataset", "variant") else "right")
     for r in live:

@@ -41,6 +41,7 @@ from spectragram_bench.core.models import (
 )
 from spectragram_bench.core.persistence import Database, insert_for
 from spectragram_bench.core.records import PredictionResult, WorkItem
+from spectragram_bench.core.speech_spans import alignment_bounds
 from spectragram_bench.core.statuses import (
     LEASABLE_STATUSES,
     ErrorKind,
@@ -108,6 +109,7 @@ def load_items(
                 variant=variants(dataset_id, variant or {}),
                 source=AudioSource.restore(audio_path, meta) if META_KEY in meta else None,
                 language=meta.get("language"),
+                word_span=alignment_bounds(meta.get("words")),
             )
         )
     return items, broken
