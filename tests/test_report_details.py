@@ -19,6 +19,7 @@ from spectragram_bench.core.models import LatencySample, Model, Utterance
 from spectragram_bench.core.natural_order import natural_key
 from spectragram_bench.core.persistence import open_database
 from spectragram_bench.datasets.variants import variant_sort_key
+from spectragram_bench.reporting.browser_data import decode_browser_data
 
 #: given out of order on purpose: the report must not show them as given, nor as text (0, 10, 20, 5)
 SNRS = [20, 0, 10, 5]
@@ -102,7 +103,7 @@ def test_variant_audio_is_what_the_model_heard(noise_run):
     out = tmp / "heard" / "r.html"
     proc = run_cli("report", "1", "--out", str(out), "--variant-audio", "--db", f"sqlite:///{tmp / 'a.db'}", cwd=tmp)
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(out.read_text().split('id="utt-data">', 1)[1].split("</script>", 1)[0])
+    data = decode_browser_data(out.read_text())
     noisy = [u for u in data["utts"] if u["src"]]
     assert len(noisy) == 16 and all(u["va"].startswith("r-audio/variants/") for u in noisy)
     assert not any("va" in u for u in data["utts"] if not u["src"])  # clean audio plays its own file

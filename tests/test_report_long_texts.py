@@ -3,6 +3,7 @@ not make a report of megabytes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -10,6 +11,7 @@ from test_report import build_benchmark
 
 from spectragram_bench.core.models import JobRun, Prediction, Utterance
 from spectragram_bench.core.persistence import open_database
+from spectragram_bench.reporting.browser_data import decode_browser_data
 from spectragram_bench.reporting.html import write_report
 
 
@@ -35,5 +37,7 @@ def test_megabyte_texts_are_cut_in_the_report_and_whole_in_the_database(tmp_path
     assert lengths == [len(one_word), len(long_hyp)] and error_len == len(long_error)  # stored whole
     assert after - baseline < 300_000, (baseline, after)  # shown cut: kilobytes, not megabytes
     html = (tmp_path / "after.html").read_text()
-    assert "more characters; the full text is in the database" in html
-    assert "more words; the full text is in the database" in html
+    data = json.dumps(decode_browser_data(html), ensure_ascii=False)  # the utterance browser's texts
+    assert "more characters; the full text is in the database" in html + data
+    assert "more words; the full text is in the database" in data
+    assert len(data) < 300_000

@@ -31,7 +31,7 @@ from spectragram_bench.core.persistence import Database
 from spectragram_bench.reporting import plots, streaming_report
 from spectragram_bench.reporting.alignment import ErrorFrequencies
 from spectragram_bench.reporting.breakdown_html import breakdowns_html
-from spectragram_bench.reporting.browser_data import browser_data, json_for_script
+from spectragram_bench.reporting.browser_data import browser_data
 from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip
 from spectragram_bench.reporting.html_leaderboard import e, leaderboards_html
 from spectragram_bench.reporting.leaderboard import LeaderboardRow, leaderboard_rows
@@ -216,7 +216,7 @@ def render_report(
     data = browser_data(systems, preds, out_dir, audio_dir or out_dir / f"benchmark-{benchmark_id}-audio", variant_audio)
     script = _static("report.js")
     title = f"{bench.name or 'benchmark'} - benchmark {benchmark_id}"
-    n_utts = len(data["utts"])
+    n_utts = data.n_utts
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     warn = "".join(f'<p class="warn">Alignment: {e(w)}</p>' for w in inexact)
     body = f"""<!DOCTYPE html>
@@ -247,7 +247,7 @@ report generated {e(generated)} by spectragram-bench {e(__version__)}</p>
 <span class="c d"><span>ref</span><span>\u2014</span></span> deletion
 <span class="c i"><span>\u2014</span><span>hyp</span></span> insertion \u00b7 texts normalised as scored; the raw hypothesis is below each line.</p>
 <div id="browser"><noscript>The utterance browser needs JavaScript (it runs offline, from this file).</noscript></div>
-<script type="application/json" id="utt-data">{json_for_script(data)}</script>
+{data.html()}
 </section>
 <section id="s-repro"><h2>Reproducibility</h2>{repro_html(bench, systems, rows)}</section>
 </main>

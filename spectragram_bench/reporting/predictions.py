@@ -31,8 +31,7 @@ from spectragram_bench.core.models import (
 )
 from spectragram_bench.core.normalize import NONE, Normalizer
 from spectragram_bench.core.registry import NORMALIZERS
-from spectragram_bench.core.statuses import PredictionStatus
-from spectragram_bench.reporting.alignment import Column, align_words
+from spectragram_bench.reporting.alignment import HIT, Column, align_words
 
 
 @dataclass(frozen=True)
@@ -94,14 +93,18 @@ def job_run_normalizers(
     return {jr_id: resolve_normalizer(tag, steps) for jr_id, (tag, steps) in found.items()}
 
 
-@dataclass
+@dataclass(slots=True)
 class ScoredPrediction:
-    prediction: Prediction
-    utterance: Utterance
+    """`prediction`, `utterance` and `latency` are plain rows of their tables (Core selects, read by
+    attribute like the ORM objects, at a fraction of the cost); an utterance's row is shared by
+    its job runs' predictions."""
+
+    prediction: Any
+    utterance: Any
     dataset: str
     split: str
     variant_json: dict[str, Any]
-    latency: LatencySample | None
+    latency: Any | None
     eval_version: str | None
     normalizer: NormalizerChoice
     words: metrics.ErrorCounts | None = None  # None when the prediction failed
@@ -117,7 +120,7 @@ class ScoredPrediction:
 
     @property
     def ok(self) -> bool:
-        return self.prediction.status == PredictionStatus.OK
+        return self.prediction.status == "ok"
 
     @property
     def ttft_ms(self) -> float | None:
@@ -126,12 +129,18 @@ class ScoredPrediction:
         return float(value) if isinstance(value, int | float) else None
 
 
+def _rows(session: Session, table, where) -> Any:
+    return session.execute(select(table).where(where))
+
+
 def scored_predictions(
     session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True, eval_version: str | None = None
 ) -> list[ScoredPrediction]:
     """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run.
 
     `align` adds word alignment columns, `chars` character counts (each costs an alignment pass).
+    Counts come from the stored per-utterance values where the evaluation wrote them; an
+    utterance with no stored error gets its columns from its normalised reference alone.
     """
     runs = dict(
         session.execute(select(JobRun.job_run_id, JobRun.eval_version).where(JobRun.benchmark_id == benchmark_id)).all()
@@ -141,25 +150,23 @@ def scored_predictions(
     if eval_version is not None:
         runs = dict.fromkeys(runs, eval_version)
     normalizers = job_run_normalizers(session, list(runs), eval_version)
-    q = (
-        select(Prediction, Utterance, Dataset.name, DatasetVariant.split, DatasetVariant.variant_json, LatencySample)
-        .join(Utterance, Utterance.utt_id == Prediction.utt_id)
-        .join(Dataset, Dataset.dataset_id == Utterance.dataset_id)
-        .join(DatasetVariant, DatasetVariant.variant_id == Utterance.variant_id)
-        .outerjoin(
-            LatencySample,
-            (LatencySample.job_run_id == Prediction.job_run_id) & (LatencySample.utt_id == Prediction.utt_id),
+    P, U, L = Prediction.__table__, Utterance.__table__, LatencySample.__table__
+    in_runs = P.c.job_run_id.in_(list(runs))
+    utts = {u.utt_id: u for u in _rows(session, U, U.c.utt_id.in_(select(P.c.utt_id).where(in_runs)))}
+    lats = {(r.job_run_id, r.utt_id): r for r in _rows(session, L, L.c.job_run_id.in_(list(runs)))}
+    variants = {
+        vid: (dname, split, vjson or {})
+        for vid, dname, split, vjson in session.execute(
+            select(DatasetVariant.variant_id, Dataset.name, DatasetVariant.split, DatasetVariant.variant_json)
+            .join(Dataset, Dataset.dataset_id == DatasetVariant.dataset_id)
         )
-        .where(Prediction.job_run_id.in_(list(runs)))
-        .order_by(Prediction.utt_id, Prediction.job_run_id)
-    )
-    out = [
-        ScoredPrediction(
-            p, u, dname, split, vjson or {}, lat, runs[p.job_run_id],
-            normalizers.get((p.job_run_id, u.dataset_id, u.variant_id), normalizers[p.job_run_id]),
-        )
-        for p, u, dname, split, vjson, lat in session.execute(q)
-    ]
+    }
+    out = []
+    for p in session.execute(select(P).where(in_runs).order_by(P.c.utt_id, P.c.job_run_id)):
+        u = utts[p.utt_id]
+        dname, split, vjson = variants[u.variant_id]
+        norm = normalizers.get((p.job_run_id, u.dataset_id, u.variant_id), normalizers[p.job_run_id])
+        out.append(ScoredPrediction(p, u, dname, split, vjson, lats.get((p.job_run_id, p.utt_id)), runs[p.job_run_id], norm))
     by_run: dict[tuple[int, str | None], list[ScoredPrediction]] = defaultdict(list)
     for sp in out:
         if sp.ok:
@@ -175,9 +182,14 @@ def scored_predictions(
         if not align and items[0].stored:
             continue
         norm = items[0].normalizer.normalizer
+        if items[0].stored:  # exact counts: only utterances with an error need the hypothesis aligned
+            for sp in items:
+                if sp.words.errors == 0:
+                    sp.columns = [(HIT, w, w) for w in norm(sp.utterance.ref_text).split()]
+            items = [sp for sp in items if sp.columns is None]
         refs = [norm(sp.utterance.ref_text) for sp in items]
         hyps = [norm(sp.prediction.hyp_text or "") for sp in items]
-        if not items[0].stored:
+        if items and not items[0].stored:
             words = metrics.word_counts(refs, hyps)
             char_errors = metrics.char_counts(refs, hyps) if chars else [None] * len(items)
             for sp, w, c in zip(items, words, char_errors, strict=True):

@@ -29,6 +29,45 @@ def relative_href(path: Path, out_dir: Path) -> str | None:
     return quote(Path(rel).as_posix())
 
 
+class AudioLinks:
+    """Play links for many utterances: each folder is resolved and listed once, not each file
+    stat-ed and resolved (a 100k-utterance report spent most of its time there)."""
+
+    def __init__(self, out_dir: Path, clips_dir: Path) -> None:
+        self.out_dir = os.path.realpath(out_dir)
+        self.clips_dir = clips_dir
+        self._folders: dict[str, tuple[str, frozenset[str]] | None] = {}
+
+    def _folder(self, folder: str) -> tuple[str, frozenset[str]] | None:
+        """(the folder's link prefix relative to the report, the files in it), None if unreadable."""
+        if folder not in self._folders:
+            try:
+                names = frozenset(e.name for e in os.scandir(folder or ".") if e.is_file())
+                rel = os.path.relpath(os.path.realpath(folder or "."), self.out_dir)
+                self._folders[folder] = (quote(Path(rel).as_posix()), names)
+            except (OSError, ValueError):  # unreadable, or another drive on Windows
+                self._folders[folder] = None
+        return self._folders[folder]
+
+    def href(self, utt_id: int, audio_path: str | None, meta: dict[str, Any] | None) -> str | None:
+        """The link for one utterance, or None when its audio is not on this machine."""
+        if not audio_path:
+            return None
+        meta = meta or {}
+        folder, name = os.path.split(audio_path)
+        found = self._folder(folder)
+        if found is None or name not in found[1]:
+            return None
+        source = AudioSource.restore(audio_path, meta)
+        if not source.is_file:
+            return audio_href(utt_id, audio_path, meta, Path(self.out_dir), self.clips_dir)
+        href = f"{found[0]}/{quote(name)}" if found[0] != "." else quote(name)
+        if source.offset_s or source.segment_s is not None:
+            end = "" if source.segment_s is None else f",{source.offset_s + source.segment_s:.3f}"
+            href += f"#t={source.offset_s:.3f}{end}"
+        return href
+
+
 def audio_href(utt_id: int, audio_path: str | None, meta: dict[str, Any] | None, out_dir: Path, clips_dir: Path) -> str | None:
     """The link for one utterance, or None when its audio is not on this machine."""
     if not audio_path or not Path(audio_path).is_file():
