@@ -20,23 +20,24 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from spectragram_bench.core.audio import AudioClip
-from spectragram_bench.core.config import ProviderConfig
-from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ProviderError, Transcript
 from spectragram_bench.providers.http_client import Reply
-from spectragram_bench.providers.http_errors import (
-    bad_reply,
-    reply_json,
+from spectragram_bench.providers.http_errors import bad_reply, reply_json
+from spectragram_bench.providers.jobs import (
+    Job,
+    JobProvider,
+    JobStatus,
+    StatusWords,
+    delete_request,
+    reply_field,
 )
-from spectragram_bench.providers.jobs import Job, JobProvider, JobState, JobStatus
 from spectragram_bench.providers.one_request import item_language, send_checked
 
 UPLOAD_PATH = "/v2/upload"
 TRANSCRIPT_PATH = "/v2/transcript"
-PENDING = {"queued": JobState.PENDING, "processing": JobState.PENDING}
-#: request fields the adapter sets itself
-RESERVED = ("audio_url", "speech_model", "speech_models")
+STATUS = StatusWords(done="completed", pending=("queued", "processing"), failed=("error",))
+SET = "is set by the adapter (\"model\" is the speech model)"
 
 
 def rate_limit_reset(response: Reply, error: ProviderError) -> ProviderError:
@@ -57,12 +58,7 @@ class AssemblyAIProvider(JobProvider):
     example_model: ClassVar[str] = "universal-3-pro"
     default_poll_interval_s: ClassVar[float] = 1.0
     fetch_sends_request: ClassVar[bool] = False  # the completed poll reply is the transcript
-
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        for key in RESERVED:
-            if key in self.params:
-                raise ConfigError(f"{self.where}: params.{key} is set by the adapter (\"model\" is the speech model); remove it")
+    reserved_params: ClassVar[dict[str, str]] = {"audio_url": SET, "speech_model": SET, "speech_models": SET}
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": self.api_key or ""}
@@ -78,10 +74,7 @@ class AssemblyAIProvider(JobProvider):
     async def upload(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         body, _mime, _name = audio.file_bytes()
         response = await self._send("POST", UPLOAD_PATH, content=body, headers={"Content-Type": "application/octet-stream"})
-        reply = reply_json(response.content, what="upload reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("upload_url"), str):
-            raise bad_reply("no \"upload_url\" in the upload reply")
-        job.upload = reply["upload_url"]
+        job.upload = reply_field(response.content, "upload_url", what="upload reply")
 
     def request_body(self, item: WorkItem, audio_url: str) -> dict[str, Any]:
         body: dict[str, Any] = {"audio_url": audio_url, "speech_models": [self.model], **self.params}
@@ -92,22 +85,14 @@ class AssemblyAIProvider(JobProvider):
 
     async def submit(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         response = await self._send("POST", TRANSCRIPT_PATH, json=self.request_body(item, job.upload))
-        reply = reply_json(response.content, what="transcript creation reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str):
-            raise bad_reply("no transcript \"id\" in the creation reply")
-        job.job_id = reply["id"]
+        job.job_id = reply_field(response.content, "id", what="transcript creation reply")
 
     async def poll(self, job: Job) -> JobStatus:
         response = await self._send("GET", f"{TRANSCRIPT_PATH}/{job.job_id}")
         reply = reply_json(response.content, what="transcript status")
-        status = reply.get("status") if isinstance(reply, dict) else None
-        if status == "completed":
-            return JobStatus(JobState.DONE, status, reply=reply)
-        if status == "error":
-            return JobStatus(JobState.FAILED, status, message=str(reply.get("error") or "no reason given"))
-        if status in PENDING:
-            return JobStatus(PENDING[status], status)
-        raise bad_reply(f"transcript status {status!r} is none of queued, processing, completed, error")
+        if not isinstance(reply, dict):
+            raise bad_reply("the transcript status is not an object")
+        return STATUS.read(reply.get("status"), reply=reply, message=lambda: str(reply.get("error") or "no reason given"))
 
     async def fetch(self, job: Job, status: JobStatus) -> Transcript:
         reply = status.reply
@@ -132,9 +117,4 @@ class AssemblyAIProvider(JobProvider):
         transcript cannot be deleted through the API: AssemblyAI removes it within 48 hours."""
         if job.job_id is None:
             return "upload kept: AssemblyAI has no API to delete it (it expires within 48 h)"
-        try:
-            await self._send("DELETE", f"{TRANSCRIPT_PATH}/{job.job_id}")
-        except ProviderError as exc:
-            if exc.status != 404:  # already gone
-                raise
-        return None
+        return await delete_request(self._send("DELETE", f"{TRANSCRIPT_PATH}/{job.job_id}"))

@@ -25,21 +25,24 @@ from typing import Any, ClassVar
 
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
-from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcript
 from spectragram_bench.providers.http_client import Reply
 from spectragram_bench.providers.http_errors import MAX_MESSAGE_CHARS, bad_reply, reply_json
-from spectragram_bench.providers.jobs import Job, JobProvider, JobStatus, StatusWords
+from spectragram_bench.providers.jobs import (
+    Job,
+    JobProvider,
+    JobStatus,
+    StatusWords,
+    delete_request,
+    reply_field,
+)
 from spectragram_bench.providers.one_request import send_checked
 
 UPLOAD_PATH = "/v2/upload"
 JOBS_PATH = "/v2/pre-recorded"
 STATUS = StatusWords(done="done", pending=("queued", "processing"), failed=("error",))
-#: request fields the adapter sets itself
-RESERVED = ("audio_url",)
-#: request fields that send the result elsewhere instead of into the poll reply
-REFUSED = ("callback", "callback_url", "callback_config")
+ELSEWHERE = "sends the result elsewhere; the adapter polls"
 
 
 def validation_detail(response: Reply, error: ProviderError) -> ProviderError:
@@ -65,14 +68,12 @@ class GladiaProvider(JobProvider):
     example_model: ClassVar[str] = "solaria-1"
     default_poll_interval_s: ClassVar[float] = 1.0
     fetch_sends_request: ClassVar[bool] = False  # the done poll reply holds the result
+    reserved_params: ClassVar[dict[str, str]] = {"audio_url": "is set by the adapter", "callback": ELSEWHERE,
+                                                 "callback_url": ELSEWHERE, "callback_config": ELSEWHERE}
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.base_url = self.base_url.removesuffix("/v2")
-        for key in RESERVED + REFUSED:
-            if key in self.params:
-                why = "is set by the adapter" if key in RESERVED else "sends the result elsewhere; the adapter polls"
-                raise ConfigError(f"{self.where}: params.{key} {why}; remove it")
 
     def model_params(self) -> dict[str, Any]:
         return {"model": self.model, **self.params, **self.endpoint_params()}
@@ -83,11 +84,8 @@ class GladiaProvider(JobProvider):
 
     async def upload(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         body, mime, name = audio.file_bytes()
-        reply = reply_json((await self._send("POST", UPLOAD_PATH, files={"audio": (name, body, mime)})).content,
-                           what="upload reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("audio_url"), str):
-            raise bad_reply("no \"audio_url\" in the upload reply")
-        job.upload = reply["audio_url"]
+        response = await self._send("POST", UPLOAD_PATH, files={"audio": (name, body, mime)})
+        job.upload = reply_field(response.content, "audio_url", what="upload reply")
 
     def request_body(self, item: WorkItem, audio_url: str) -> dict[str, Any]:
         body: dict[str, Any] = {"audio_url": audio_url, **self.params}
@@ -98,10 +96,7 @@ class GladiaProvider(JobProvider):
 
     async def submit(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         response = await self._send("POST", JOBS_PATH, json=self.request_body(item, job.upload))
-        reply = reply_json(response.content, what="pre-recorded creation reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str):
-            raise bad_reply("no job \"id\" in the pre-recorded creation reply")
-        job.job_id = reply["id"]
+        job.job_id = reply_field(response.content, "id", what="pre-recorded creation reply")
 
     async def poll(self, job: Job) -> JobStatus:
         reply = reply_json((await self._send("GET", f"{JOBS_PATH}/{job.job_id}")).content, what="pre-recorded job")
@@ -132,15 +127,9 @@ class GladiaProvider(JobProvider):
     async def cleanup(self, job: Job) -> str | None:
         if job.job_id is None:
             return "upload kept: Gladia documents no deletion of an upload without its job"
-        try:
-            await self._send("DELETE", f"{JOBS_PATH}/{job.job_id}")
-        except ProviderError as exc:
-            if exc.status == 404:  # already gone
-                return None
-            if exc.status == 403:  # not done yet: Gladia deletes done or failed jobs only
-                return f"kept: Gladia refused the deletion ({exc})"
-            raise
-        return None
+        # a queued or processing job answers 403: Gladia deletes done or failed jobs only
+        return await delete_request(self._send("DELETE", f"{JOBS_PATH}/{job.job_id}"),
+                                    kept={403: "Gladia refused the deletion"})
 
 
 def utterance_words(utterances: list[Any]) -> list[dict[str, Any]]:

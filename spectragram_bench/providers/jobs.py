@@ -21,15 +21,17 @@ hints otherwise (`JobStatus.poll_after_s`), and `job_timeout_s` bounds the whole
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from spectragram_bench.core.audio import AudioClip
+from spectragram_bench.core.config import ProviderConfig
+from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
-from spectragram_bench.providers.base import ErrorKind, Transcript
+from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcript
 from spectragram_bench.providers.cloud import CloudProvider
-from spectragram_bench.providers.http_errors import bad_reply
+from spectragram_bench.providers.http_errors import bad_reply, reply_json
 
 #: each pending poll waits this much longer than the one before, up to MAX_POLL_INTERVAL_S
 POLL_BACKOFF = 1.5
@@ -97,10 +99,18 @@ class JobProvider(CloudProvider):
     """Base of job-based adapters. `transcribe` is not used: the executor drives the steps."""
 
     job_based: ClassVar[bool] = True
+    #: params the adapter sets itself or refuses, with why: refused when the adapter is built
+    reserved_params: ClassVar[Mapping[str, str]] = {}
     #: first wait between submit and the first poll (and between polls before backoff)
     default_poll_interval_s: ClassVar[float] = 1.0
     #: False when `fetch` reads the last poll's reply (no request, so no rate-limit slot)
     fetch_sends_request: ClassVar[bool] = True
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        for key, why in self.reserved_params.items():
+            if key in self.params:
+                raise ConfigError(f"{self.where}: params.{key} {why}; remove it")
 
     async def upload(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         """Send the audio where the vendor has a separate upload (sets job.upload). Default:
@@ -129,6 +139,29 @@ class JobProvider(CloudProvider):
 
     def poll_interval_s(self) -> float:
         return self.config.poll_interval_s if self.config.poll_interval_s is not None else self.default_poll_interval_s
+
+
+def reply_field(content: bytes, key: str, *, what: str) -> str:
+    """The string `key` of a JSON reply (a job or upload id), else an unexpected reply."""
+    reply = reply_json(content, what=what)
+    if not isinstance(reply, dict) or not isinstance(reply.get(key), str):
+        raise bad_reply(f"no {key!r} in the {what}")
+    return reply[key]
+
+
+async def delete_request(call: Awaitable[Any], kept: Mapping[int, str] | None = None) -> str | None:
+    """Await one deletion request: None when deleted or already gone (404); a status in `kept` (the
+    vendor refuses to delete yet, e.g. a job still running) returns "kept: <why> (<reply>)";
+    anything else raises."""
+    try:
+        await call
+    except ProviderError as exc:
+        if exc.status == 404:
+            return None
+        if kept and exc.status in kept:
+            return f"kept: {kept[exc.status]} ({exc})"
+        raise
+    return None
 
 
 def is_job_based(provider: object) -> bool:

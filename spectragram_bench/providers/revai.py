@@ -24,16 +24,23 @@ from typing import Any, ClassVar
 
 from spectragram_bench.core.audio import AudioClip
 from spectragram_bench.core.config import ProviderConfig
-from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ProviderError, Transcript
 from spectragram_bench.providers.http_client import Reply
 from spectragram_bench.providers.http_errors import MAX_MESSAGE_CHARS, bad_reply, reply_json
-from spectragram_bench.providers.jobs import Job, JobProvider, JobState, JobStatus
+from spectragram_bench.providers.jobs import (
+    Job,
+    JobProvider,
+    JobStatus,
+    StatusWords,
+    delete_request,
+    reply_field,
+)
 from spectragram_bench.providers.one_request import item_language, send_checked
 
 JOBS_PATH = "/speechtotext/v1/jobs"
 TRANSCRIPT_TYPE = "application/vnd.rev.transcript.v1.0+json"
+STATUS = StatusWords(done="transcribed", pending=("in_progress",), failed=("failed",))
 
 
 def problem_message(response: Reply, error: ProviderError) -> ProviderError:
@@ -55,12 +62,11 @@ class RevAIProvider(JobProvider):
     default_key_env: ClassVar[str | None] = "REVAI_ACCESS_TOKEN"
     example_model: ClassVar[str] = "machine"
     default_poll_interval_s: ClassVar[float] = 1.0
+    reserved_params: ClassVar[dict[str, str]] = {"transcriber": "is set from \"model\""}
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.base_url = self.base_url.removesuffix("/speechtotext/v1")  # the SDK's form of the same host
-        if "transcriber" in self.params:
-            raise ConfigError(f"{self.where}: params.transcriber is set from \"model\"; remove it")
 
     def model_params(self) -> dict[str, Any]:
         return {"transcriber": self.model, **self.params, **self.endpoint_params()}
@@ -81,23 +87,15 @@ class RevAIProvider(JobProvider):
         body, mime, name = audio.file_bytes()
         response = await self._send("POST", "", files={"media": (name, body, mime),
                                                        "options": (None, json.dumps(self.options(item), sort_keys=True))})
-        reply = reply_json(response.content, what="job creation reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str):
-            raise bad_reply("no job \"id\" in the creation reply")
-        job.job_id = reply["id"]
+        job.job_id = reply_field(response.content, "id", what="job creation reply")
 
     async def poll(self, job: Job) -> JobStatus:
         reply = reply_json((await self._send("GET", f"/{job.job_id}")).content, what="job details")
-        status = reply.get("status") if isinstance(reply, dict) else None
-        if status == "transcribed":
-            job.data["duration_seconds"] = reply.get("duration_seconds")
-            return JobStatus(JobState.DONE, status)
-        if status == "in_progress":
-            return JobStatus(JobState.PENDING, status)
-        if status == "failed":
-            reason = ": ".join(str(reply[k]) for k in ("failure", "failure_detail") if reply.get(k))
-            return JobStatus(JobState.FAILED, status, message=reason or "no reason given")
-        raise bad_reply(f"job status {status!r} is none of in_progress, transcribed, failed")
+        if not isinstance(reply, dict):
+            raise bad_reply("the job details are not an object")
+        job.data["duration_seconds"] = reply.get("duration_seconds")
+        reason = ": ".join(str(reply[k]) for k in ("failure", "failure_detail") if reply.get(k))
+        return STATUS.read(reply.get("status"), message=lambda: reason or "no reason given")
 
     async def fetch(self, job: Job, status: JobStatus) -> Transcript:
         response = await self._send("GET", f"/{job.job_id}/transcript", headers={"Accept": TRANSCRIPT_TYPE})
@@ -111,12 +109,7 @@ class RevAIProvider(JobProvider):
     async def cleanup(self, job: Job) -> str | None:
         if job.job_id is None:
             return "no job was created"
-        try:
-            await self._send("DELETE", f"/{job.job_id}")
-        except ProviderError as exc:
-            if exc.status != 404:
-                raise
-        return None
+        return await delete_request(self._send("DELETE", f"/{job.job_id}"))
 
 
 def monologue_words(monologues: list[Any]) -> tuple[list[dict[str, Any]], str]:

@@ -25,13 +25,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from spectragram_bench.core.audio import AudioClip
-from spectragram_bench.core.config import ProviderConfig
-from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcript
 from spectragram_bench.providers.http_client import Reply
 from spectragram_bench.providers.http_errors import MAX_MESSAGE_CHARS, bad_reply, reply_json
-from spectragram_bench.providers.jobs import Job, JobProvider, JobStatus, StatusWords
+from spectragram_bench.providers.jobs import (
+    Job,
+    JobProvider,
+    JobStatus,
+    StatusWords,
+    delete_request,
+    reply_field,
+)
 from spectragram_bench.providers.one_request import send_checked
 from spectragram_bench.providers.soniox_tokens import tokens_text, tokens_words, transcript_tokens
 
@@ -39,8 +44,8 @@ FILES_PATH = "/v1/files"
 TRANSCRIPTIONS_PATH = "/v1/transcriptions"
 #: the SDK's TranscriptionStatus; the errors page calls a failed job "failed", so both count
 STATUS = StatusWords(done="completed", pending=("queued", "processing"), failed=("error", "failed"))
-RESERVED = ("model", "file_id", "audio_url")
-REFUSED = ("webhook_url", "webhook_auth_header_name", "webhook_auth_header_value")
+SET = "is set by the adapter (\"model\" is the model)"
+WEBHOOK = "is for webhooks; the adapter polls"
 
 
 def error_type(response: Reply, error: ProviderError) -> ProviderError:
@@ -62,13 +67,8 @@ class SonioxProvider(JobProvider):
     default_key_env: ClassVar[str | None] = "SONIOX_API_KEY"
     example_model: ClassVar[str] = "stt-async-v4"
     default_poll_interval_s: ClassVar[float] = 1.0
-
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        for key in RESERVED + REFUSED:
-            if key in self.params:
-                why = "is set by the adapter (\"model\" is the model)" if key in RESERVED else "is for webhooks; the adapter polls"
-                raise ConfigError(f"{self.where}: params.{key} {why}; remove it")
+    reserved_params: ClassVar[dict[str, str]] = {"model": SET, "file_id": SET, "audio_url": SET, "webhook_url": WEBHOOK,
+                                                 "webhook_auth_header_name": WEBHOOK, "webhook_auth_header_value": WEBHOOK}
 
     def model_params(self) -> dict[str, Any]:
         return {"model": self.model, **self.params, **self.endpoint_params()}
@@ -79,11 +79,8 @@ class SonioxProvider(JobProvider):
 
     async def upload(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         body, mime, name = audio.file_bytes()
-        reply = reply_json((await self._send("POST", FILES_PATH, files={"file": (name, body, mime)})).content,
-                           what="file upload reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str):
-            raise bad_reply("no file \"id\" in the upload reply")
-        job.upload = reply["id"]
+        response = await self._send("POST", FILES_PATH, files={"file": (name, body, mime)})
+        job.upload = reply_field(response.content, "id", what="file upload reply")
 
     def request_body(self, item: WorkItem, file_id: str) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "file_id": file_id, **self.params}
@@ -93,11 +90,8 @@ class SonioxProvider(JobProvider):
         return body
 
     async def submit(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
-        reply = reply_json((await self._send("POST", TRANSCRIPTIONS_PATH, json=self.request_body(item, job.upload))).content,
-                           what="transcription creation reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str):
-            raise bad_reply("no transcription \"id\" in the creation reply")
-        job.job_id = reply["id"]
+        response = await self._send("POST", TRANSCRIPTIONS_PATH, json=self.request_body(item, job.upload))
+        job.job_id = reply_field(response.content, "id", what="transcription creation reply")
 
     async def poll(self, job: Job) -> JobStatus:
         reply = reply_json((await self._send("GET", f"{TRANSCRIPTIONS_PATH}/{job.job_id}")).content,
@@ -122,18 +116,11 @@ class SonioxProvider(JobProvider):
 
     async def cleanup(self, job: Job) -> str | None:
         """Delete the transcription, then the uploaded file (a job that never existed: the file only)."""
-        if job.job_id is not None:
-            try:
-                await self._send("DELETE", f"{TRANSCRIPTIONS_PATH}/{job.job_id}")
-            except ProviderError as exc:
-                if exc.status == 409:  # still processing: Soniox refuses; the file stays with it
-                    return f"kept: Soniox refused the deletion ({exc})"
-                if exc.status != 404:
-                    raise
+        if job.job_id is not None:  # still processing: 409, and the file stays with it
+            kept = await delete_request(self._send("DELETE", f"{TRANSCRIPTIONS_PATH}/{job.job_id}"),
+                                        kept={409: "Soniox refused the deletion"})
+            if kept:
+                return kept
         if job.upload is not None:
-            try:
-                await self._send("DELETE", f"{FILES_PATH}/{job.upload}")
-            except ProviderError as exc:
-                if exc.status != 404:
-                    raise
+            return await delete_request(self._send("DELETE", f"{FILES_PATH}/{job.upload}"))
         return None

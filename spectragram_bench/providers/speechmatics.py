@@ -30,11 +30,18 @@ from spectragram_bench.core.records import WorkItem
 from spectragram_bench.providers.base import ProviderError, Transcript
 from spectragram_bench.providers.http_client import Reply
 from spectragram_bench.providers.http_errors import MAX_MESSAGE_CHARS, bad_reply, reply_json, scrub
-from spectragram_bench.providers.jobs import Job, JobProvider, JobState, JobStatus
+from spectragram_bench.providers.jobs import (
+    Job,
+    JobProvider,
+    JobStatus,
+    StatusWords,
+    delete_request,
+    reply_field,
+)
 from spectragram_bench.providers.one_request import item_language, send_checked
 
 JOBS_PATH = "/v2/jobs"
-FAILED_STATUSES = ("rejected", "deleted", "expired")
+STATUS = StatusWords(done="done", pending=("running",), failed=("rejected", "deleted", "expired"))
 OPERATING_POINTS = ("standard", "enhanced")
 
 
@@ -60,14 +67,13 @@ class SpeechmaticsProvider(JobProvider):
     default_key_env: ClassVar[str | None] = "SPEECHMATICS_API_KEY"
     example_model: ClassVar[str] = "enhanced"
     default_poll_interval_s: ClassVar[float] = 1.0
+    reserved_params: ClassVar[dict[str, str]] = {"operating_point": "is set from \"model\""}
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self.base_url = self.base_url.removesuffix("/v2")  # the SDK's form of the same host
         if self.model not in OPERATING_POINTS:
             raise ConfigError(f"{self.where}: \"model\" is the operating point, one of {list(OPERATING_POINTS)}")
-        if "operating_point" in self.params:
-            raise ConfigError(f"{self.where}: params.operating_point is set from \"model\"; remove it")
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key or ''}"}
@@ -95,24 +101,16 @@ class SpeechmaticsProvider(JobProvider):
         body, mime, name = audio.file_bytes()
         response = await self._send("POST", JOBS_PATH, data={"config": json.dumps(self.job_config(item))},
                                     files={"data_file": (name, body, mime)})
-        reply = reply_json(response.content, what="job creation reply")
-        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str):
-            raise bad_reply("no job \"id\" in the creation reply")
-        job.job_id = reply["id"]
+        job.job_id = reply_field(response.content, "id", what="job creation reply")
 
     async def poll(self, job: Job) -> JobStatus:
         reply = reply_json((await self._send("GET", f"{JOBS_PATH}/{job.job_id}")).content, what="job status")
         details = reply.get("job") if isinstance(reply, dict) else None
-        status = details.get("status") if isinstance(details, dict) else None
-        if status == "done":
-            job.data["duration"] = details.get("duration")
-            return JobStatus(JobState.DONE, status)
-        if status == "running":
-            return JobStatus(JobState.PENDING, status)
-        if status in FAILED_STATUSES:
-            errors = [e.get("message") for e in details.get("errors") or [] if isinstance(e, dict) and e.get("message")]
-            return JobStatus(JobState.FAILED, status, message="; ".join(errors) or f"job {status}")
-        raise bad_reply(f"job status {status!r} is none of running, done, {', '.join(FAILED_STATUSES)}")
+        if not isinstance(details, dict):
+            raise bad_reply("no \"job\" object in the job status")
+        job.data["duration"] = details.get("duration")
+        errors = [e.get("message") for e in details.get("errors") or [] if isinstance(e, dict) and e.get("message")]
+        return STATUS.read(details.get("status"), message=lambda: "; ".join(errors))
 
     async def fetch(self, job: Job, status: JobStatus) -> Transcript:
         response = await self._send("GET", f"{JOBS_PATH}/{job.job_id}/transcript", params={"format": "json-v2"})
@@ -131,12 +129,7 @@ class SpeechmaticsProvider(JobProvider):
     async def cleanup(self, job: Job) -> str | None:
         if job.job_id is None:
             return "no job was created"
-        try:
-            await self._send("DELETE", f"{JOBS_PATH}/{job.job_id}", params={"force": "true"})
-        except ProviderError as exc:
-            if exc.status != 404:
-                raise
-        return None
+        return await delete_request(self._send("DELETE", f"{JOBS_PATH}/{job.job_id}", params={"force": "true"}))
 
 
 def json_v2_words(results: list[Any]) -> tuple[list[dict[str, Any]], str]:

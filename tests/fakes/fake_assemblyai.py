@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .jobs import FakeJob, JobFakeServer
+from .jobs import FakeJob, JobFakeServer, raw_reply
 from .server import spread_words
 
 MODELS = {"universal-3-pro", "universal-2", "universal-3-5-pro", "slam-1"}
@@ -36,6 +36,8 @@ ERROR_MESSAGES = {
 
 class FakeAssemblyAI(JobFakeServer):
     pending_states = ("queued", "processing")
+    auth_error = AUTH_ERROR
+    deleted_is_gone = False  # a deleted transcript still answers, as "Deleted by user."
     undecodable_error = ("Transcoding failed. File does not appear to contain audio. File type is "
                          "application/octet-stream (data).")
 
@@ -62,18 +64,8 @@ class FakeAssemblyAI(JobFakeServer):
         if status == 429:
             hdrs["X-RateLimit-Remaining"] = "0"
         if body is not None:
-            raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
-            return web.Response(body=raw, status=status, headers=hdrs, content_type="application/json")
+            return raw_reply(status, body, hdrs)
         return web.json_response({"error": message or ERROR_MESSAGES.get(status, "Error")}, status=status, headers=hdrs)
-
-    async def _begin(self, request: web.Request, route: str, body: bytes | None = None):
-        """Record, apply a scripted fault, check the key: (record, reply or None)."""
-        rec = self.record(request, body_bytes=len(body) if body is not None else (request.content_length or 0))
-        reply = await self.faulted(request, rec, self.next_fault(route))
-        if reply is None and not self.authorized(request):
-            rec.status = 401
-            reply = self.error_response(401, AUTH_ERROR)
-        return rec, reply
 
     def _ok(self, rec, payload: dict[str, Any]) -> web.Response:
         rec.status = 200
@@ -81,7 +73,7 @@ class FakeAssemblyAI(JobFakeServer):
 
     async def handle_upload(self, request: web.Request) -> web.Response:
         data = await request.read()
-        rec, reply = await self._begin(request, "upload", data)
+        rec, reply = await self.begin(request, "upload", len(data))
         if reply is not None:
             return reply
         if not data:
@@ -90,7 +82,7 @@ class FakeAssemblyAI(JobFakeServer):
         return self._ok(rec, {"upload_url": f"https://cdn.assemblyai.com/upload/{self.upload(data)}"})
 
     async def handle_create(self, request: web.Request) -> web.Response:
-        rec, reply = await self._begin(request, "submit")
+        rec, reply = await self.begin(request, "submit")
         if reply is not None:
             return reply
         try:
@@ -137,23 +129,12 @@ class FakeAssemblyAI(JobFakeServer):
             )
         return out
 
-    async def _job_request(self, request: web.Request, route: str) -> tuple[Any, FakeJob | None, web.Response | None]:
-        """The transcript a GET/DELETE names: (record, job, error reply or None)."""
-        rec, reply = await self._begin(request, route)
-        if reply is not None:
-            return rec, None, reply
-        job = self.jobs.get(request.match_info["id"])
-        if job is None:
-            rec.status = 404
-            return rec, None, self.error_response(404, "Transcript not found")
-        return rec, job, None
-
     def deleted_view(self, job: FakeJob) -> dict[str, Any]:
         return {**self.transcript(job, "completed"), "text": "Deleted by user.", "words": None,
                 "audio_url": "http://deleted_by_user"}
 
     async def handle_get(self, request: web.Request) -> web.Response:
-        rec, job, reply = await self._job_request(request, "poll")
+        rec, job, reply = await self.job_request(request, "poll")
         if reply is not None:
             return reply
         if job.deleted:
@@ -163,7 +144,7 @@ class FakeAssemblyAI(JobFakeServer):
         return self._ok(rec, self.transcript(job, status))
 
     async def handle_delete(self, request: web.Request) -> web.Response:
-        rec, job, reply = await self._job_request(request, "delete")
+        rec, job, reply = await self.job_request(request, "delete")
         if reply is not None:
             return reply
         job.deleted = True

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .jobs import FakeJob, JobFakeServer
+from .jobs import FakeJob, JobFakeServer, raw_reply
 from .server import spread_words
 
 TRANSCRIPT_TYPE = "application/vnd.rev.transcript.v1.0+json"
@@ -52,8 +52,7 @@ class FakeRevAI(JobFakeServer):
     def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
                        body: Any = None) -> web.Response:
         if body is not None:
-            raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
-            return web.Response(body=raw, status=status, headers=headers or {}, content_type="application/json")
+            return raw_reply(status, body, headers)
         kind, title = PROBLEMS.get(status, (None, "Error"))
         payload: dict[str, Any] = {"title": title, "status": status}
         if kind:
@@ -61,14 +60,6 @@ class FakeRevAI(JobFakeServer):
         if message:
             payload["detail"] = message
         return web.json_response(payload, status=status, headers=headers or {}, content_type="application/problem+json")
-
-    async def _begin(self, request: web.Request, route: str):
-        rec = self.record(request, body_bytes=request.content_length or 0)
-        reply = await self.faulted(request, rec, self.next_fault(route))
-        if reply is None and not self.authorized(request):
-            rec.status = 401
-            reply = self.error_response(401)
-        return rec, reply
 
     def details(self, job: FakeJob, status: str) -> dict[str, Any]:
         out: dict[str, Any] = {"id": job.id, "created_on": "2026-12-01T20:00:00.000Z", "status": status,
@@ -81,18 +72,13 @@ class FakeRevAI(JobFakeServer):
         return out
 
     async def handle_create(self, request: web.Request) -> web.Response:
-        rec, reply = await self._begin(request, "submit")
+        rec, reply = await self.begin(request, "submit")
         if reply is not None:
             return reply
-        if not request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+        form, media = await self.form_file(request, rec, "media")
+        if media is None:
             rec.status = 400
             return self.error_response(400, "Expected a multipart body with media and options")
-        form = await request.post()
-        media = form.get("media")
-        rec.fields = {k: [str(v)] for k, v in form.items() if not isinstance(v, web.FileField)}
-        if not isinstance(media, web.FileField):
-            rec.status = 400
-            return self.error_response(400, "media is required")
         try:
             options = json.loads(str(form.get("options", "{}")))
         except json.JSONDecodeError:
@@ -104,31 +90,19 @@ class FakeRevAI(JobFakeServer):
         if self.over_limit():
             rec.status = 429
             return self.error_response(429, headers={"Retry-After": "1"})
-        rec.file_name = media.filename
         job = self.create_job(media.file.read(), {"options": options, "name": media.filename})
         rec.status = 200
         return web.json_response(self.details(job, "in_progress"))
 
-    async def _job(self, request: web.Request, route: str):
-        rec, reply = await self._begin(request, route)
-        if reply is not None:
-            return rec, None, reply
-        job = self.jobs.get(request.match_info["id"])
-        if job is None or job.deleted:
-            rec.status = 404
-            return rec, None, self.error_response(404)
-        rec.status = 200
-        return rec, job, None
-
     async def handle_get(self, request: web.Request) -> web.Response:
-        _rec, job, reply = await self._job(request, "poll")
+        _rec, job, reply = await self.job_request(request, "poll")
         if reply is not None:
             return reply
         state = self.advance(job)
         return web.json_response(self.details(job, {"done": "transcribed"}.get(state, state)))
 
     async def handle_transcript(self, request: web.Request) -> web.Response:
-        rec, job, reply = await self._job(request, "fetch")
+        rec, job, reply = await self.job_request(request, "fetch")
         if reply is not None:
             return reply
         if request.headers.get("Accept") != TRANSCRIPT_TYPE:
@@ -147,7 +121,7 @@ class FakeRevAI(JobFakeServer):
                                  content_type=TRANSCRIPT_TYPE)
 
     async def handle_delete(self, request: web.Request) -> web.Response:
-        rec, job, reply = await self._job(request, "delete")
+        rec, job, reply = await self.job_request(request, "delete")
         if reply is not None:
             return reply
         if job.state == "pending":

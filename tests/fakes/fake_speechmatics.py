@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .jobs import FakeJob, JobFakeServer
+from .jobs import FakeJob, JobFakeServer, raw_reply
 from .server import spread_words
 
 NGINX_401 = ("<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 "
@@ -44,8 +44,7 @@ class FakeSpeechmatics(JobFakeServer):
     def error_response(self, status: int, message: str | None = None, headers: dict[str, str] | None = None,
                        body: Any = None) -> web.Response:
         if body is not None:
-            raw = json.dumps(body).encode() if isinstance(body, dict) else (body.encode() if isinstance(body, str) else body)
-            return web.Response(body=raw, status=status, headers=headers or {}, content_type="application/json")
+            return raw_reply(status, body, headers)
         if status == 401:
             return web.Response(text=NGINX_401, status=401, content_type="text/html", headers=headers or {})
         payload = {"code": status, "error": message or ERRORS.get(status, "Error")}
@@ -53,27 +52,14 @@ class FakeSpeechmatics(JobFakeServer):
             payload["detail"] = DETAILS[status]
         return web.json_response(payload, status=status, headers=headers or {})
 
-    async def _begin(self, request: web.Request, route: str):
-        rec = self.record(request, body_bytes=request.content_length or 0)
-        reply = await self.faulted(request, rec, self.next_fault(route))
-        if reply is None and not self.authorized(request):
-            rec.status = 401
-            reply = self.error_response(401)
-        return rec, reply
-
     async def handle_create(self, request: web.Request) -> web.Response:
-        rec, reply = await self._begin(request, "submit")
+        rec, reply = await self.begin(request, "submit")
         if reply is not None:
             return reply
-        if not request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+        form, audio = await self.form_file(request, rec, "data_file")
+        if audio is None:
             rec.status = 400
-            return self.error_response(400, "Malformed request")
-        form = await request.post()
-        rec.fields = {k: [str(v)] for k, v in form.items() if not isinstance(v, web.FileField)}
-        audio = form.get("data_file")
-        if not isinstance(audio, web.FileField):
-            rec.status = 400
-            return self.error_response(400, "Missing data_file")
+            return self.error_response(400, "Missing data_file" if form else "Malformed request")
         try:
             config = json.loads(str(form.get("config", "")))
         except json.JSONDecodeError:
@@ -85,7 +71,6 @@ class FakeSpeechmatics(JobFakeServer):
         if self.over_limit():
             rec.status = 429
             return self.error_response(429)
-        rec.file_name = audio.filename
         job = self.create_job(audio.file.read(), {"config": config, "data_name": audio.filename})
         rec.status = 201
         return web.json_response({"id": job.id}, status=201)
@@ -99,19 +84,8 @@ class FakeSpeechmatics(JobFakeServer):
             out["errors"] = [{"timestamp": "2026-12-01T20:00:01.000Z", "message": job.error}]
         return out
 
-    async def _job(self, request: web.Request, route: str):
-        rec, reply = await self._begin(request, route)
-        if reply is not None:
-            return rec, None, reply
-        job = self.jobs.get(request.match_info["id"])
-        if job is None or job.deleted:
-            rec.status = 404
-            return rec, None, self.error_response(404)
-        rec.status = 200
-        return rec, job, None
-
     async def handle_get(self, request: web.Request) -> web.Response:
-        _rec, job, reply = await self._job(request, "poll")
+        _rec, job, reply = await self.job_request(request, "poll")
         if reply is not None:
             return reply
         state = self.advance(job)
@@ -119,7 +93,7 @@ class FakeSpeechmatics(JobFakeServer):
         return web.json_response({"job": self.details(job, status)})
 
     async def handle_transcript(self, request: web.Request) -> web.Response:
-        rec, job, reply = await self._job(request, "fetch")
+        rec, job, reply = await self.job_request(request, "fetch")
         if reply is not None:
             return reply
         if job.state != "done":
@@ -149,7 +123,7 @@ class FakeSpeechmatics(JobFakeServer):
         })
 
     async def handle_delete(self, request: web.Request) -> web.Response:
-        _rec, job, reply = await self._job(request, "delete")
+        _rec, job, reply = await self.job_request(request, "delete")
         if reply is not None:
             return reply
         job.deleted = True
