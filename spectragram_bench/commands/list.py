@@ -16,6 +16,7 @@ def run(args) -> int:
     from rich.table import Table
     from sqlalchemy import func, select
 
+    from spectragram_bench.core.liveness import shown_status
     from spectragram_bench.core.models import Benchmark, JobRun, Prediction
     from spectragram_bench.core.persistence import open_database, resolve_db_url
     from spectragram_bench.reporting.summary import wide_console
@@ -43,7 +44,7 @@ def run(args) -> int:
                     str(b.benchmark_id) if i == 0 else "",
                     f"{b.created_at:%Y-%m-%d %H:%M}" if i == 0 else "",
                     (b.name or "") if i == 0 else "",
-                    str(r.job_run_id), r.label or "", r.status,
+                    str(r.job_run_id), r.label or "", shown_status(r.status, r.heartbeat_at, r.started_at),
                     str(counts.get(f"{r.job_run_id}:ok", 0)), str(counts.get(f"{r.job_run_id}:failed", 0)),
                     f"{r.ended_at:%H:%M:%S}" if r.ended_at else "", r.eval_version or "",
                 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from spectragram_bench.app import add_db_option
 
 
@@ -24,11 +26,15 @@ def run(args) -> int:
     from spectragram_bench.core.persistence import open_database, resolve_db_url
     from spectragram_bench.reporting.html import write_report
     from spectragram_bench.reporting.leaderboard import print_leaderboard
+    from spectragram_bench.reporting.partial import unfinished_lines
     db = open_database(resolve_db_url(args.db, None))
     try:
         path = write_report(db, args.benchmark_id, args.out, args.eval_version, variant_audio=args.variant_audio)
         with db.session() as s:
             print_leaderboard(s, args.benchmark_id, wide=args.wide, eval_version=args.eval_version)
+            hint = shlex.join(["spectragram-bench", "run", "--resume", str(args.benchmark_id), *(["--db", args.db] if args.db else [])])
+            for line in unfinished_lines(s, args.benchmark_id, hint):
+                print(line)
         print(f"report: {path.resolve()}")
         return 0
     finally:

@@ -6,3 +6,6 @@ DEFAULT_GRACE_S = 30.0
 DEFAULT_LEASE_S = 60.0
 #: export formats and their file extensions
 EXPORT_FORMATS = {"csv": "csv", "parquet": "parquet", "json": "jsonl"}
+#: a running job run whose heartbeat is older than this is shown as `interrupted (stale)` and
+#: taken over by `run --resume` (a live process beats every DEFAULT_LEASE_S / 3 s)
+STALE_AFTER_S = 2 * DEFAULT_LEASE_S

@@ -124,6 +124,8 @@ class JobRun(Base):
     #: latency figures include the harness's queueing, not the vendor's time alone
     loop_lag_p99_ms: Mapped[float | None] = mapped_column(Float)
     harness_bound: Mapped[bool | None] = mapped_column(Boolean)
+    #: unix time a process running it last said it was alive (core/liveness.py: stale runs)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float)
 
 
 class Prediction(Base):

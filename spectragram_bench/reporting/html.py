@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from spectragram_bench import __version__
 from spectragram_bench.core.config import redact
 from spectragram_bench.core.errors import BenchError
+from spectragram_bench.core.liveness import shown_status
 from spectragram_bench.core.models import Benchmark, JobRun, Model
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.persistence import Database
@@ -149,7 +150,7 @@ def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[Leaderboa
             f"<td>{e(prov.sdk or '-')} {e(prov.sdk_version or '')}</td><td>{e(model.name)}</td>"
             f"<td>{e(jr.model_revision or '-')}</td><td>{e(params.get('mode', 'batch'))}</td>"
             f'<td class="params"><code>{e(params_text(params))}</code></td>'
-            f"<td>{e(jr.status)}</td><td>{_when(jr.started_at)}</td><td>{_when(jr.ended_at)}</td>"
+            f"<td>{e(shown_status(jr.status, jr.heartbeat_at, jr.started_at))}</td><td>{_when(jr.started_at)}</td><td>{_when(jr.ended_at)}</td>"
             f"<td>{e(jr.eval_version or '-')}</td><td>{e(norm_text)}</td><td>{e(clip(jr.error_text) or '')}</td></tr>"
         )
     out.append("</tbody></table></div>")

@@ -1,4 +1,5 @@
-"""The provisional leaderboard after an interruption (Ctrl-C, SIGTERM).
+"""Job runs not finished: the lines `report` prints for them, and the provisional leaderboard
+after an interruption (Ctrl-C, SIGTERM).
 
 An interrupted job run is not evaluated (its numbers would be stored as if final), so the
 ordinary leaderboard has no row for it. Here each one is evaluated over the items done so far
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from rich.console import Console
 from sqlalchemy import func, select
 
+from spectragram_bench.core.liveness import shown_status
 from spectragram_bench.core.models import JobRun, WorkItemRow
 from spectragram_bench.core.normalize import resolve
 from spectragram_bench.core.persistence import Database
-from spectragram_bench.core.statuses import JobRunStatus, WorkItemState
+from spectragram_bench.core.statuses import FINAL_STATUSES, JobRunStatus, WorkItemState
 from spectragram_bench.evaluations.v1.pipeline import evaluate_job_run, evaluation_config
 from spectragram_bench.reporting.summary import wide_console
 from spectragram_bench.reporting.terminal import print_leaderboard
@@ -26,30 +28,41 @@ from spectragram_bench.reporting.terminal import print_leaderboard
 class Progress:
     job_run_id: int
     label: str | None
+    status: str  # as shown: `interrupted (stale, heartbeat 12m03s ago)` for a dead running one
     done: int
     total: int
 
 
-def interrupted_progress(session, benchmark_id: int) -> list[Progress]:
-    """Interrupted job runs of the benchmark with their done / total item counts."""
-    runs = session.execute(
-        select(JobRun).where(JobRun.benchmark_id == benchmark_id, JobRun.status == JobRunStatus.INTERRUPTED)
-        .order_by(JobRun.job_run_id)
-    ).scalars().all()
+def unfinished(session, benchmark_id: int, statuses=None) -> list[Progress]:
+    """Job runs of the benchmark not closed (or only those with a stored status in `statuses`),
+    with their done / total item counts."""
+    q = select(JobRun).where(JobRun.benchmark_id == benchmark_id, JobRun.status.not_in(FINAL_STATUSES))
+    if statuses is not None:
+        q = q.where(JobRun.status.in_(statuses))
     out = []
-    for run in runs:
+    for run in session.execute(q.order_by(JobRun.job_run_id)).scalars().all():
         by_state = dict(session.execute(
             select(WorkItemRow.state, func.count()).where(WorkItemRow.job_run_id == run.job_run_id).group_by(WorkItemRow.state)
         ).all())
-        out.append(Progress(run.job_run_id, run.label, by_state.get(WorkItemState.DONE, 0), sum(by_state.values())))
+        out.append(Progress(run.job_run_id, run.label, shown_status(run.status, run.heartbeat_at, run.started_at),
+                            by_state.get(WorkItemState.DONE, 0), sum(by_state.values())))
     return out
+
+
+def unfinished_lines(session, benchmark_id: int, resume_hint: str) -> list[str]:
+    """One line per job run not closed: its status (stale or not), its progress, how to resume it."""
+    return [
+        f"job run {p.job_run_id}{f' ({p.label})' if p.label else ''}: {p.status}, {p.done} of {p.total} items done; "
+        f"resume with: {resume_hint}"
+        for p in unfinished(session, benchmark_id)
+    ]
 
 
 def print_partial_leaderboard(db: Database, benchmark_id: int, console: Console | None = None, *, wide: bool = False) -> list[Progress]:
     """Print the leaderboard with interrupted job runs scored over their done items; store nothing."""
     console = console or wide_console()
     with db.session() as s:
-        progress = interrupted_progress(s, benchmark_id)
+        progress = unfinished(s, benchmark_id, [JobRunStatus.INTERRUPTED])
         done = sum(p.done for p in progress)
         total = sum(p.total for p in progress)
         console.print(f"PARTIAL leaderboard: interrupted, {done} of {total} items done; "

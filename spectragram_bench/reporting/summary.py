@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core.bootstrap import UTTERANCE
+from spectragram_bench.core.liveness import shown_status
 from spectragram_bench.core.models import (
     BootstrapResult,
     Dataset,
@@ -61,7 +62,7 @@ def summary_rows(session: Session, benchmark_id: int, eval_version: str | None =
         if key not in rows:
             rows[key] = SummaryRow(
                 jr.job_run_id, jr.label or f"{pname}/{mname}", pname, mname, dname, var.split,
-                variant_label(var.variant_json), ms.eval_version, jr.status,
+                variant_label(var.variant_json), ms.eval_version, shown_status(jr.status, jr.heartbeat_at, jr.started_at),
                 dataset_id=ms.dataset_id, variant_id=ms.variant_id, variant_json=var.variant_json,
             )
         rows[key].metrics[ms.metric] = ms.value

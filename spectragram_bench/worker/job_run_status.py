@@ -6,6 +6,7 @@ work on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlalchemy import func, select, update
@@ -59,6 +60,13 @@ def mark_running(db: Database, job_run_id: int, model_revision: str | None = Non
         if run.status == JobRunStatus.QUEUED:
             run.status = JobRunStatus.RUNNING
             run.started_at = run.started_at or utcnow()
+        run.heartbeat_at = time.time()
+
+
+def beat(db: Database, job_run_id: int) -> None:
+    """This process is alive and running the job run (core/liveness.py reads it)."""
+    with db.transaction() as s:
+        s.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(heartbeat_at=time.time()))
 
 
 def finalize(

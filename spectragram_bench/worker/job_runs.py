@@ -126,12 +126,14 @@ class RunContext:
             t.cancel()
 
 
-async def _heartbeat(ctx: RunContext, owner: str, lease_s: float) -> None:
+async def _heartbeat(ctx: RunContext, job_run_id: int, owner: str, lease_s: float) -> None:
+    """Every lease_s / 3: renew this owner's leases and the job run's heartbeat (core/liveness.py)."""
     db = ctx.db
     while True:
         await asyncio.sleep(lease_s / 3)
         try:
             await asyncio.to_thread(db.retrying, leases.renew, db, owner, lease_s, what="renewing leases")
+            await asyncio.to_thread(db.retrying, job_run_status.beat, db, job_run_id, what="writing the heartbeat")
         except DatabaseUnavailable as exc:
             ctx.database_lost(exc)
             return
@@ -198,7 +200,7 @@ async def run_job_run(
         db, job_run_id, owner, batch=min(500, max(8, 2 * pc.concurrency)), lease_s=ctx.lease_s,
         on_broken=record_broken, variants=variants, on_unavailable=ctx.database_lost,
     )
-    heartbeat = asyncio.create_task(_heartbeat(ctx, owner, ctx.lease_s))
+    heartbeat = asyncio.create_task(_heartbeat(ctx, job_run_id, owner, ctx.lease_s))
     run_task = asyncio.create_task(executor.run(feeder))
     ctx.run_tasks.add(run_task)
     status: str | None = None

@@ -13,6 +13,7 @@ import time
 import uuid
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from spectragram_bench.core.models import JobRun, WorkItemRow
 from spectragram_bench.core.persistence import Database
@@ -108,3 +109,14 @@ def release(db: Database, owner: str) -> int:
             .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
         )
         return result.rowcount or 0
+
+
+def take_over(session: Session, job_run_id: int) -> int:
+    """Release every lease of a stale job run (core/liveness.py), whoever held it: the holders
+    stopped beating long ago, on this host or another."""
+    result = session.execute(
+        update(WorkItemRow)
+        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.state == WorkItemState.LEASED)
+        .values(state=WorkItemState.PENDING, lease_owner=None, lease_expires_at=None)
+    )
+    return result.rowcount or 0

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench.core.config import REDACTED, JobConfig, ProviderConfig, parse_config, redact
 from spectragram_bench.core.errors import BenchError, ConfigError
+from spectragram_bench.core.liveness import shown_status, stale_age
 from spectragram_bench.core.models import Benchmark, JobRun
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.statuses import FINAL_STATUSES, JobRunStatus, WorkItemState
@@ -104,7 +105,12 @@ def reopen_benchmark(db: Database, benchmark_id: int, config: JobConfig) -> list
         for run in runs:
             if run.label not in by_label:
                 raise ConfigError(f"job run {run.job_run_id} ({run.label}) has no provider with that label in the config")
-            if run.status == JobRunStatus.RUNNING and not _all_leases_dead(s, run.job_run_id):
+            stale = stale_age(run.status, run.heartbeat_at, run.started_at)
+            if stale is not None:  # its processes are gone, wherever they ran: their leases are void
+                taken = leases.take_over(s, run.job_run_id)
+                log.warning("job run %d (%s) is %s: taking it over (%d leased items released)",
+                            run.job_run_id, run.label, shown_status(run.status, run.heartbeat_at, run.started_at), taken)
+            elif run.status == JobRunStatus.RUNNING and not _all_leases_dead(s, run.job_run_id):
                 log.warning("job run %d (%s) is running elsewhere; this process joins it", run.job_run_id, run.label)
             was_final = run.status in FINAL_STATUSES
             if job_run_status.reopen(s, run.job_run_id):
