@@ -160,3 +160,26 @@ def test_parameter_column_does_not_wrap_a_path_letter_by_letter(noise_run):
         lines = page.evaluate(f"{cell}.getBoundingClientRect().height") / 15
         assert width > 200 and lines < len(LONG_PATH) / 10  # whole words per line, not one letter
         assert "model_path: " in page.evaluate(f"{cell}.textContent")
+
+
+def test_breakdown_charts_cover_every_metric_of_the_table(noise_run):
+    tmp, _ = noise_run
+    report = (tmp / "a-benchmark-1-report.html").as_uri()
+    with open_page(report + "#s-breakdowns", 1200, 800) as page:
+        keys = page.evaluate("Array.from(document.querySelectorAll('div.bd-charts')).map(d => d.dataset.key)")
+        assert "speaker" in keys and "duration" in keys
+        for key in keys:
+            table = f"document.getElementById('breakdown-{key}')"
+            heads = page.evaluate(f"Array.from({table}.tHead.rows[0].cells).map(c => c.textContent)")
+            metrics = [h for h in heads[3:] if not h.endswith("95% CI")]  # after the key, system and N
+            box = f"document.querySelector('div.bd-charts[data-key=\"{key}\"]')"
+            options = page.evaluate(f"Array.from({box}.querySelectorAll('option')).map(o => o.textContent)")
+            assert options == metrics, (key, heads)
+            shown = f"Array.from({box}.querySelectorAll('figure.bd-chart')).filter(f => !f.hidden).map(f => f.dataset.metric)"
+            assert page.evaluate(shown) == ["wer"]  # one chart at a time, WER first
+            col = heads.index("CER")
+            cer_cells = page.evaluate(f"Array.from({table}.tBodies[0].rows).map(r => r.cells[{col}].textContent)")
+            page.evaluate(f"(() => {{ const s = {box}.querySelector('select'); s.value = 'cer'; s.dispatchEvent(new Event('change')); }})()")
+            assert page.evaluate(shown) == ["cer"]
+            bars = page.evaluate(f"Array.from({box}.querySelectorAll('figure[data-metric=\"cer\"] g.bar > text:last-of-type')).map(t => t.textContent)")
+            assert sorted(bars) == sorted(cer_cells)  # the chart shows the table's figures

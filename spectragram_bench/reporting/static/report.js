@@ -43,6 +43,19 @@
     });
   });
 
+  // -- breakdown charts: one metric at a time, picked per breakdown key -------------------------
+  Array.prototype.forEach.call(document.querySelectorAll("div.bd-charts"), function (box) {
+    var pick = box.querySelector("select.bd-metric");
+    if (!pick) return;
+    function show() {
+      Array.prototype.forEach.call(box.querySelectorAll("figure.bd-chart"), function (fig) {
+        fig.hidden = fig.getAttribute("data-metric") !== pick.value;
+      });
+    }
+    pick.addEventListener("change", show);
+    show();
+  });
+
   // -- the utterance browser ---------------------------------------------------------------------
   // The data is gzip + base64 (reporting/browser_data.py): an index of every utterance, read at
   // once, and pages of details, each decompressed the first time one of its utterances is shown.
