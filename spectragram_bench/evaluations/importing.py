@@ -71,11 +71,13 @@ def _benchmark_utterances(session: Session, benchmark_id: int, dataset: str | No
 
 def import_predictions(
     session: Session, benchmark_id: int, system: str, transcripts: dict[str, Transcript], source: Path,
-    dataset: str | None = None,
+    dataset: str | None = None, known: dict[str, int] | None = None,
 ) -> ImportOutcome:
+    """`known`: external id -> utt_id of the utterances to fill (default: the benchmark's clean ones)."""
     if session.get(Benchmark, benchmark_id) is None:
         raise BenchError(f"benchmark {benchmark_id} not found")
-    known = _benchmark_utterances(session, benchmark_id, dataset)
+    if known is None:
+        known = _benchmark_utterances(session, benchmark_id, dataset)
     if not known:
         raise BenchError(f"benchmark {benchmark_id} has no utterances to import predictions for")
     unknown = [u for u in transcripts if u not in known]
@@ -94,15 +96,25 @@ def import_predictions(
     session.add(run)
     session.flush()
     missing = 0
+    flagged = {
+        utt_id: meta["load_error"]
+        for utt_id, meta in session.execute(select(Utterance.utt_id, Utterance.meta_json).where(Utterance.utt_id.in_(known.values())))
+        if meta and meta.get("load_error")
+    }
     for ext, utt_id in known.items():
         t = transcripts.get(ext)
-        if t is None:
+        if utt_id in flagged:  # the reference itself is unusable: the input failure a run records too
+            session.add(Prediction(job_run_id=run.job_run_id, utt_id=utt_id, status=PredictionStatus.FAILED,
+                                   error_kind=ErrorKind.INPUT, error_text=flagged[utt_id], attempts=0))
+        elif t is None:
             missing += 1
             session.add(Prediction(job_run_id=run.job_run_id, utt_id=utt_id, status=PredictionStatus.FAILED, error_kind=ErrorKind.UTTERANCE,
                                    error_text=f"no prediction in {source.name}", attempts=0))
         else:
             session.add(Prediction(job_run_id=run.job_run_id, utt_id=utt_id, status=PredictionStatus.OK, hyp_text=t.text, attempts=0))
+    if missing or flagged:
+        run.status = JobRunStatus.PARTIAL if len(known) > missing + len(flagged) else JobRunStatus.FAILED
     session.flush()
     config = evaluation_config(session, run.job_run_id)
     version = evaluate_job_run(session, run.job_run_id, resolve(config.normalizer, config.normalizer_steps), evaluation=config)
-    return ImportOutcome(run.job_run_id, len(known) - missing, missing, version)
+    return ImportOutcome(run.job_run_id, len(known) - missing - len(flagged), missing, version)
