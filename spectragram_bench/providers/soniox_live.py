@@ -1,8 +1,9 @@
 """Soniox real-time (`"name": "soniox", "mode": "streaming"`).
 
 `wss://stt-rt.soniox.com/transcribe-websocket`. The key goes in the Authorization header
-(`Bearer`, the documented way from 2027) and in the first message's `api_key` (the way older
-servers read it); that JSON config names the model, audio_format pcm_s16le, sample_rate,
+(`Bearer`) only: the official SDK (soniox 2.10, realtime/_utils.py) says the config message no
+longer carries it and that sending it in both places is rejected. The first message, a JSON
+config, names the model, audio_format pcm_s16le, sample_rate,
 num_channels and enable_endpoint_detection. Audio is binary; an empty text frame ends the stream.
 Each response holds `tokens` [{text, start_ms, end_ms, is_final}]: final tokens are sent once
 (the final segments), non-final ones are the partial after them; the markers <end> and <fin> are
@@ -42,7 +43,7 @@ class SonioxLive(StreamingProvider):
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def start_messages(self, item: WorkItem) -> list[str]:
-        config: dict[str, Any] = {"api_key": self.api_key, "model": self.model, "audio_format": "pcm_s16le",
+        config: dict[str, Any] = {"model": self.model, "audio_format": "pcm_s16le",
                                   "sample_rate": self.rate, "num_channels": 1, "enable_endpoint_detection": True}
         language = getattr(item, "language", None)
         if language and "language_hints" not in self.vendor_params:

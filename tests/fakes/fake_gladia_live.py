@@ -1,5 +1,5 @@
 """A fake Gladia live v2: POST /v2/live (x-gladia-key; 401 for a wrong key, as every Gladia HTTP
-endpoint) answers 201 {id, url} with a websocket url carrying a session token; the websocket takes
+endpoint) answers 201 {id, created_at, url} (the official SDK requires created_at) with a websocket url carrying a session token; the websocket takes
 binary PCM and stop_recording, sends transcript messages (is_final false/true, utterance with
 words in seconds), then end_session and close 1000."""
 
@@ -40,8 +40,8 @@ class FakeGladiaLive(LiveFake):
         token = uuid.uuid4().hex
         self.tokens.add(token)
         rec.status = 201
-        return web.json_response({"id": str(uuid.uuid4()), "url": f"ws://127.0.0.1:{self.port}/v2/live?token={token}"},
-                                 status=201)
+        return web.json_response({"id": str(uuid.uuid4()), "created_at": "2026-12-01T00:00:00.000Z",
+                                  "url": f"ws://127.0.0.1:{self.port}/v2/live?token={token}"}, status=201)
 
     def rejects_handshake(self, request) -> bool:
         return request.query.get("token") not in self.tokens
@@ -56,7 +56,7 @@ class FakeGladiaLive(LiveFake):
         return json.dumps({"type": "transcript", "session_id": "s", "created_at": "2026-12-01T00:00:00Z", "data": {
             "id": "u1", "is_final": is_final, "utterance": {
                 "text": " ".join(w for w, _, _ in words), "start": words[0][1] / 1000 if words else 0,
-                "end": words[-1][2] / 1000 if words else 0, "language": "en", "channel": 0,
+                "end": words[-1][2] / 1000 if words else 0, "confidence": 0.95, "language": "en", "channel": 0,
                 "words": [{"word": (" " if i else "") + w, "start": s / 1000, "end": e / 1000, "confidence": 0.95}
                           for i, (w, s, e) in enumerate(words)]}}})
 

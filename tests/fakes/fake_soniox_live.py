@@ -1,5 +1,6 @@
-"""A fake Soniox real-time websocket (/transcribe-websocket): a JSON config first (api_key,
-model, audio_format...), binary audio, responses with tokens (non-final ones as the partial, final
+"""A fake Soniox real-time websocket (/transcribe-websocket): the key in the Authorization header
+(Bearer) or, the older way, in the config, never both (the official SDK says both is rejected);
+a JSON config first (model, audio_format...), binary audio, responses with tokens (non-final ones as the partial, final
 ones once), an empty frame -> the last tokens and {"finished": true}, close 1000. A wrong key is
 answered as the docs show errors: {"error_code": 401, "error_message"} then close."""
 
@@ -41,7 +42,12 @@ class FakeSonioxLive(LiveFake):
         return ("config", body) if "audio_format" in body else ("other", body.get("type"))
 
     async def configured(self, session: LiveSession, config):
-        if config.get("api_key") != self.api_key:
+        header = session.request.headers.get("Authorization", "")
+        header_key = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+        if header_key is not None and "api_key" in config:  # the official SDK: "sending it in both places is rejected"
+            await session.ws.send_str(json.dumps({"error_code": 400, "error_message": "API key given twice."}))
+            await session.ws.close(code=1000)
+        elif (header_key if header_key is not None else config.get("api_key")) != self.api_key:
             await session.ws.send_str(json.dumps({"error_code": 401, "error_message": "Invalid API key."}))
             await session.ws.close(code=1000)
         elif config.get("audio_format") != "pcm_s16le" or config.get("sample_rate") != self.sample_rate:
