@@ -57,45 +57,12 @@ def test_a_job_that_ends_in_error_is_the_utterances_failure_with_the_vendors_mes
     assert len(fake_assemblyai.deletions()) == 2  # the failed transcript is deleted too
 
 
-def test_a_poll_that_fails_once_is_retried_on_its_own(fake_assemblyai):
-    fake_assemblyai.inject_at("poll", Fault.http(503))
-    (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
-    assert result.ok and ex.stats.retries == 1 and result.attempts == 2
-    steps = [(e["step"], e.get("status")) for e in result.latency_meta["attempt_log"]]
-    assert steps[:4] == [("upload", None), ("submit", None), ("poll", 503), ("poll", None)]
-    assert sum(1 for r in fake_assemblyai.requests if r.path == "/v2/upload") == 1  # no second upload
-
-
-@pytest.mark.parametrize("route, status, kind", [
-    ("upload", 401, "fatal"), ("submit", 402, "fatal"), ("submit", 403, "fatal"), ("upload", 400, "utterance"),
-])
-def test_error_replies_are_classified(fake_assemblyai, route, status, kind):
-    fake_assemblyai.inject_at(route, Fault.http(status))
-    (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
-    assert result.error_kind == kind, result.error_text
-    if kind == "fatal":
-        assert ex.stats.fatal_error and str(status) in ex.stats.fatal_error
-
-
 def test_429_waits_for_the_vendors_reset_hint(fake_assemblyai):
     fake_assemblyai.inject_at("submit", Fault.http(429, X_RateLimit_Reset="0.2"))
     (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
     assert result.ok and ex.stats.rate_limited == 1
     entry = next(e for e in result.latency_meta["attempt_log"] if e.get("status") == 429)
     assert entry["retry_after_s"] == 0.2 and entry["step"] == "submit"
-
-
-def test_cleanup_false_keeps_the_transcript(fake_assemblyai):
-    (result,), _ = run_jobs(provider(fake_assemblyai, cleanup=False), demo_items())
-    assert result.ok and result.latency_meta["cleanup"] == "kept (cleanup: false)"
-    assert fake_assemblyai.deletions() == [] and not next(iter(fake_assemblyai.jobs.values())).deleted
-
-
-def test_a_failed_deletion_is_recorded_not_the_utterances_failure(fake_assemblyai):
-    fake_assemblyai.inject_at("delete", *[Fault.http(500)] * 3)
-    (result,), ex = run_jobs(provider(fake_assemblyai), demo_items())
-    assert result.ok and result.latency_meta["cleanup"].startswith("failed: cleanup: HTTP 500")
-    assert ex.stats.cleanup_failed == 1
 
 
 def test_job_timeout_bounds_the_whole_job(fake_assemblyai):

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from conftest import DEMO_ROOT, REPO, run_cli
-from fakes import Fault
 from fakes.adapter_calls import assert_job_file_ran, run_job_file
 from fakes.harness import files_containing, reference_transcripts, rows
 from fakes.job_calls import FLACS, demo_items, job_provider, run_jobs
@@ -85,41 +84,12 @@ def test_a_job_gladia_fails_with_a_5xx_code_is_retryable(fake_gladia):
     assert failed.error_kind == "retryable" and "error_code 500" in failed.error_text
 
 
-def test_a_poll_that_fails_once_is_retried_on_its_own(fake_gladia):
-    fake_gladia.inject_at("poll", Fault.http(503))
-    (result,), ex = run_jobs(provider(fake_gladia), demo_items())
-    assert result.ok and ex.stats.retries == 1
-    steps = [(e["step"], e.get("status")) for e in result.latency_meta["attempt_log"]]
-    assert steps[:4] == [("upload", None), ("submit", None), ("poll", 503), ("poll", None)]
-    assert sum(1 for r in fake_gladia.requests if r.path == "/v2/upload") == 1
-
-
-@pytest.mark.parametrize("route, status, kind", [
-    ("upload", 401, "fatal"), ("submit", 402, "fatal"), ("submit", 403, "fatal"), ("submit", 400, "utterance"),
-])
-def test_error_replies_are_classified(fake_gladia, route, status, kind):
-    fake_gladia.inject_at(route, Fault.http(status))
-    (result,), ex = run_jobs(provider(fake_gladia), demo_items())
-    assert result.error_kind == kind, result.error_text
-    assert "[request G-" in result.error_text  # the body's request_id, for Gladia's support
-    if kind == "fatal":
-        assert ex.stats.fatal_error and str(status) in ex.stats.fatal_error
-
-
 def test_a_wrong_key_is_gladias_401_and_stops_the_run(fake_gladia):
     p = provider(fake_gladia)
     p._api_key = "wrong-key-0123456789"
     (result,), ex = run_jobs(p, demo_items())
     assert result.error_kind == "fatal" and "HTTP 401: Invalid or missing x-gladia-key" in result.error_text
     assert len(fake_gladia.requests) == 1
-
-
-def test_429_waits_for_retry_after(fake_gladia):
-    fake_gladia.inject_at("submit", Fault.http(429, retry_after="0.2"))
-    (result,), ex = run_jobs(provider(fake_gladia), demo_items())
-    assert result.ok and ex.stats.rate_limited == 1
-    entry = next(e for e in result.latency_meta["attempt_log"] if e.get("status") == 429)
-    assert entry["retry_after_s"] == 0.2 and entry["step"] == "submit"
 
 
 def test_an_unknown_request_field_fails_with_gladias_validation_errors(fake_gladia):
@@ -134,12 +104,6 @@ def test_a_job_not_done_in_time_is_kept_as_gladia_refuses_deleting_it(fake_gladi
     assert "not finished within 0.4 s" in result.error_text
     assert fake_gladia.deletions() == [] and ex.stats.cleanup_failed == 0
     assert result.latency_meta["cleanup"].startswith("kept: Gladia refused the deletion (HTTP 403")
-
-
-def test_cleanup_false_keeps_the_job(fake_gladia):
-    (result,), _ = run_jobs(provider(fake_gladia, cleanup=False), demo_items())
-    assert result.ok and result.latency_meta["cleanup"] == "kept (cleanup: false)"
-    assert fake_gladia.deletions() == []
 
 
 def test_params_that_send_the_result_elsewhere_are_refused():

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from conftest import DEMO_ROOT, run_cli
-from fakes import Fault
 from fakes.adapter_calls import run_job_file
 from fakes.harness import reference_transcripts, rows
 from fakes.job_calls import demo_items, job_provider, run_jobs
@@ -61,31 +60,6 @@ def test_a_failed_job_is_the_utterances_failure_with_the_vendors_message(fake_re
     (failed,), _ = run_jobs(provider(fake_revai), demo_items())
     assert failed.error_kind == "utterance"
     assert "failed at the vendor (failed): processing_failed: The media file could not be processed" in failed.error_text
-
-
-def test_a_poll_that_fails_once_is_retried_on_its_own(fake_revai):
-    fake_revai.inject_at("poll", Fault.http(502))
-    (result,), ex = run_jobs(provider(fake_revai), demo_items())
-    assert result.ok and ex.stats.retries == 1
-    assert sum(1 for r in fake_revai.requests if r.method == "POST") == 1
-
-
-@pytest.mark.parametrize("status, kind, words", [
-    (401, "fatal", "Authorization has been denied for this request"),
-    (403, "fatal", "The client is forbidden to submit that request"),
-    (402, "fatal", "Insufficient balance"),
-    (400, "utterance", "Your request parameters did not validate"),
-])
-def test_problem_json_errors_are_classified_with_their_title(fake_revai, status, kind, words):
-    fake_revai.inject_at("submit", Fault.http(status))
-    (result,), _ = run_jobs(provider(fake_revai), demo_items())
-    assert result.error_kind == kind and words in result.error_text, result.error_text
-
-
-def test_429_is_retried_after_its_hint(fake_revai):
-    fake_revai.inject_at("submit", Fault.http(429, retry_after="0.1"))
-    (result,), ex = run_jobs(provider(fake_revai), demo_items())
-    assert result.ok and ex.stats.rate_limited == 1
 
 
 def test_transcriber_comes_from_model():

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from conftest import DEMO_ROOT, run_cli
-from fakes import Fault
 from fakes.adapter_calls import run_job_file
 from fakes.harness import reference_transcripts, rows
 from fakes.job_calls import demo_items, job_provider, run_jobs
@@ -66,31 +65,6 @@ def test_a_rejected_job_is_the_utterances_failure_with_the_vendors_message(fake_
     assert failed.error_kind == "utterance"
     assert "failed at the vendor (rejected): unable to decode audio: the file is not in a supported format" in failed.error_text
     assert fake_speechmatics.deletions()
-
-
-def test_a_poll_that_fails_once_is_retried_on_its_own(fake_speechmatics):
-    fake_speechmatics.inject_at("poll", Fault.http(503))
-    (result,), ex = run_jobs(provider(fake_speechmatics), demo_items())
-    assert result.ok and ex.stats.retries == 1
-    assert sum(1 for r in fake_speechmatics.requests if r.method == "POST") == 1  # no second job
-
-
-@pytest.mark.parametrize("status, kind, words", [
-    (401, "fatal", "401 Authorization Required (an HTML reply"),
-    (403, "fatal", "Forbidden: Entitlement check failed"),
-    (402, "fatal", "Payment Required"),
-    (400, "utterance", "Bad Request"),
-])
-def test_error_replies_are_classified_with_the_vendors_words(fake_speechmatics, status, kind, words):
-    fake_speechmatics.inject_at("submit", Fault.http(status))
-    (result,), ex = run_jobs(provider(fake_speechmatics), demo_items())
-    assert result.error_kind == kind and words in result.error_text, result.error_text
-
-
-def test_429_is_retried(fake_speechmatics):
-    fake_speechmatics.inject_at("submit", Fault.http(429, retry_after="0.1"))
-    (result,), ex = run_jobs(provider(fake_speechmatics), demo_items())
-    assert result.ok and ex.stats.rate_limited == 1
 
 
 def test_a_wrong_key_is_the_html_401_and_fatal(fake_speechmatics):
