@@ -130,7 +130,8 @@ def load_groups(
         )
         .where(Prediction.job_run_id == job_run_id)
         .order_by(Prediction.utt_id)
-    ).all()
+        .execution_options(yield_per=2000)  # streamed into the groups' columns, not held as rows too
+    )
     groups: dict[tuple[int, int], GroupRows] = defaultdict(GroupRows)
     for (utt_id, ds, var, ext_id, ref, dur, speaker, umeta, status, hyp, words,
          api_ms, total_ms, rtf, meta) in rows:
@@ -171,7 +172,7 @@ def load_groups(
 class GroupScore:
     values: dict[str, float | None]
     intervals: list[tuple[str, bootstrap.Interval]]
-    per_utterance: list[tuple[int, str, float]]  # (utt_id, value name, value)
+    per_utterance: list[tuple[str, np.ndarray, np.ndarray]]  # (value name, utt_ids, values): columns, not a tuple per value
 
 
 def _batch(g: GroupRows, normalizer: Normalizer, mask: np.ndarray, extras: inputs.JobInputs) -> UtteranceBatch:
@@ -199,7 +200,7 @@ def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig
         # 1.0 when CER is the number to read (a language written without spaces: core/language.py)
         "headline_cer": float(headline_metric(g.language) == "cer"),
     }
-    per_utterance: list[tuple[int, str, float]] = []
+    per_utterance: list[tuple[str, np.ndarray, np.ndarray]] = []
     intervals: list[tuple[str, bootstrap.Interval]] = []
     computed: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (normaliser, suffix, scope) -> values
     iterations, seed = evaluation.bootstrap_iterations, evaluation.bootstrap_seed
@@ -216,11 +217,11 @@ def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig
         if missing:
             new = compute_values(_batch(g, used, mask, extras), missing)
             have.update(new)
-            ids = [g.utt_ids[i] for i in np.flatnonzero(mask)]
+            ids = np.asarray(g.utt_ids, dtype=np.int64)[mask]
             for name, column in new.items():
                 stored = name + pm.value_suffix
                 values[stored] = float(column.sum())
-                per_utterance.extend((u, stored, float(v)) for u, v in zip(ids, column.tolist(), strict=True))
+                per_utterance.append((stored, ids, np.asarray(column, dtype=np.float64)))
         fig = figure(pm.metric, have)
         values[pm.stored_name] = fig.value
         if pm.metric.bootstrap and iterations > 0 and len(fig.numerator):
@@ -314,10 +315,14 @@ def evaluate_job_run(
     return version
 
 
-def write_utterance_values(session: Session, job_run_id: int, version: str, rows: list[tuple[int, str, float]]) -> None:
-    records = [
-        {"job_run_id": job_run_id, "utt_id": utt_id, "eval_version": version, "name": name, "value": value}
-        for utt_id, name, value in rows
-    ]
-    for start in range(0, len(records), 5000):
-        session.execute(insert(UtteranceValue), records[start:start + 5000])
+def write_utterance_values(
+    session: Session, job_run_id: int, version: str, columns: list[tuple[str, np.ndarray, np.ndarray]]
+) -> None:
+    """Insert the per-utterance values 5,000 rows at a time (a row dict per value for the whole
+    job run at once was the evaluation's peak memory: 9 values x 100k utterances)."""
+    for name, ids, values in columns:
+        for start in range(0, len(ids), 5000):
+            session.execute(insert(UtteranceValue), [
+                {"job_run_id": job_run_id, "utt_id": u, "eval_version": version, "name": name, "value": v}
+                for u, v in zip(ids[start:start + 5000].tolist(), values[start:start + 5000].tolist(), strict=True)
+            ])
