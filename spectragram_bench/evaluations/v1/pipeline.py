@@ -322,7 +322,7 @@ def write_utterance_values(
     job run at once was the evaluation's peak memory: 9 values x 100k utterances)."""
     for name, ids, values in columns:
         for start in range(0, len(ids), 5000):
-            session.execute(insert(UtteranceValue), [
+            session.connection().execute(insert(UtteranceValue.__table__), [  # Core executemany
                 {"job_run_id": job_run_id, "utt_id": u, "eval_version": version, "name": name, "value": v}
                 for u, v in zip(ids[start:start + 5000].tolist(), values[start:start + 5000].tolist(), strict=True)
             ])
