@@ -91,7 +91,7 @@ def phases(db_path: Path) -> dict[str, float]:
     return {"created": parse(created), "started": parse(started), "ended": parse(ended)}
 
 
-def measure(code: Path, corpus: Path, n: int, workdir: Path, browser_baseline: float) -> dict[str, float]:
+def measure(code: Path, corpus: Path, n: int, workdir: Path) -> dict[str, float]:
     """One end-to-end measurement of `code` (a checkout) at n utterances."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"scale-{n}-", dir=workdir))
     db_path = run_dir / "bench.db"
@@ -117,7 +117,8 @@ def measure(code: Path, corpus: Path, n: int, workdir: Path, browser_baseline: f
     report2 = run_dir / "report2.html"
     rep_wall, _rss, _ = peak_rss_child([*app, "report", "1", "--out", str(report2), *db], run_dir, env)
     size = sum(p.stat().st_size for p in run_dir.glob("bench.db*"))
-    load = page_load_s(report2.as_uri()) - browser_baseline if chromium() else float("nan")
+    # the empty page right before, under the same load (best of 3 each)
+    load = page_load_s(report2.as_uri()) - page_load_s("about:blank") if chromium() else float("nan")
     result = {
         "wall_s": wall, "plan_s": ph["created"] - t_start, "exec_s": ph["ended"] - ph["started"],
         "tail_s": t_end - ph["ended"], "rss_mb": rss / 2**20, "db_mb": size / 2**20,
@@ -156,8 +157,8 @@ def readme_row(results: dict[int, dict[str, float]]) -> str:
             " | 100k: < 60 s end to end, peak RSS < 1.5x of 1k, 2nd dry run < 2 s, HTML < 10 MB, page load < 3 s |")
 
 
-def median_run(code: Path, corpus: Path, n: int, workdir: Path, repeat: int, browser_baseline: float) -> dict[str, float]:
-    runs = [measure(code, corpus, n, workdir, browser_baseline) for _ in range(repeat)]
+def median_run(code: Path, corpus: Path, n: int, workdir: Path, repeat: int) -> dict[str, float]:
+    runs = [measure(code, corpus, n, workdir) for _ in range(repeat)]
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
@@ -178,7 +179,6 @@ def main() -> int:
     sizes = [200] if args.smoke else (args.sizes or [1000, 10000, 100000])
     workdir = Path(tempfile.mkdtemp(prefix="spectragram-scale-"))
     base_code = baseline_checkout(args.baseline, workdir) if args.baseline else None
-    browser = page_load_s("about:blank") if chromium() else float("nan")
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"scale, 0 ms mock provider through the CLI into SQLite; {machine()}; code {head or '?'}"
           + (f", in brackets {args.baseline}" if args.baseline else ""))
@@ -190,14 +190,14 @@ def main() -> int:
             corpus = make_corpus(n, Path(tempfile.gettempdir()) / f"spectragram-scale-corpus-{n}", seconds=0.25)
             repeat = 1 if n >= 100000 or args.smoke else args.repeat
             try:
-                ours = median_run(REPO, corpus, n, workdir, repeat, browser)
+                ours = median_run(REPO, corpus, n, workdir, repeat)
             except RuntimeError as exc:
                 print(f"| {n:,} | failed: {str(exc).splitlines()[0]} |")
                 continue
             base = None
             if base_code is not None:
                 try:
-                    base = median_run(base_code, corpus, n, workdir, repeat, browser)
+                    base = median_run(base_code, corpus, n, workdir, repeat)
                 except RuntimeError as exc:
                     print(f"| {n:,} | baseline failed: {str(exc).splitlines()[0]} |")
             results[n] = ours
