@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .multipart import BadRequest, MultipartFake, boolean, one
+from .multipart import BadRequest, MultipartFake, boolean, fastapi_422, model_field, one
 from .server import decode_duration, spread_words
 
 MODELS = {"scribe_v1", "scribe_v2"}
@@ -66,21 +66,16 @@ class FakeElevenLabs(MultipartFake):
 
     def vendor_error(self, status: int, message: str | None, code: str | None, headers: dict[str, str]) -> web.Response:
         if status == 422:
-            payload: Any = {"detail": [{"loc": ["body", code or "file"], "msg": message or "field required", "type": "value_error"}]}
+            payload: Any = fastapi_422(code, message, "field required", "value_error")
         else:
             payload = {"detail": {"status": code or STATUS_CODES.get(status, "error"),
                                   "message": message or MESSAGES.get(status, "Error")}}
         return web.json_response(payload, status=status, headers=headers)
 
     def validate(self, fields: dict[str, list[str]], audio: bytes | None) -> dict[str, Any]:
-        unknown = sorted(set(fields) - FIELDS)
-        if unknown:
-            raise BadRequest(422, f"extra fields not permitted: {unknown}", code=unknown[0])
-        model = one(fields, "model_id")
-        if not model:
-            raise BadRequest(422, "field required", code="model_id")
-        if model not in MODELS:
-            raise BadRequest(400, f"Model '{model}' does not exist or does not support speech to text.", code="invalid_model_id")
+        model = model_field(fields, FIELDS, "model_id", MODELS, extra="extra fields not permitted", missing="field required",
+                            unknown="Model '{model}' does not exist or does not support speech to text.",
+                            unknown_code="invalid_model_id")
         flags = {name: boolean(fields, name) for name in BOOLEANS}
         for name in JSON_FIELDS:
             text = one(fields, name)

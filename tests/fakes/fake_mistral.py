@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .multipart import BadRequest, MultipartFake, boolean, one
+from .multipart import BadRequest, MultipartFake, boolean, fastapi_422, model_field, one
 from .server import decode_duration, spread_words
 
 MODELS = {"voxtral-mini-latest": "voxtral-mini-2507", "voxtral-mini-2507": "voxtral-mini-2507",
@@ -44,21 +44,15 @@ class FakeMistral(MultipartFake):
         if status in MESSAGES and message is None:
             payload: Any = {"message": MESSAGES[status], "request_id": headers["x-kong-request-id"]}
         elif status == 422:
-            payload = {"detail": [{"loc": ["body", code or "file"], "msg": message or "Field required", "type": "missing"}]}
+            payload = fastapi_422(code, message, "Field required", "missing")
         else:
             payload = {"object": "error", "message": message or "Invalid request", "type": "invalid_request_error",
                        "param": None, "code": code}
         return web.json_response(payload, status=status, headers=headers)
 
     def validate(self, fields: dict[str, list[str]], audio: bytes | None) -> dict[str, Any]:
-        unknown = sorted(set(fields) - FIELDS)
-        if unknown:
-            raise BadRequest(422, f"Extra inputs are not permitted: {unknown}", code=unknown[0])
-        model = one(fields, "model")
-        if not model:
-            raise BadRequest(422, "Field required", code="model")
-        if model not in MODELS:
-            raise BadRequest(400, f"Invalid model: {model}", code="1500")
+        model = model_field(fields, FIELDS, "model", MODELS, extra="Extra inputs are not permitted", missing="Field required",
+                            unknown="Invalid model: {model}", unknown_code="1500")
         boolean(fields, "diarize")
         if boolean(fields, "stream"):
             raise BadRequest(400, "stream=true is not supported on this route by the fake", code="stream")

@@ -55,6 +55,27 @@ def one(fields: dict[str, list[str]], name: str) -> str | None:
     return values[0]
 
 
+def model_field(fields: dict[str, list[str]], allowed: frozenset[str], name: str, models: Any, *, extra: str,
+                missing: str, unknown: str, unknown_code: str) -> str:
+    """The model a FastAPI-style upload names (ElevenLabs, Mistral), once its fields are checked:
+    an unknown field (`extra`: the vendor's words) or no model (`missing`) is a 422 naming the field,
+    a model not in `models` a 400 (`unknown`, formatted with {model})."""
+    unexpected = sorted(set(fields) - allowed)
+    if unexpected:
+        raise BadRequest(422, f"{extra}: {unexpected}", code=unexpected[0])
+    model = one(fields, name)
+    if not model:
+        raise BadRequest(422, missing, code=name)
+    if model not in models:
+        raise BadRequest(400, unknown.format(model=model), code=unknown_code)
+    return model
+
+
+def fastapi_422(field: str | None, message: str | None, default: str, kind: str) -> dict[str, Any]:
+    """A FastAPI validation error body, as both ElevenLabs and Mistral answer a 422."""
+    return {"detail": [{"loc": ["body", field or "file"], "msg": message or default, "type": kind}]}
+
+
 def boolean(fields: dict[str, list[str]], name: str) -> bool | None:
     value = one(fields, name)
     if value is None:
