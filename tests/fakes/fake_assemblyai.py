@@ -13,7 +13,6 @@ transcript with its text replaced by "Deleted by user.". Replies carry X-RateLim
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -82,15 +81,9 @@ class FakeAssemblyAI(JobFakeServer):
         return self._ok(rec, {"upload_url": f"https://cdn.assemblyai.com/upload/{self.upload(data)}"})
 
     async def handle_create(self, request: web.Request) -> web.Response:
-        rec, reply = await self.begin(request, "submit")
+        rec, body, reply = await self.begin_json(request, "submit", "Request body is not valid JSON")
         if reply is not None:
             return reply
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            rec.status = 400
-            return self.error_response(400, "Request body is not valid JSON")
-        rec.fields = {k: [json.dumps(v)] for k, v in body.items()}
         models = body.get("speech_models")
         if not isinstance(body.get("audio_url"), str):
             rec.status = 400

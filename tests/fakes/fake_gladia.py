@@ -16,7 +16,6 @@ DELETE /v2/pre-recorded/{id} 202 once done or failed, 403 while queued or proces
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -85,14 +84,9 @@ class FakeGladia(JobFakeServer):
             "size": len(data), "audio_duration": duration, "number_of_channels": 1}})
 
     async def handle_create(self, request: web.Request) -> web.Response:
-        rec, reply = await self.begin(request, "submit")
+        rec, body, reply = await self.begin_json(request, "submit", "Body must be JSON")
         if reply is not None:
             return reply
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._refuse(rec, 400, "Body must be JSON")
-        rec.fields = {k: [json.dumps(v)] for k, v in body.items()}
         unknown = sorted(set(body) - REQUEST_FIELDS)
         if unknown:
             return self._refuse(rec, 400, "Invalid parameter(s). See validation_errors for more details.",

@@ -15,7 +15,6 @@ DELETE /v1/transcriptions/{id} 204 (409 while queued or processing) and DELETE /
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -101,14 +100,9 @@ class FakeSoniox(JobFakeServer):
         return web.json_response(self.files[file_id], status=201)
 
     async def handle_create(self, request: web.Request) -> web.Response:
-        rec, reply = await self.begin(request, "submit")
+        rec, body, reply = await self.begin_json(request, "submit", "Request body is not valid JSON.")
         if reply is not None:
             return reply
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._refuse(rec, 400, "Request body is not valid JSON.")
-        rec.fields = {k: [json.dumps(v)] for k, v in body.items()}
         if body.get("model") not in MODELS:
             return self._refuse(rec, 400, f"Invalid model: {body.get('model')!r}.")
         if bool(body.get("file_id")) == bool(body.get("audio_url")):

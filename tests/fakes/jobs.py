@@ -110,6 +110,23 @@ class JobFakeServer(FakeServer):
             reply = self.error_response(401, self.auth_error)
         return rec, reply
 
+    async def begin_json(self, request: web.Request, route: str, bad_json: str
+                         ) -> tuple[RecordedRequest, dict[str, Any], web.StreamResponse | None]:
+        """`begin`, then the JSON body (its fields recorded as JSON texts); a body that is not a
+        JSON object is the vendor's 400 with the words `bad_json`."""
+        rec, reply = await self.begin(request, route)
+        if reply is not None:
+            return rec, {}, reply
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            rec.status = 400
+            return rec, {}, self.error_response(400, bad_json)
+        rec.fields = {k: [json.dumps(v)] for k, v in body.items()}
+        return rec, body, None
+
     async def job_request(self, request: web.Request, route: str
                           ) -> tuple[RecordedRequest, FakeJob | None, web.StreamResponse | None]:
         """`begin`, then the job the path's {id} names: (record, job, error reply or None)."""
