@@ -168,6 +168,16 @@ def test_auth_error_is_fatal_after_one_attempt(vendor):
     assert ex.stats.fatal_error
 
 
+def test_the_vendor_time_of_a_session_is_the_session(vendor):
+    """At 1x a session lasts at least its audio: the prediction's API time is the session's, also
+    for a vendor whose session starts with an HTTP request (Gladia's POST /v2/live), whose
+    wire clock would otherwise stand for the whole attempt."""
+    v, server = vendor
+    server.script = StreamScript(speech_end_ms=SPEECH_END_MS, partial_every_ms=200)
+    (r,), _ = run_items(make_provider(v, server), executor_items(1))
+    assert r.ok and r.api_time_ms >= CLIP_S * 1000 - 50, r.api_time_ms
+
+
 def test_mid_stream_disconnect_is_retried_never_scored_partial(vendor):
     v, server = vendor
     server.script = StreamScript(speech_end_ms=SPEECH_END_MS, partial_every_ms=200)

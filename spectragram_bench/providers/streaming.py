@@ -37,6 +37,7 @@ from spectragram_bench.providers.base import ErrorKind, ProviderError, Transcrip
 from spectragram_bench.providers.cloud import USER_AGENT, CloudProvider
 from spectragram_bench.providers.http_errors import MAX_MESSAGE_CHARS, error_for_exception, scrub
 from spectragram_bench.providers.stream_clock import StreamClock
+from spectragram_bench.providers.wire_clock import attempt_clock
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,8 @@ class StreamingProvider(CloudProvider):
         self.http.session()  # the HTTP session (Gladia's session POST) is built before the handshake clock starts
         clock.start_connect()
         try:
-            url = await self.open_session(item)
+            with attempt_clock():  # not the attempt's: a session set up over HTTP (Gladia) would otherwise
+                url = await self.open_session(item)  # make that POST the attempt's vendor time, not the session
             async with ws_connect(
                 url,
                 additional_headers=self.connect_headers(),
