@@ -25,6 +25,9 @@ def add_parser(sub):
     p.add_argument("--dry-run", action="store_true", help="print the plan (items, audio hours, cost, duration) and exit")
     p.add_argument("--resume", type=int, default=None, metavar="BENCHMARK_ID", help="continue an interrupted or partial benchmark")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse ok predictions in this database made from the same sent audio, provider, model, params "
+                        "and adapter version (no request, no cost; as \"reuse_predictions\": true)")
     p.add_argument("--wide", action="store_true", help="every leaderboard column, whatever the terminal width")
     p.add_argument(
         "--grace-s", type=float, default=DEFAULT_GRACE_S, metavar="S",
@@ -92,6 +95,8 @@ def run(args) -> int:
     if args.resume is not None and (max_utt is not None or max_per_subset is not None):
         raise ConfigError("--max-utt/--max-per-subset cannot change on --resume: the benchmark keeps its selection")
     config = load_config(args.config) if args.config else None
+    if config is not None and args.reuse:
+        config = config.model_copy(update={"reuse_predictions": True})
     if args.dry_run and args.resume is None:
         from spectragram_bench.worker.plan import build_plan, print_plan
         from spectragram_bench.worker.probes import dry_run_store
@@ -114,7 +119,8 @@ def run(args) -> int:
 
                 print_remaining(db, args.resume, config_for_resume(db, args.resume, config))
                 return 0
-            outcome = resume_benchmark(db, args.resume, config, progress=choose_mode(args.quiet), grace_s=args.grace_s)
+            outcome = resume_benchmark(db, args.resume, config, progress=choose_mode(args.quiet), grace_s=args.grace_s,
+                                       reuse=args.reuse)
         else:
             outcome = run_benchmark(
                 config, db, max_utt=max_utt, max_per_subset=max_per_subset, notes=args.notes,

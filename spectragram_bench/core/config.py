@@ -262,6 +262,10 @@ class JobConfig(Strict):
     max_utt: int | None = Field(None, ge=1, description="utterances per job run")
     max_per_subset: int | None = Field(None, ge=1, description="utterances per dataset subset")
     selection_seed: int = Field(0, description="seed of the deterministic utterance selection")
+    reuse_predictions: bool = Field(
+        False, description="fill a work item from an ok prediction in the same database made from the same sent audio "
+        "(sha256), provider, model, params and adapter version: no request, no cost (worker/reuse.py)",
+    )
 
     @field_validator("providers")
     @classmethod

@@ -126,6 +126,8 @@ class JobRun(Base):
     harness_bound: Mapped[bool | None] = mapped_column(Boolean)
     #: unix time a process running it last said it was alive (core/liveness.py: stale runs)
     heartbeat_at: Mapped[float | None] = mapped_column(Float)
+    #: the adapter's own version (Provider.adapter_version): a prediction is reused only from the same one
+    adapter_version: Mapped[str | None] = mapped_column(String(50))
 
 
 class Prediction(Base):
@@ -142,6 +144,10 @@ class Prediction(Base):
     error_text: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: sha256 of the exact audio bytes sent (Provider.sent_audio); None for chunked recordings
+    sent_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: the prediction this one was copied from (reuse_predictions): no request was made
+    reused_from: Mapped[int | None] = mapped_column(Integer)
 
 
 class LatencySample(Base):

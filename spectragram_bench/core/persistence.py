@@ -198,6 +198,8 @@ def write_results(session: Session, results: list[PredictionResult]) -> None:
             "error_kind": r.error_kind,
             "error_text": r.error_text,
             "attempts": r.attempts,
+            "sent_sha256": r.sent_sha256,
+            "reused_from": r.reused_from,
         }
         for r in results
     ]
@@ -215,6 +217,8 @@ def write_results(session: Session, results: list[PredictionResult]) -> None:
             "error_kind": excluded.error_kind,
             "error_text": excluded.error_text,
             "attempts": Prediction.attempts + excluded.attempts,
+            "sent_sha256": excluded.sent_sha256,
+            "reused_from": excluded.reused_from,
         },
         where=Prediction.status != PredictionStatus.OK,
     )
@@ -230,7 +234,7 @@ def write_results(session: Session, results: list[PredictionResult]) -> None:
             "meta_json": {**r.latency_meta, "attempts": r.attempts, **({"billed_seconds": r.billed_seconds} if r.billed_seconds is not None else {})},
         }
         for r in results
-        if r.ok
+        if r.ok and r.reused_from is None  # a reused prediction took no time: latency figures leave it out
     ]
     if lat_rows:
         lat = insert(LatencySample).on_conflict_do_nothing(index_elements=["job_run_id", "utt_id"])

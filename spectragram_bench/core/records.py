@@ -90,6 +90,8 @@ class PredictionResult:
     rtf: float | None = None
     billed_seconds: float | None = None
     latency_meta: dict[str, Any] = field(default_factory=dict)
+    sent_sha256: str | None = None  # of the audio bytes sent (Provider.sent_audio)
+    reused_from: int | None = None  # the prediction copied (reuse_predictions): no request, no latency sample
 
     @property
     def ok(self) -> bool:

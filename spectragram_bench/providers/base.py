@@ -75,6 +75,9 @@ class Provider(ABC):
     secret_params: ClassVar[frozenset[str]] = frozenset()
     #: the provider's own parameter for the speech's language (None: it takes none)
     language_param: ClassVar[str | None] = None
+    #: bump when a change to the adapter can change its transcripts (how it builds the request or
+    #: reads the reply): reuse_predictions never copies a prediction across adapter versions
+    adapter_version: ClassVar[str] = "1"
 
     def language_for(self, item: WorkItem) -> str | None:
         """The dataset's language (ISO 639-1) to send for `item`, unless the job's params set
@@ -102,6 +105,12 @@ class Provider(ABC):
     def preprocess(self, clip: AudioClip, item: WorkItem) -> None:
         """Blocking work on the audio before the first attempt (streaming: the speech span), run
         in the executor's audio thread so it is neither timed nor on the event loop."""
+
+    def sent_audio(self, audio: AudioClip, item: WorkItem) -> bytes:
+        """The audio bytes an attempt sends for `audio` (hashed into prediction.sent_sha256):
+        the uploaded file by default; adapters that send something else override this and send
+        what it returns."""
+        return audio.file_bytes()[0]
 
     def sdk_info(self) -> tuple[str, str | None]:
         """(sdk name, version) for the provider table."""

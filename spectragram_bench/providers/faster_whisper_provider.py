@@ -98,6 +98,9 @@ class FasterWhisperProvider(Provider):
             **self.decode_options,
         }
 
+    def sent_audio(self, audio: AudioClip, item: WorkItem) -> bytes:
+        return audio.resampled(SAMPLE_RATE).samples.tobytes()  # the float32 samples the model decodes
+
     def transcribe_blocking(self, audio: AudioClip, item: WorkItem) -> Transcript:
         if self._model is None:
             self.check_ready()

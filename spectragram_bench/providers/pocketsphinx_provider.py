@@ -65,8 +65,11 @@ class PocketSphinxProvider(Provider):
             self._local.decoder = decoder
         return decoder
 
+    def sent_audio(self, audio: AudioClip, item: WorkItem) -> bytes:
+        return audio.resampled(SAMPLE_RATE).pcm16()
+
     def transcribe_blocking(self, audio: AudioClip, item: WorkItem) -> Transcript:
-        pcm = audio.resampled(SAMPLE_RATE).pcm16()
+        pcm = self.sent_audio(audio, item)
         decoder = self._decoder()
         try:
             # The front end adapts (noise and CMN estimates) across utterances; resetting it makes

@@ -189,6 +189,10 @@ class StreamingProvider(CloudProvider):
     def model_params(self) -> dict[str, Any]:
         return {**self.vendor_params, **self.settings, "sample_rate": self.rate, **self.endpoint_params()}
 
+    def sent_audio(self, audio: AudioClip, item: WorkItem) -> bytes:
+        """The PCM streamed, at the session's sample rate."""
+        return audio.resampled(self.rate).pcm16()
+
     def preprocess(self, clip: AudioClip, item: WorkItem) -> None:
         """Blocking, in the executor's audio thread: the speech span, computed once per audio."""
         speech_span(clip, item, self.settings["speech_span"])
@@ -196,7 +200,7 @@ class StreamingProvider(CloudProvider):
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
         span = speech_span(audio, item, self.settings["speech_span"])
         # decoding and converting take a millisecond or more: off the event loop the other sessions pace on
-        pcm = await asyncio.to_thread(lambda: audio.resampled(self.rate).pcm16())
+        pcm = await asyncio.to_thread(self.sent_audio, audio, item)
         clock = StreamClock(frame_ms=self.settings["frame_ms"], pace=self.settings["pace"])
         session = StreamingSession(self, clock)
         self.http.session()  # the HTTP session (Gladia's session POST) is built before the handshake clock starts

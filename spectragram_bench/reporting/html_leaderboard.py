@@ -15,6 +15,7 @@ from spectragram_bench.reporting.leaderboard import (
     fmt_interval,
     harness_note,
     leaderboard_rows,
+    reuse_note,
 )
 from spectragram_bench.reporting.terminal import evaluation_labels
 
@@ -64,9 +65,9 @@ def leaderboard_notes(rows: list[LeaderboardRow]) -> str:
         "byte sent to the reply's last byte read (time queued inside the harness is stored apart, "
         "latency_sample.queue_ms); otherwise the attempt's duration.",
     ]
-    note = harness_note(rows)
-    if note:
-        notes.insert(0, note)
+    for note in (reuse_note(rows), harness_note(rows)):
+        if note:
+            notes.insert(0, note)
     unspaced = sorted({f"{r.summary.dataset}/{r.summary.split}" for r in rows if r.metric("headline_cer") == 1.0})
     if unspaced:
         notes.append(

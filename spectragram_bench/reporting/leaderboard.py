@@ -12,10 +12,10 @@ import math
 from dataclasses import dataclass, field
 
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spectragram_bench.core.models import BootstrapResult, CostSummary, JobRun, Model
+from spectragram_bench.core.models import BootstrapResult, CostSummary, JobRun, Model, Prediction
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.datasets.variants import variant_sort_key
 from spectragram_bench.reporting.summary import SummaryRow, summary_rows
@@ -55,6 +55,8 @@ class LeaderboardRow:
     cost_source: str | None = None  # "metric_summary" or "cost_summary"
     harness_bound: bool = False  # the harness's own queueing distorted its latency figures
     loop_lag_p99_ms: float | None = None
+    reused: int = 0  # the job run's predictions copied from earlier ones (worker/reuse.py)
+    predictions: int = 0  # the job run's predictions, reused or not
 
     def metric(self, name: str) -> float | None:
         """A metric by its leaderboard name (see METRIC_NAMES) or its stored name."""
@@ -108,6 +110,13 @@ def leaderboard_rows(session: Session, benchmark_id: int, eval_version: str | No
         boots.setdefault((b.job_run_id, b.dataset_id, b.variant_id), []).append(
             (b.eval_version, StoredInterval(b.metric, b.method, b.ci_low, b.ci_high, b.iterations, b.seed, float(level)))
         )
+    counts = {
+        jr_id: (n, n_reused)
+        for jr_id, n, n_reused in session.execute(
+            select(Prediction.job_run_id, func.count(), func.count(Prediction.reused_from))
+            .where(Prediction.job_run_id.in_(run_ids)).group_by(Prediction.job_run_id)
+        )
+    }
     costs = {
         c.job_run_id: c
         for c in session.execute(select(CostSummary).where(CostSummary.job_run_id.in_(run_ids))).scalars()
@@ -118,6 +127,7 @@ def leaderboard_rows(session: Session, benchmark_id: int, eval_version: str | No
     for r in rows:
         s = r.summary
         r.mode, r.harness_bound, r.loop_lag_p99_ms = runs.get(s.job_run_id, ("batch", False, None))
+        r.predictions, r.reused = counts.get(s.job_run_id, (0, 0))
         r.intervals = [
             i for version, i in boots.get((s.job_run_id, s.dataset_id, s.variant_id), [])
             if version in (None, s.eval_version)
@@ -179,6 +189,18 @@ def harness_note(rows: list[LeaderboardRow]) -> str | None:
     return (
         f"{HARNESS_MARK} harness-bound: {which}. These latency figures include the harness's own queueing, "
         "not the vendor's time alone: rerun with lower concurrency or on a less loaded machine."
+    )
+
+
+def reuse_note(rows: list[LeaderboardRow]) -> str | None:
+    """How many predictions each job run reused, None when none did."""
+    reused = {r.summary.system: (r.reused, r.predictions) for r in rows if r.reused}
+    if not reused:
+        return None
+    which = ", ".join(f"{name} {n} of {total}" for name, (n, total) in sorted(reused.items()))
+    return (
+        f"reused predictions: {which}, copied from earlier job runs with the same sent audio, model, params and "
+        "adapter version: no request, no cost; latency and cost figures cover the requested items only."
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from spectragram_bench.core.models import Evaluation, JobRun
 from spectragram_bench.reporting.columns import Column, leaderboard_columns
-from spectragram_bench.reporting.leaderboard import LeaderboardRow, harness_note, leaderboard_rows
+from spectragram_bench.reporting.leaderboard import LeaderboardRow, harness_note, leaderboard_rows, reuse_note
 from spectragram_bench.reporting.summary import wide_console
 
 ESSENTIAL = 0  # priority of the columns without which a table is not worth printing
@@ -107,9 +107,9 @@ def print_leaderboard(
     if shown and hidden:
         console.print(f"not shown at {console.width} columns: {', '.join(c.header for c in hidden)} (--wide shows all)",
                       highlight=False, soft_wrap=True)
-    note = harness_note(rows)
-    if note:
-        console.print(note, markup=False, soft_wrap=True)
+    for note in (harness_note(rows), reuse_note(rows)):
+        if note:
+            console.print(note, markup=False, soft_wrap=True)
     from spectragram_bench.reporting.streaming_report import (
         streaming_table,  # it imports the leaderboard module
     )

@@ -44,6 +44,7 @@ from spectragram_bench.worker.harness_health import HarnessHealth, watch_loop_la
 from spectragram_bench.worker.job_lifecycle import run_job_item
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
 from spectragram_bench.worker.retry import RetryPolicy
+from spectragram_bench.worker.reuse import ReuseIndex, sent_hash
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class ExecStats:
     rate_limited: int = 0
     in_flight: int = 0
     abandoned: int = 0
+    reused: int = 0  # filled from an earlier prediction (worker/reuse.py): no request
     fatal_error: str | None = None
     interrupted: bool = False
     errors_by_kind: dict[str, int] = field(default_factory=dict)
@@ -112,6 +114,7 @@ class Executor:
         slots: AdaptiveConcurrency | None = None,
         gate: FirstAttemptGate | None = None,
         seed: int = 0,
+        reuse: ReuseIndex | None = None,
     ) -> None:
         self.provider = provider
         self.submit = submit
@@ -127,6 +130,8 @@ class Executor:
         self.engine = make_engine(provider, concurrency)
         self.io_pool = ThreadPoolExecutor(max_workers=min(8, max(2, concurrency)), thread_name_prefix="audio")
         self.model_revision: str | None = None
+        self.reuse = reuse
+        self.sent_hashes: dict[int, str | None] = {}  # utt_id -> sha256 of its sent audio, until recorded
 
     def fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list,
              meta: dict[str, Any] | None = None) -> None:
@@ -140,6 +145,7 @@ class Executor:
             PredictionResult(
                 item.job_run_id, item.utt_id, None, error_kind=kind, error_text=text, attempts=attempts,
                 total_time_ms=(time.perf_counter() - started) * 1000, latency_meta={**(meta or {}), "attempt_log": log_},
+                sent_sha256=self.sent_hashes.pop(item.utt_id, None),
             )
         )
 
@@ -155,6 +161,7 @@ class Executor:
                 attempts=attempts, api_time_ms=api_ms, queue_ms=queue_ms, total_time_ms=(time.perf_counter() - started) * 1000,
                 rtf=(api_ms / 1000.0) / duration if duration > 0 else None, billed_seconds=transcript.billed_seconds,
                 latency_meta={**transcript.meta, **meta, "audio_s": round(duration, 4)},
+                sent_sha256=self.sent_hashes.pop(item.utt_id, None),
             )
         )
 
@@ -214,6 +221,8 @@ class Executor:
         self.provider.preprocess(clip, item)
         if getattr(self.provider, "uploads_source", False):
             clip.preload_file()
+        if not chunking.needs_chunks(self.provider, clip):  # a chunked recording is several requests: no one hash
+            self.sent_hashes[item.utt_id] = sent_hash(self.provider, clip, item)
         return clip, facts
 
     async def run_item(self, item: WorkItem, audio: asyncio.Future | None = None) -> None:
@@ -233,6 +242,12 @@ class Executor:
             clip, variant_facts = await (audio if audio is not None else self.prefetch(item))
         except (AudioError, ValueError) as exc:
             self.fail(item, ErrorKind.INPUT, str(exc), 0, started, [])
+            return
+        if self.reuse is not None and (reused := self.reuse.result_for(item, self.sent_hashes.get(item.utt_id))):
+            self.stats.done += 1
+            self.stats.reused += 1
+            self.sent_hashes.pop(item.utt_id, None)
+            self.submit(reused)
             return
         if is_job_based(self.provider):
             await run_job_item(self, item, clip, variant_facts, started)

@@ -52,6 +52,7 @@ from spectragram_bench.worker.registration import (
     normalizer_for,
 )
 from spectragram_bench.worker.retry import RetryPolicy
+from spectragram_bench.worker.reuse import ReuseIndex
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class RunContext:
     lease_s: float = work_items.DEFAULT_LEASE_S
     grace_s: float = DEFAULT_GRACE_S
     mark_interrupted: bool = True  # `run` marks its job runs interrupted; a worker leaves them to the others
+    reuse: bool = False  # reuse_predictions: fill items from matching earlier predictions (worker/reuse.py)
     executors: list[Executor] = field(default_factory=list)
     accounts: Accounts = field(default_factory=Accounts)  # limits shared by job runs of one account
     run_tasks: set[asyncio.Task] = field(default_factory=set)
@@ -185,10 +187,11 @@ async def run_job_run(
         ctx.writer.submit(result)
 
     account = ctx.accounts.get(pc, pc.concurrency, lambda: _pacer_for(ctx, pc, job_run_id))
+    reuse = await asyncio.to_thread(db.retrying, ReuseIndex.load, db, job_run_id, what="finding reusable predictions") if ctx.reuse else None
     executor = Executor(
         provider, ctx.writer.submit, concurrency=pc.concurrency, timeout_s=pc.timeout_s,
         retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=account.pacer, slots=account.slots,
-        gate=account.gate, seed=seed,
+        gate=account.gate, seed=seed, reuse=reuse,
     )
     ctx.executors.append(executor)
     if ctx.interrupted:
@@ -309,7 +312,7 @@ def execute(
 ) -> BenchmarkOutcome:
     db.set_retry_s(config.db_retry_s)
     writer = ResultWriter(db, also=work_items.mark_done, on_unavailable=lambda exc: ctx.database_lost(exc))
-    ctx = RunContext(db, writer, ProgressDisplay(progress), lease_s=lease_s, grace_s=grace_s)
+    ctx = RunContext(db, writer, ProgressDisplay(progress), lease_s=lease_s, grace_s=grace_s, reuse=config.reuse_predictions)
     normalizer = normalizer_for(config)
     try:
         outcomes = asyncio.run(run_job_runs(ctx, runs, normalizer, config.evaluation.bootstrap_seed, variants))

@@ -205,6 +205,7 @@ def register_job_run(session: Session, benchmark_id: int, provider: Provider) ->
         model_id=mrow.model_id,
         label=pc.display,
         status=JobRunStatus.QUEUED,
+        adapter_version=type(provider).adapter_version,
         env_json=env_json(),
         host_info_json=host_info_json(),
     )

@@ -136,10 +136,13 @@ def _all_leases_dead(session: Session, job_run_id: int) -> bool:
 
 def resume_benchmark(
     db: Database, benchmark_id: int, config: JobConfig | None = None, *, progress: str = "log",
-    grace_s: float = DEFAULT_GRACE_S,
+    grace_s: float = DEFAULT_GRACE_S, reuse: bool = False,
 ) -> BenchmarkOutcome:
-    """Continue a benchmark: items with a prediction are skipped, failed items retried."""
+    """Continue a benchmark: items with a prediction are skipped, failed items retried
+    (`reuse`: from matching earlier predictions where there are some, as reuse_predictions)."""
     config = config_for_resume(db, benchmark_id, config)
+    if reuse:
+        config = config.model_copy(update={"reuse_predictions": True})
     normalizer_for(config)
     leases.reclaim_dead_leases(db)
     open_runs = reopen_benchmark(db, benchmark_id, config)
