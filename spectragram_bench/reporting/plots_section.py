@@ -53,8 +53,9 @@ def latency_rows(systems: list[SystemInfo], preds: list[ScoredPrediction]) -> li
         if len(groups) <= 1:
             return s.name
         dataset, _, variant = where.rpartition(" \u00b7 ")
-        parts = ([dataset] if len(datasets) > 1 else []) + ([variant] if len(variants) > 1 else [])
-        return f"{s.name} \u00b7 {' '.join(parts)}"
+        parts = (([s.name] if len(systems) > 1 else []) + ([dataset] if len(datasets) > 1 else [])
+                 + ([variant] if len(variants) > 1 else []))
+        return " \u00b7 ".join(parts)  # only what tells the rows apart
 
     return [(s.series, label(s, w), samples[(s.id, w)]) for w in groups for s in systems if (s.id, w) in samples]
 
