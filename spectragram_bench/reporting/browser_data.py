@@ -20,6 +20,7 @@ import base64
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,26 @@ def pack(data: Any) -> str:
     """JSON, gzip-compressed, base64: what the page's script decompresses."""
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
+
+
+class ArrayPacker:
+    """A JSON array gzip-compressed as its items come, packed as `pack` would: the index of a
+    100k-utterance benchmark is never held whole."""
+
+    def __init__(self) -> None:
+        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+        self._parts = [self._z.compress(b"[")]
+        self.n = 0
+
+    def extend(self, items: Iterable[Any]) -> None:
+        for item in items:
+            text = json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            self._parts.append(self._z.compress((("," if self.n else "") + text).encode("utf-8")))
+            self.n += 1
+
+    def finish(self) -> str:
+        self._parts += [self._z.compress(b"]"), self._z.flush()]
+        return base64.b64encode(b"".join(self._parts)).decode("ascii")
 
 
 def unpack(text: str) -> Any:
@@ -100,7 +121,8 @@ def browser_data(
     groups: dict[str, int] = {}
     group_of: dict[int, int] = {}
     dirs: dict[str, int] = {}
-    index: list[dict[str, Any]] = []
+    index = ArrayPacker()
+    entries: list[dict[str, Any]] = []  # the index entries of the current page
     pages: list[str] = []
     page: list[dict[str, Any]] = []
     last: int | None = None
@@ -109,14 +131,15 @@ def browser_data(
         if u.utt_id != last:
             if len(page) == CHUNK:
                 pages.append(pack(page))
-                page = []
+                index.extend(entries)
+                page, entries = [], []
             last = u.utt_id
             if u.variant_id not in group_of:  # a label per variant, not per utterance
                 label = f"{sp.dataset}/{sp.split} \u00b7 {variant_label(sp.variant_json)}"
                 group_of[u.variant_id] = groups.setdefault(label, len(groups))
             href = links.href(u.utt_id, u.audio_path, u.meta_json)
             folder, _, name = href.rpartition("/") if href else ("", "", None)
-            index.append({
+            entries.append({
                 "g": group_of[u.variant_id], "id": u.external_id,
                 "a": [dirs.setdefault(folder, len(dirs)), name] if name is not None else None,
                 "src": sp.variant_json.get("kind", "clean") != "clean",
@@ -124,18 +147,19 @@ def browser_data(
                 "spk": u.speaker, "ref": clip(u.ref_text), "h": {},
             })
             if variant_audio and u.utt_id in variant_audio:
-                index[-1]["va"] = variant_audio[u.utt_id]
+                entries[-1]["va"] = variant_audio[u.utt_id]
             page.append({})
         summary, detail = _hypothesis(sp)
-        index[-1]["h"][str(sp.prediction.job_run_id)] = summary
+        entries[-1]["h"][str(sp.prediction.job_run_id)] = summary
         page[-1][str(sp.prediction.job_run_id)] = detail
     if page:
         pages.append(pack(page))
+        index.extend(entries)
     meta = {
         "systems": [{"id": str(s.id), "name": s.name, "c": plots.colour(s.series.index)} for s in systems],
-        "groups": list(groups), "dirs": list(dirs), "chunk": CHUNK, "n": len(index),
+        "groups": list(groups), "dirs": list(dirs), "chunk": CHUNK, "n": index.n,
     }
-    return BrowserData(meta, pack(index), pages)
+    return BrowserData(meta, index.finish(), pages)
 
 
 def decode_browser_data(html: str) -> dict[str, Any]:

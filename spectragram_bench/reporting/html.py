@@ -37,7 +37,13 @@ from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip
 from spectragram_bench.reporting.html_leaderboard import e, leaderboards_html
 from spectragram_bench.reporting.leaderboard import LeaderboardRow, leaderboard_rows
 from spectragram_bench.reporting.plots_section import plots_html
-from spectragram_bench.reporting.predictions import NormalizerChoice, ScoredPrediction, scored_predictions
+from spectragram_bench.reporting.predictions import (
+    NormalizerChoice,
+    ScoredPrediction,
+    iter_scored_predictions,
+    scored_predictions,
+    slimmed,
+)
 from spectragram_bench.reporting.variant_audio import variant_clips
 
 TOP_ERRORS = 10
@@ -209,12 +215,15 @@ def render_report(
         raise BenchError(f"benchmark {benchmark_id} not found")
     systems = load_systems(session, benchmark_id)
     rows = leaderboard_rows(session, benchmark_id, eval_version)
-    preds = scored_predictions(session, benchmark_id, chars=False, eval_version=eval_version)
+    # one pass, a chunk of utterances at a time: the browser's data is packed as it comes, and the
+    # plots and error analysis keep slim copies (no texts)
+    preds: list[ScoredPrediction] = []
+    stream = iter_scored_predictions(session, benchmark_id, chars=False, eval_version=eval_version)
+    data = browser_data(systems, slimmed(stream, preds), out_dir, audio_dir or out_dir / f"benchmark-{benchmark_id}-audio", variant_audio)
     norms = {sp.prediction.job_run_id: sp.normalizer for sp in preds}
     for s in systems:
         s.normalizer = norms.get(s.id)
     inexact = sorted({f"{s.name}: {s.normalizer.note}" for s in systems if s.normalizer and s.normalizer.note})
-    data = browser_data(systems, preds, out_dir, audio_dir or out_dir / f"benchmark-{benchmark_id}-audio", variant_audio)
     script = _static("report.js")
     title = f"{bench.name or 'benchmark'} - benchmark {benchmark_id}"
     n_utts = data.n_utts

@@ -11,9 +11,11 @@ an empty transcript.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -129,14 +131,59 @@ class ScoredPrediction:
         return float(value) if isinstance(value, int | float) else None
 
 
+class PredictionKey(NamedTuple):
+    """What a slim prediction keeps of its row."""
+
+    prediction_id: int
+    job_run_id: int
+    status: str
+
+
+class LatencyKey(NamedTuple):
+    api_time_ms: float | None
+    meta_json: dict[str, Any] | None
+
+
+def slim(sp: ScoredPrediction) -> ScoredPrediction:
+    """A copy without the texts (no utterance row, no hypothesis, only the alignment's edits):
+    what the plots and the error analysis read, a small fraction of the whole."""
+    p, lat = sp.prediction, sp.latency
+    edits = [c for c in sp.columns if c[0] != HIT] if sp.columns is not None else None
+    return ScoredPrediction(
+        PredictionKey(p.prediction_id, p.job_run_id, p.status), None, sp.dataset, sp.split, sp.variant_json,
+        LatencyKey(lat.api_time_ms, lat.meta_json) if lat is not None else None, sp.eval_version, sp.normalizer,
+        sp.words, sp.chars, edits, sp.stored,
+    )
+
+
+def slimmed(stream: Iterable[ScoredPrediction], into: list[ScoredPrediction]) -> Iterator[ScoredPrediction]:
+    """Pass `stream` on, keeping a slim copy of each in `into` (one pass feeds the browser and the plots)."""
+    for sp in stream:
+        into.append(slim(sp))
+        yield sp
+
+
 def _rows(session: Session, table, where) -> Any:
     return session.execute(select(table).where(where))
+
+
+#: utterances scored per step of iter_scored_predictions
+CHUNK_UTTS = 2000
 
 
 def scored_predictions(
     session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True, eval_version: str | None = None
 ) -> list[ScoredPrediction]:
-    """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run.
+    """Every prediction of the benchmark, scored per utterance; ordered by utterance, then job run."""
+    return list(iter_scored_predictions(session, benchmark_id, align=align, chars=chars, eval_version=eval_version))
+
+
+def iter_scored_predictions(
+    session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True, eval_version: str | None = None,
+    chunk: int = CHUNK_UTTS,
+) -> Iterator[ScoredPrediction]:
+    """scored_predictions, read and scored `chunk` utterances at a time (a range of utt_ids), so a
+    caller that consumes them as they come holds one chunk, not the benchmark.
 
     `align` adds word alignment columns, `chars` character counts (each costs an alignment pass).
     Counts come from the stored per-utterance values where the evaluation wrote them; an
@@ -146,14 +193,10 @@ def scored_predictions(
         session.execute(select(JobRun.job_run_id, JobRun.eval_version).where(JobRun.benchmark_id == benchmark_id)).all()
     )
     if not runs:
-        return []
+        return
     if eval_version is not None:
         runs = dict.fromkeys(runs, eval_version)
     normalizers = job_run_normalizers(session, list(runs), eval_version)
-    P, U, L = Prediction.__table__, Utterance.__table__, LatencySample.__table__
-    in_runs = P.c.job_run_id.in_(list(runs))
-    utts = {u.utt_id: u for u in _rows(session, U, U.c.utt_id.in_(select(P.c.utt_id).where(in_runs)))}
-    lats = {(r.job_run_id, r.utt_id): r for r in _rows(session, L, L.c.job_run_id.in_(list(runs)))}
     variants = {
         vid: (dname, split, vjson or {})
         for vid, dname, split, vjson in session.execute(
@@ -161,8 +204,26 @@ def scored_predictions(
             .join(Dataset, Dataset.dataset_id == DatasetVariant.dataset_id)
         )
     }
+    P = Prediction.__table__
+    in_runs = P.c.job_run_id.in_(list(runs))
+    ids = np.fromiter(session.execute(select(P.c.utt_id).where(in_runs).distinct().order_by(P.c.utt_id)).scalars(), np.int64)
+    for start in range(0, len(ids), chunk):
+        lo, hi = int(ids[start]), int(ids[min(len(ids), start + chunk) - 1])
+        yield from _score_range(session, runs, normalizers, variants, lo, hi, align=align, chars=chars, eval_version=eval_version)
+
+
+def _score_range(
+    session: Session, runs: dict[int, str | None], normalizers: dict[Any, NormalizerChoice],
+    variants: dict[int, tuple[str, str, dict[str, Any]]], lo: int, hi: int, *, align: bool, chars: bool,
+    eval_version: str | None,
+) -> list[ScoredPrediction]:
+    """The predictions of utterances lo..hi (utt_ids), scored."""
+    P, U, L = Prediction.__table__, Utterance.__table__, LatencySample.__table__
+    in_runs = P.c.job_run_id.in_(list(runs))
+    utts = {u.utt_id: u for u in _rows(session, U, U.c.utt_id.between(lo, hi))}
+    lats = {(r.job_run_id, r.utt_id): r for r in _rows(session, L, L.c.job_run_id.in_(list(runs)) & L.c.utt_id.between(lo, hi))}
     out = []
-    for p in session.execute(select(P).where(in_runs).order_by(P.c.utt_id, P.c.job_run_id)):
+    for p in session.execute(select(P).where(in_runs, P.c.utt_id.between(lo, hi)).order_by(P.c.utt_id, P.c.job_run_id)):
         u = utts[p.utt_id]
         dname, split, vjson = variants[u.variant_id]
         norm = normalizers.get((p.job_run_id, u.dataset_id, u.variant_id), normalizers[p.job_run_id])
@@ -171,7 +232,7 @@ def scored_predictions(
     for sp in out:
         if sp.ok:
             by_run[(sp.prediction.job_run_id, sp.normalizer.stored_tag)].append(sp)
-    stored = stored_values(session, list(runs), eval_version)
+    stored = stored_values(session, list(runs), eval_version, UtteranceValue.utt_id.between(lo, hi))
     for sp in out:
         sp.values = stored.get((sp.prediction.job_run_id, sp.utterance.utt_id), {})
     for items in by_run.values():
@@ -214,14 +275,17 @@ def _counts(values: dict[str, float]) -> tuple[metrics.ErrorCounts, metrics.Erro
 
 
 def stored_values(
-    session: Session, job_run_ids: list[int], eval_version: str | None = None
+    session: Session, job_run_ids: list[int], eval_version: str | None = None, where: Any = None
 ) -> dict[tuple[int, int], dict[str, float]]:
-    """Every per-utterance value of each job run's current eval version (or `eval_version`), by (job run, utterance)."""
+    """Every per-utterance value of each job run's current eval version (or `eval_version`), by
+    (job run, utterance); `where` narrows it (a range of utterances)."""
     q = (
         select(UtteranceValue.job_run_id, UtteranceValue.utt_id, UtteranceValue.name, UtteranceValue.value)
         .join(JobRun, (JobRun.job_run_id == UtteranceValue.job_run_id) & _of_version(UtteranceValue.eval_version, eval_version))
         .where(UtteranceValue.job_run_id.in_(job_run_ids))
     )
+    if where is not None:
+        q = q.where(where)
     out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
     for jr, utt, name, value in session.execute(q):
         out[(jr, utt)][name] = value
