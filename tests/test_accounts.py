@@ -150,8 +150,9 @@ def test_an_unreachable_server_stops_the_job_run_with_one_line_naming_the_url(tm
     db = tmp_path / "bench.db"
     result = run_cli("--config", str(job), "--db", f"sqlite:///{db}")
     assert result.returncode == 1
-    lines = [line for line in result.stderr.splitlines() if "cannot connect" in line]
-    assert len(lines) == 1 and f"cannot connect to {url}" in lines[0], result.stderr
+    # one line, in the failure summary after the (empty) leaderboard; no log line repeats it
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "cannot connect" in line]
+    assert len(lines) == 1 and f"cannot connect to {url}" in lines[0], result.stdout + result.stderr
     (run,) = rows(db, "SELECT status, error_text FROM job_run")
     assert run["status"] == "failed" and url in run["error_text"]
     (pred,) = rows(db, "SELECT error_kind, attempts FROM prediction")
