@@ -44,6 +44,7 @@ from spectragram_bench.reporting.predictions import (
     scored_predictions,
     slimmed,
 )
+from spectragram_bench.reporting.sections import ReportContext, arrange
 from spectragram_bench.reporting.variant_audio import variant_clips
 
 TOP_ERRORS = 10
@@ -229,6 +230,28 @@ def render_report(
     n_utts = data.n_utts
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     warn = "".join(f'<p class="warn">Alignment: {e(w)}</p>' for w in inexact)
+    utterances = f"""{warn}
+<div id="browser-controls" class="controls"></div>
+<p class="legend"><span class="c s"><span>ref</span><span>hyp</span></span> substitution
+<span class="c d"><span>ref</span><span>\u2014</span></span> deletion
+<span class="c i"><span>\u2014</span><span>hyp</span></span> insertion \u00b7 texts normalised as scored; the raw hypothesis is below each line.</p>
+<div id="browser"><noscript>The utterance browser needs JavaScript (it runs offline, from this file).</noscript></div>
+{data.html()}
+"""
+    errors_note = ('<p class="note">Most frequent word substitutions, deletions and insertions of each system over all '
+                   "its scored utterances (normalised text).</p>")
+    built_in = [
+        ("leaderboard", "Leaderboard", leaderboards_html(session, benchmark_id, rows) + "\n" + streaming_report.streaming_table_html(rows)),
+        ("plots", "Plots", plots_html(rows, systems, preds)),
+        ("breakdowns", "Breakdowns", breakdowns_html(session, {s.id: s.name for s in systems},
+                                                     {s.id: s.series.index for s in systems}, eval_version)),
+        ("errors", "Error analysis", errors_note + errors_html(systems, preds)),
+        ("utterances", "Utterances", utterances),
+        ("repro", "Reproducibility", repro_html(bench, systems, rows)),
+    ]
+    sections = arrange(built_in, ReportContext(session, benchmark_id, eval_version, systems, rows, preds))
+    nav = "".join(f'<a href="#s-{e(sid)}">{e(title)}</a>' for sid, title, _ in sections)
+    main = "\n".join(f'<section id="s-{e(sid)}"><h2>{e(title)}</h2>{html}</section>' for sid, title, html in sections)
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{e(csp(script))}">
@@ -241,25 +264,9 @@ def render_report(
 <p class="meta">created {_when(bench.created_at)} \u00b7 {len(systems)} system(s) \u00b7 {n_utts:,} utterance(s) \u00b7
 report generated {e(generated)} by spectragram-bench {e(__version__)}</p>
 {f'<p class="meta">{e(bench.notes)}</p>' if bench.notes else ""}
-<nav><a href="#s-leaderboard">Leaderboard</a><a href="#s-plots">Plots</a><a href="#s-breakdowns">Breakdowns</a><a href="#s-errors">Error analysis</a>
-<a href="#s-utterances">Utterances</a><a href="#s-repro">Reproducibility</a></nav></header>
+<nav>{nav}</nav></header>
 <main>
-<section id="s-leaderboard"><h2>Leaderboard</h2>{leaderboards_html(session, benchmark_id, rows)}
-{streaming_report.streaming_table_html(rows)}</section>
-<section id="s-plots"><h2>Plots</h2>{plots_html(rows, systems, preds)}</section>
-<section id="s-breakdowns"><h2>Breakdowns</h2>{breakdowns_html(session, {s.id: s.name for s in systems}, {s.id: s.series.index for s in systems}, eval_version)}</section>
-<section id="s-errors"><h2>Error analysis</h2>
-<p class="note">Most frequent word substitutions, deletions and insertions of each system over all its scored utterances (normalised text).</p>
-{errors_html(systems, preds)}</section>
-<section id="s-utterances"><h2>Utterances</h2>{warn}
-<div id="browser-controls" class="controls"></div>
-<p class="legend"><span class="c s"><span>ref</span><span>hyp</span></span> substitution
-<span class="c d"><span>ref</span><span>\u2014</span></span> deletion
-<span class="c i"><span>\u2014</span><span>hyp</span></span> insertion \u00b7 texts normalised as scored; the raw hypothesis is below each line.</p>
-<div id="browser"><noscript>The utterance browser needs JavaScript (it runs offline, from this file).</noscript></div>
-{data.html()}
-</section>
-<section id="s-repro"><h2>Reproducibility</h2>{repro_html(bench, systems, rows)}</section>
+{main}
 </main>
 <script>{script}</script>
 </body></html>
