@@ -59,8 +59,8 @@ def save_and_import(tmp: Path, module_name: str, code: str):
 @pytest.fixture
 def followed(tmp_path, monkeypatch):
     """Every example of the doc loaded and registered; undone afterwards so other tests see none."""
+    metric_registry.all_metrics()  # built-ins loaded first (once per process), so the restore keeps them
     before = (dict(metric_registry.METRICS), dict(metric_registry.VALUE_SETS), dict(sections.SECTIONS))
-    metric_registry.all_metrics()  # built-ins first, as a run loads them
     code = tmp_path / "code"
     provider = section("Adding a provider")
     acme = save_and_import(code, "spectragram_bench.providers.acme", python_block(provider, "class AcmeProvider"))
