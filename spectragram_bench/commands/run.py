@@ -81,12 +81,38 @@ def resume_command(args, benchmark_id: int, db_display: str | None) -> str:
     return shlex.join(parts)
 
 
+def dry_run(args, config, max_utt: int | None, max_per_subset: int | None) -> int:
+    """The real run's checks, all reported, nothing called or paid: every bad name (non-zero exit)
+    and every input problem the run would record as a failure."""
+    from spectragram_bench.core.persistence import resolve_db_url
+    from spectragram_bench.worker.plan import build_plan, print_plan
+    from spectragram_bench.worker.preflight import name_problems, problem_lines
+    from spectragram_bench.worker.probes import dry_run_store
+
+    problems = name_problems(config)
+    if not any(p.startswith("$.datasets") for p in problems):  # the plan needs every dataset
+        probes = dry_run_store(resolve_db_url(args.db, config.database_url))
+        try:
+            plan = build_plan(config, max_utt, max_per_subset, probes)
+        finally:
+            if probes is not None:
+                probes.db.dispose()
+        print_plan(plan)
+        for line in problem_lines(plan):
+            print(line)
+    if problems:
+        print(f"error: {len(problems)} problem(s) the run would stop on, before any request:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def run(args) -> int:
     from spectragram_bench.core.config import load_config
     from spectragram_bench.core.persistence import open_database, resolve_db_url
     from spectragram_bench.worker.job_runs import run_benchmark
     from spectragram_bench.worker.progress import choose_mode
-    from spectragram_bench.worker.registration import build_providers
     from spectragram_bench.worker.resume import resume_benchmark
     max_utt = positive("--max-utt", args.max_utt)
     max_per_subset = positive("--max-per-subset", args.max_per_subset)
@@ -98,17 +124,7 @@ def run(args) -> int:
     if config is not None and args.reuse:
         config = config.model_copy(update={"reuse_predictions": True})
     if args.dry_run and args.resume is None:
-        from spectragram_bench.worker.plan import build_plan, print_plan
-        from spectragram_bench.worker.probes import dry_run_store
-
-        build_providers(config)  # a missing key or bad params shows now, not at run time
-        probes = dry_run_store(resolve_db_url(args.db, config.database_url))
-        try:
-            print_plan(build_plan(config, max_utt, max_per_subset, probes))
-        finally:
-            if probes is not None:
-                probes.db.dispose()
-        return 0
+        return dry_run(args, config, max_utt, max_per_subset)
     db = open_database(resolve_db_url(args.db, config.database_url if config else None))
     try:
         if args.resume is not None:

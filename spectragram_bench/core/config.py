@@ -196,6 +196,14 @@ class DatasetConfig(Strict):
     subsets: list[str] = Field(default_factory=list, description="subsets or splits; empty = all found")
     variants: list[Variant] = Field(default_factory=lambda: [CleanVariant()], min_length=1)
     options: dict[str, Any] = Field(default_factory=dict, description="loader-specific options")
+    label: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="the name reports show for this dataset; tells two roots of one loader apart",
+    )
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
 
     @field_validator("variants")
     @classmethod
@@ -266,6 +274,19 @@ class JobConfig(Strict):
         False, description="fill a work item from an ok prediction in the same database made from the same sent audio "
         "(sha256), provider, model, params and adapter version: no request, no cost (worker/reuse.py)",
     )
+
+    @field_validator("datasets")
+    @classmethod
+    def _no_duplicate_datasets(cls, datasets: list[DatasetConfig]) -> list[DatasetConfig]:
+        """The same loader over the same root and subsets twice would run every item twice (two
+        roots of one loader are fine; a `label` tells them apart in reports)."""
+        for j, b in enumerate(datasets):
+            for i, a in enumerate(datasets[:j]):
+                same_root = os.path.normpath(a.root) == os.path.normpath(b.root)
+                overlap = not a.subsets or not b.subsets or set(a.subsets) & set(b.subsets)
+                if a.name == b.name and same_root and overlap:
+                    raise ValueError(f"$.datasets[{j}] repeats $.datasets[{i}] ({a.name!r} at {a.root!r}); remove one")
+        return datasets
 
     @field_validator("providers")
     @classmethod

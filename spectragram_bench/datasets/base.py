@@ -54,6 +54,8 @@ class Dataset(ABC):
     """A corpus on local disk. Construction checks the root; iteration is lazy and rerunnable."""
 
     name: ClassVar[str]
+    #: the loader's options (unknown keys rejected, here for every loader): `self.opts`
+    options_model: ClassVar[type[LoaderOptions]] = LoaderOptions
     #: The subsets utterances() reads, in order; set by each loader's constructor.
     selected: list[str]
 
@@ -61,6 +63,7 @@ class Dataset(ABC):
         self.root = Path(root).expanduser()
         self.subsets = list(subsets or [])
         self.options = dict(options)
+        self.opts = parse_options(self.name, self.options_model, self.options)
         if not self.root.exists():
             raise DatasetError(f"dataset {self.name!r}: root {str(self.root)!r} does not exist")
 

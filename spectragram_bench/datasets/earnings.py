@@ -22,7 +22,7 @@ from pathlib import Path
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files, parse_options
+from spectragram_bench.datasets.base import Dataset, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 
 NAME = "earnings"
@@ -60,7 +60,6 @@ class Earnings(Dataset):
 
     def __init__(self, root, subsets, options) -> None:
         super().__init__(root, subsets, options)
-        self.opts = parse_options(NAME, LoaderOptions, self.options)
         found: dict[str, tuple[Path, Path, set[str] | None]] = {}
         if (self.root / "media").is_dir() and (self.root / "transcripts" / "nlp_references").is_dir():
             found["full"] = (self.root / "media", self.root / "transcripts" / "nlp_references", None)

@@ -19,7 +19,7 @@ from typing import Literal
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files, parse_options
+from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files
 from spectragram_bench.datasets.languages import fleurs_language
 from spectragram_bench.datasets.textlines import read_lines
 
@@ -33,11 +33,11 @@ class FleursOptions(LoaderOptions):
 
 
 class Fleurs(Dataset):
+    options_model = FleursOptions
     name = NAME
 
     def __init__(self, root, subsets, options) -> None:
         super().__init__(root, subsets, options)
-        self.opts = parse_options(NAME, FleursOptions, self.options)
         splits = sorted(p.stem for p in self.root.glob("*.tsv")) if self.root.is_dir() else []
         if not splits:
             raise DatasetError(f"dataset {NAME!r}: no <split>.tsv under {self.root} (set root to a language folder, e.g. data/fr_fr)")

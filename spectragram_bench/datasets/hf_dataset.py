@@ -35,7 +35,7 @@ from pydantic import Field
 from spectragram_bench.core.audio_source import AudioSource
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, LoaderOptions, parse_options
+from spectragram_bench.datasets.base import Dataset, LoaderOptions
 
 try:
     import pyarrow as pa
@@ -117,11 +117,11 @@ def _scalar(t: pa.DataType) -> bool:
 
 
 class HfDataset(Dataset):
+    options_model = HfDatasetOptions
     name = NAME
 
     def __init__(self, root, subsets, options) -> None:
         super().__init__(root, subsets, options)
-        self.opts = parse_options(NAME, HfDatasetOptions, self.options)
         self.files = {s: fs for s, fs in find_files(self.root).items() if fs}
         if not self.files:
             raise DatasetError(

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import Field
+
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, checksum_files
+from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 
 REQUIRED = ("text", "wav.scp")
@@ -40,7 +42,12 @@ def read_table(path: Path) -> dict[str, tuple[str, str | None, str]]:
     return table
 
 
+class KaldiOptions(LoaderOptions):
+    base_dir: str = Field(".", description="where relative wav.scp paths start, relative to the data dir")
+
+
 class KaldiDataDir(Dataset):
+    options_model = KaldiOptions
     name = "kaldi"
 
     def __init__(self, root, subsets, options) -> None:

@@ -26,9 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, checksum_files
+from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 from spectragram_bench.evaluations.inputs import is_nonspeech
 
@@ -59,8 +61,13 @@ def _seconds(value: Any, name: str) -> float | None:
     return seconds
 
 
+class ManifestOptions(LoaderOptions):
+    delimiter: str | None = Field(None, description="CSV/TSV field delimiter; default: tab for .tsv, else comma")
+
+
 class ManifestDataset(Dataset):
     """Shared by the JSON-lines and CSV loaders: file discovery, paths, ids, checks."""
+    options_model = ManifestOptions
 
     suffixes: ClassVar[tuple[str, ...]]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files, parse_options
+from spectragram_bench.datasets.base import Dataset, checksum_files
 from spectragram_bench.datasets.languages import MLS_LANGUAGES
 from spectragram_bench.datasets.textlines import read_lines
 
@@ -33,7 +33,6 @@ class MultilingualLibriSpeech(Dataset):
 
     def __init__(self, root, subsets, options) -> None:
         super().__init__(root, subsets, options)
-        self.opts = parse_options(NAME, LoaderOptions, self.options)
         self.splits = sorted(d.name for d in self.root.iterdir() if (d / "transcripts.txt").is_file()) if self.root.is_dir() else []
         if not self.splits:
             raise DatasetError(f"dataset {NAME!r}: no <split>/transcripts.txt under {self.root} (set root to e.g. mls_french)")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files, parse_options
+from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files
 from spectragram_bench.datasets.textlines import read_lines
 
 NAME = "tedlium"
@@ -55,11 +55,11 @@ def find_splits(root: Path) -> dict[str, Path]:
 
 
 class Tedlium(Dataset):
+    options_model = TedliumOptions
     name = NAME
 
     def __init__(self, root, subsets, options) -> None:
         super().__init__(root, subsets, options)
-        self.opts = parse_options(NAME, TedliumOptions, self.options)
         self.splits = find_splits(self.root)
         if not self.splits:
             raise DatasetError(

@@ -15,7 +15,7 @@ from typing import Literal
 
 from spectragram_bench.core.errors import DatasetError
 from spectragram_bench.core.records import DatasetInfo, UtteranceRecord
-from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files, parse_options
+from spectragram_bench.datasets.base import Dataset, LoaderOptions, checksum_files
 from spectragram_bench.datasets.textlines import read_tsv
 
 NAME = "voxpopuli"
@@ -28,11 +28,11 @@ class VoxPopuliOptions(LoaderOptions):
 
 
 class VoxPopuli(Dataset):
+    options_model = VoxPopuliOptions
     name = NAME
 
     def __init__(self, root, subsets, options) -> None:
         super().__init__(root, subsets, options)
-        self.opts = parse_options(NAME, VoxPopuliOptions, self.options)
         splits = sorted(p.stem.removeprefix("asr_") for p in self.root.glob("asr_*.tsv")) if self.root.is_dir() else []
         if not splits:
             raise DatasetError(f"dataset {NAME!r}: no asr_<split>.tsv under {self.root} (set root to e.g. transcribed_data/fr)")

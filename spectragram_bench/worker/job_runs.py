@@ -43,6 +43,7 @@ from spectragram_bench.worker.exec_infer import ExecStats, Executor
 from spectragram_bench.worker.harness_health import record_harness_health
 from spectragram_bench.worker.limits import Pacer, SharedPacer
 from spectragram_bench.worker.plan import build_plan
+from spectragram_bench.worker.preflight import check_names
 from spectragram_bench.worker.probes import ProbeStore
 from spectragram_bench.worker.progress import ProgressDisplay
 from spectragram_bench.worker.registration import (
@@ -332,7 +333,7 @@ def run_benchmark(
     notes: str | None = None, progress: str = "log", grace_s: float = DEFAULT_GRACE_S,
 ) -> BenchmarkOutcome:
     """Plan, write the plan, run every job run, evaluate each."""
-    normalizer_for(config)  # an unknown normaliser fails before anything is written
+    check_names(config)  # every bad name (normaliser, metric, provider, dataset) before anything is written
     providers = build_providers(config)
     plan = build_plan(config, max_utt, max_per_subset, ProbeStore(db))
     benchmark_id, job_run_ids, runtime = materialise(db, plan, providers, notes)

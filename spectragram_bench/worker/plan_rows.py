@@ -153,6 +153,9 @@ def inspect(rows: DatasetRows, prober: Callable[[Sequence[AudioSource]], Sequenc
         wanted = [i for i, rec in enumerate(batch) if "load_error" not in rec.meta]
         probes = dict(zip(wanted, prober([batch[i].audio for i in wanted]), strict=True))
         for i, rec in enumerate(batch):
+            if "load_error" in rec.meta:  # the loader's own finding (a bad manifest row): never sent either
+                rows.problems[pos + i] = str(rec.meta["load_error"])
+                continue
             duration = rec.duration_s
             found = probes.get(i)
             if found is not None and found.error is not None:

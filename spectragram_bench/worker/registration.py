@@ -42,15 +42,17 @@ log = logging.getLogger(__name__)
 # --- registration: a plan into the database --------------------------------------------------
 
 
+def build_provider(pc: ProviderConfig, all_providers: list[ProviderConfig]) -> Provider:
+    """One provider, instantiated and checked (unknown name, missing key, bad params)."""
+    provider = provider_class(pc)(with_account_limits(pc, all_providers))
+    provider.check_ready()
+    return provider
+
+
 def build_providers(config: JobConfig) -> list[Provider]:
     """Instantiate and check every provider before any work starts (missing key, bad params)."""
     check_account_limits(config.providers)
-    providers = []
-    for pc in config.providers:
-        provider = provider_class(pc)(with_account_limits(pc, config.providers))
-        provider.check_ready()
-        providers.append(provider)
-    return providers
+    return [build_provider(pc, config.providers) for pc in config.providers]
 
 
 def normalizer_for(config: JobConfig) -> Normalizer:
@@ -93,7 +95,7 @@ class VariantResolver:
             ds = DATASETS.get(dc.name)(dc.root, dc.subsets, dc.options)
             info = ds.info()
             with self.db.session() as s:
-                row = s.execute(select(DatasetRow).filter_by(name=info.name, source=info.source)).scalar_one_or_none()
+                row = s.execute(select(DatasetRow).filter_by(name=dc.label or info.name, source=info.source)).scalar_one_or_none()
             if row is None:
                 continue
             everything = list(ds.utterances())
@@ -102,20 +104,22 @@ class VariantResolver:
 
 
 
-def register_dataset(session: Session, dataset: Dataset) -> DatasetRow:
+def register_dataset(session: Session, dataset: Dataset, label: str | None = None) -> DatasetRow:
+    """The dataset's row, named by its `label` when the job gives one (two roots of one loader)."""
     info = dataset.info()
+    name = label or info.name
     existing = session.execute(
-        select(DatasetRow).filter_by(name=info.name, source=info.source)
+        select(DatasetRow).filter_by(name=name, source=info.source)
     ).scalar_one_or_none()
     if existing is not None and existing.checksum and info.checksum and existing.checksum != info.checksum:
         log.warning(
             "dataset %s at %s changed since it was last registered (transcript checksum %s... -> %s...)",
-            info.name, info.source, existing.checksum[:12], info.checksum[:12],
+            name, info.source, existing.checksum[:12], info.checksum[:12],
         )
     return upsert(
         session,
         DatasetRow,
-        {"name": info.name, "source": info.source, "license": info.license, "checksum": info.checksum, "notes": info.notes},
+        {"name": name, "source": info.source, "license": info.license, "checksum": info.checksum, "notes": info.notes},
         ["name", "source"],
         ["license", "checksum", "notes"],
     )
@@ -238,7 +242,7 @@ def materialise(
         s.flush()
         job_run_ids = [register_job_run(s, bench.benchmark_id, p).job_run_id for p in providers]
         for rows in plan.rows:
-            drow = register_dataset(s, rows.dataset)
+            drow = register_dataset(s, rows.dataset, rows.config.label)
             planned = plan.iter_utterances(rows)
             while batch := list(islice(planned, REGISTER_BATCH)):
                 by_variant: dict[str, list] = {}

@@ -17,6 +17,7 @@ from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.statuses import FINAL_STATUSES, JobRunStatus, WorkItemState
 from spectragram_bench.worker import job_run_status, leases
 from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S, BenchmarkOutcome, closer, execute
+from spectragram_bench.worker.preflight import check_names
 from spectragram_bench.worker.registration import VariantResolver, build_providers, normalizer_for
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def resume_benchmark(
     config = config_for_resume(db, benchmark_id, config)
     if reuse:
         config = config.model_copy(update={"reuse_predictions": True})
-    normalizer_for(config)
+    check_names(config)
     leases.reclaim_dead_leases(db)
     open_runs = reopen_benchmark(db, benchmark_id, config)
     providers = {pc.display: p for pc, p in zip(config.providers, build_providers(config), strict=True)}
