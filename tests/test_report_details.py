@@ -183,3 +183,14 @@ def test_breakdown_charts_cover_every_metric_of_the_table(noise_run):
             assert page.evaluate(shown) == ["cer"]
             bars = page.evaluate(f"Array.from({box}.querySelectorAll('figure[data-metric=\"cer\"] g.bar > text:last-of-type')).map(t => t.textContent)")
             assert sorted(bars) == sorted(cer_cells)  # the chart shows the table's figures
+
+
+def test_dry_run_and_the_browser_list_variants_in_numeric_order(noise_run):
+    tmp, _ = noise_run
+    dry = run_cli("run", "--config", "job.json", "--dry-run", "--max-utt", "4", "--db", f"sqlite:///{tmp / 'a.db'}", cwd=tmp)
+    assert dry.returncode == 0, dry.stderr
+    line = next(ln for ln in dry.stdout.splitlines() if "variants:" in ln)
+    assert _variants_in(line) == IN_ORDER, line
+    with open_page((tmp / "a-benchmark-1-report.html").as_uri(), 1200, 600) as page:
+        options = page.evaluate("Array.from(document.querySelectorAll('#f-dataset option')).map(o => o.textContent)")
+    assert _variants_in(" ".join(options)) == IN_ORDER, options

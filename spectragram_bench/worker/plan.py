@@ -20,6 +20,7 @@ from rich.table import Table
 
 from spectragram_bench.core.config import DatasetConfig, JobConfig, ProviderConfig
 from spectragram_bench.core.errors import BenchError
+from spectragram_bench.core.natural_order import natural_key
 from spectragram_bench.core.pricing import price_for
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.registry import DATASETS, provider_class
@@ -207,7 +208,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     """The dry-run view: one row per job run, then the totals."""
     console = console or wide_console()
     cfg = plan.config
-    variants = sorted({variant_label(spec) for r in plan.rows for spec, _ in r.variants})
+    variants = sorted({variant_label(spec) for r in plan.rows for spec, _ in r.variants}, key=natural_key)  # 5 before 10 dB
     per_dataset = ", ".join(f"{r.config.name} ({r.n_selected * len(r.variants)} items)" for r in plan.rows)
     table = Table(title=f"plan for benchmark {cfg.name!r} (dry run: no provider called, nothing written)")
     for col, justify in (

@@ -173,7 +173,11 @@
     var dsSel = control("Dataset", el("select"));
     dsSel.id = "f-dataset";
     option(dsSel, "all", "all datasets");
-    data.groups.forEach(function (g, i) { option(dsSel, String(i), g); });
+    // datasets and variants in natural order: numbers inside a label compare as numbers (0, 5, 10, 20 dB)
+    var collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+    data.groups.map(function (g, i) { return [g, i]; })
+      .sort(function (a, b) { return collator.compare(a[0], b[0]); })
+      .forEach(function (p) { option(dsSel, String(p[1]), p[0]); });
     var stSel = control("Show", el("select"));
     stSel.id = "f-status";
     [["all", "all utterances"], ["errors", "with errors"], ["failed", "with failures"], ["perfect", "error-free"]]
