@@ -203,7 +203,8 @@ class StreamingProvider(CloudProvider):
         pcm = await asyncio.to_thread(self.sent_audio, audio, item)
         clock = StreamClock(frame_ms=self.settings["frame_ms"], pace=self.settings["pace"])
         session = StreamingSession(self, clock)
-        self.http.session()  # the HTTP session (Gladia's session POST) is built before the handshake clock starts
+        if type(self).open_session is not StreamingProvider.open_session:
+            self.http.session()  # its HTTP session (Gladia's POST) is built before the handshake clock starts
         clock.start_connect()
         try:
             with attempt_clock():  # not the attempt's: a session set up over HTTP (Gladia) would otherwise
