@@ -5,6 +5,7 @@ VAD finding the speech boundaries."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import REPO, run_cli
@@ -15,6 +16,8 @@ from fakes.fake_openai_realtime import FakeOpenAIRealtime
 from fakes.fake_soniox_live import FakeSonioxLive
 from fakes.fake_speechmatics_live import FakeSpeechmaticsLive
 from fakes.harness import files_containing, rows
+
+from spectragram_bench.reporting.browser_data import unpack
 
 FAKES = {
     "assemblyai": (FakeAssemblyAILive, "ASSEMBLYAI_API_KEY"),
@@ -61,6 +64,9 @@ def test_streaming_job_file_runs_against_the_fakes(fake_deepgram, tmp_path):
     assert "streaming latency" in result.stdout
     html = report.read_text()
     assert "plot-finalization-cdf" in html and "plot-wer-finalization" in html and 'id="streaming"' in html
-    assert '"st":{"ev"' in html  # each streamed hypothesis carries its timeline to the browser
+    pages = [unpack(p) for p in re.findall(r'<script type="text/plain" class="utt-page">([^<]*)</script>', html)]
+    # a page is a list of utterances, each {job_run_id: that system's details}
+    timelines = [d["st"] for page in pages for utt in page for d in utt.values() if "st" in d]
+    assert len(timelines) == 14 and all(t["ev"] and t["sp"][1] for t in timelines)  # each streamed hypothesis's timeline
     for secret in [fake_deepgram.api_key, *(s.api_key for s in servers.values())]:
         assert files_containing(tmp_path, secret) == []
