@@ -55,8 +55,24 @@ def normalise_url(url: str) -> str:
     if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        check_sqlite_location(Path(parsed.database).expanduser())
     return parsed.render_as_string(hide_password=False)
+
+
+def check_sqlite_location(path: Path) -> None:
+    """The SQLite file's folder, created if missing; one line when it cannot be written (SQLite
+    itself only says "unable to open database file")."""
+    folder = path.parent
+    hint = "pass --db sqlite:///<a writable folder>/<name>.db (or set $SPECTRAGRAM_DB_URL)"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the database folder {folder}: {exc.strerror or exc}; {hint}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseError(f"the database folder {folder} is read-only: SQLite writes {path.name} and its "
+                            f"-wal/-shm journal files there; {hint}")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise DatabaseError(f"the database file {path} is not writable by this user; {hint}")
 
 
 #: SQLite's own wait for a lock, at most: longer waits are retried by core/db_retry.py

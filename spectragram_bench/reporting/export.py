@@ -124,12 +124,17 @@ def write_jsonl(path: Path, columns: list[ColumnSpec], rows: Iterable[dict[str, 
     return n
 
 
+#: the README's install command for the parquet extra (pyarrow, and pandas for its snippet)
+PARQUET_INSTALL = "pip install -e '.[parquet]'"
+
+
 def _pyarrow():
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise BenchError("Parquet export needs pyarrow: pip install 'spectragram-bench[parquet]'") from None
+        raise BenchError(f"Parquet export needs pyarrow: {PARQUET_INSTALL} (from the repository, as the README says; "
+                         "or --format csv|json)") from None
     return pa, pq
 
 
