@@ -85,6 +85,15 @@ def add_wer_intervals(session: Session, rows: dict[tuple[int, int, int], Summary
             row.metrics["wer_ci_low"], row.metrics["wer_ci_high"] = b.ci_low, b.ci_high
 
 
+class PipeConsole(Console):
+    """rich exits with status 1 when its reader goes away (`report | head`); raising instead lets
+    app.main end every command the same quiet way (status 141, as for SIGPIPE)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def wide_console() -> Console:
     """A terminal's own width; 250 columns when piped, so logs keep whole names and numbers."""
-    return Console() if sys.stdout.isatty() else Console(width=250)
+    return PipeConsole() if sys.stdout.isatty() else PipeConsole(width=250)
