@@ -421,7 +421,7 @@ def test_cli_missing_key_fails_before_any_work(fake_openai, tmp_path):
     result = run_cli("--config", str(job), "--db", f"sqlite:///{tmp_path / 'b.db'}", env={"OPENAI_API_KEY": " "})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: provider 'openai/whisper-1': the API key variable OPENAI_API_KEY is not set; "
+        "error: $.providers[0]: provider 'openai/whisper-1': the API key variable OPENAI_API_KEY is not set; "
         "export OPENAI_API_KEY=... (or name another variable in api_key_env)"
     ]
     assert fake_openai.requests == []

@@ -57,7 +57,8 @@ def write_run_report(db, benchmark_id: int, out: str | None) -> None:
 
 
 def print_outcome(db, outcome, *, wide: bool) -> None:
-    """The leaderboard (PARTIAL, over the done items, after an interruption), then why items failed."""
+    """The leaderboard (PARTIAL, over the done items, after an interruption), then why items
+    failed, on stderr: a fatal job run's one line is an error message, not part of the results."""
     from spectragram_bench.reporting.failures import print_failures
     from spectragram_bench.reporting.leaderboard import print_summary
     from spectragram_bench.reporting.partial import print_partial_leaderboard
@@ -69,7 +70,7 @@ def print_outcome(db, outcome, *, wide: bool) -> None:
     else:
         print_summary(db, outcome.benchmark_id, console=console, wide=wide)
     with db.session() as s:
-        print_failures(s, outcome.benchmark_id, console)
+        print_failures(s, outcome.benchmark_id, wide_console(stderr=True))
 
 
 def resume_command(args, benchmark_id: int, db_display: str | None) -> str:

@@ -78,8 +78,9 @@ def failure_lines(summary: list[JobRunFailures]) -> list[str]:
         head = f"job run {r.job_run_id} ({r.system}) {r.status}"
         lines.append(f"{head}: {r.error_text}" if r.error_text else f"{head}: {r.failed} of {r.total} items failed")
         width = max((len(k.kind) for k in r.kinds), default=0)
-        for k in r.kinds:
-            lines.append(f"  {k.kind:<{width}}  {k.count:>5}  e.g. {k.example_utt}: {k.example}")
+        for k in r.kinds:  # a fatal reply's message is the job run's own line: not printed twice
+            example = "(the message above)" if r.error_text and k.example == clip(r.error_text, EXAMPLE_CHARS) else k.example
+            lines.append(f"  {k.kind:<{width}}  {k.count:>5}  e.g. {k.example_utt}: {example}")
     return lines
 
 

@@ -94,6 +94,7 @@ class PipeConsole(Console):
         raise BrokenPipeError
 
 
-def wide_console() -> Console:
+def wide_console(stderr: bool = False) -> Console:
     """A terminal's own width; 250 columns when piped, so logs keep whole names and numbers."""
-    return PipeConsole() if sys.stdout.isatty() else PipeConsole(width=250)
+    stream = sys.stderr if stderr else sys.stdout
+    return PipeConsole(stderr=stderr) if stream.isatty() else PipeConsole(stderr=stderr, width=250)
