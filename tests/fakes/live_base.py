@@ -209,7 +209,10 @@ class LiveSession:
             await self.ws.send_str(message)
 
     async def send_final(self, speech_end_ms: float) -> None:
-        await asyncio.sleep(self.script.final_delay_ms / 1000.0)
+        # D after the speech end was received, not after this task got its first turn (in a burst
+        # of a hundred sessions' frames that turn comes late)
+        since = self.speech_end_seen_at or time.perf_counter()
+        await asyncio.sleep(max(0.0, since + self.script.final_delay_ms / 1000.0 - time.perf_counter()))
         self.final_sent_at = time.perf_counter()
         for message in self.server.final_messages(self, self.timed_words(speech_end_ms)):
             await self.ws.send_str(message)
