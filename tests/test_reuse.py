@@ -119,6 +119,19 @@ def test_no_reuse_across_adapter_versions(tmp_path, sqlite_url):
         assert len(srv.state.log) == 2 * N_UTT
 
 
+def test_workers_reuse_when_the_enqueued_job_says_so(tmp_path, sqlite_url):
+    with FaultServer() as srv:
+        job = write_job(tmp_path, srv.url)
+        assert run(["run", "--config", str(job), "--db", sqlite_url, "--quiet", "--no-report"]).returncode == 0
+        job = write_job(tmp_path, srv.url, reuse_predictions=True)
+        queued = run(["enqueue", "--config", str(job), "--db", sqlite_url])
+        assert queued.returncode == 0, queued.stderr
+        worked = run(["worker", "--db", sqlite_url, "--quiet"])
+        assert worked.returncode == 0, worked.stderr
+        assert len(srv.state.log) == N_UTT, "the worker sent requests for audio already transcribed"
+    assert sum(src is not None for _, src, _ in predictions(sqlite_url, 2).values()) == N_UTT
+
+
 def wer_of(stdout: str) -> str:
     row = next(line for line in stdout.splitlines() if "pocketsphinx/en-us" in line and "librispeech" in line)
     return re.findall(r"\d+\.\d+%", row)[0]

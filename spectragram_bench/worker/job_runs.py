@@ -177,7 +177,7 @@ def _pacer_for(ctx: RunContext, pc: ProviderConfig, job_run_id: int) -> Pacer:
 
 async def run_job_run(
     ctx: RunContext, job_run_id: int, provider: Provider, normalizer: Normalizer, seed: int,
-    variants: VariantResolver,
+    variants: VariantResolver, *, reuse: bool | None = None,
 ) -> JobRunOutcome:
     """Lease and run this job run's items until none are left, then evaluate it (once, across processes)."""
     db, pc = ctx.db, provider.config
@@ -188,11 +188,14 @@ async def run_job_run(
         ctx.writer.submit(result)
 
     account = ctx.accounts.get(pc, pc.concurrency, lambda: _pacer_for(ctx, pc, job_run_id))
-    reuse = await asyncio.to_thread(db.retrying, ReuseIndex.load, db, job_run_id, what="finding reusable predictions") if ctx.reuse else None
+    if ctx.reuse if reuse is None else reuse:  # a worker passes its benchmark's reuse_predictions
+        reuse_index = await asyncio.to_thread(db.retrying, ReuseIndex.load, db, job_run_id, what="finding reusable predictions")
+    else:
+        reuse_index = None
     executor = Executor(
         provider, ctx.writer.submit, concurrency=pc.concurrency, timeout_s=pc.timeout_s,
         retry=RetryPolicy(max_attempts=pc.max_attempts), pacer=account.pacer, slots=account.slots,
-        gate=account.gate, seed=seed, reuse=reuse,
+        gate=account.gate, seed=seed, reuse=reuse_index,
     )
     ctx.executors.append(executor)
     if ctx.interrupted:

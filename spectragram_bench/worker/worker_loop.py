@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 # --- workers ---------------------------------------------------------------------------------
 
 
-def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, int, VariantResolver]:
+def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, int, VariantResolver, bool]:
     """A provider for a job run someone else enqueued, from its benchmark's stored config.
 
     Keys come from this machine's environment (api_key_env); a provider whose params had to
@@ -61,7 +61,7 @@ def job_run_setup(db: Database, job_run_id: int) -> tuple[Provider, Normalizer, 
     pc = next(p for p in config.providers if p.display == run.label)
     provider = provider_class(pc)(with_account_limits(pc, config.providers))
     provider.check_ready()
-    return provider, normalizer_for(config), config.evaluation.bootstrap_seed, VariantResolver(db, config)
+    return provider, normalizer_for(config), config.evaluation.bootstrap_seed, VariantResolver(db, config), config.reuse_predictions
 
 
 async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
@@ -70,7 +70,7 @@ async def _close_orphans(ctx: RunContext, skipped: set[int]) -> None:
         if jr in skipped:
             continue
         try:
-            _provider, normalizer, _seed, _variants = await asyncio.to_thread(job_run_setup, ctx.db, jr)
+            _provider, normalizer, _seed, _variants, _reuse = await asyncio.to_thread(job_run_setup, ctx.db, jr)
         except BenchError as exc:
             log.error("job run %d cannot be evaluated here: %s", jr, exc)
             skipped.add(jr)
@@ -94,12 +94,12 @@ async def _worker_loop(ctx: RunContext, wait: bool, poll_s: float) -> list[JobRu
                     if jr in active or jr in skipped:
                         continue
                     try:
-                        provider, normalizer, seed, variants = await asyncio.to_thread(job_run_setup, ctx.db, jr)
+                        provider, normalizer, seed, variants, reuse = await asyncio.to_thread(job_run_setup, ctx.db, jr)
                     except BenchError as exc:
                         log.error("job run %d skipped: %s", jr, exc)
                         skipped.add(jr)
                         continue
-                    active[jr] = asyncio.create_task(run_job_run(ctx, jr, provider, normalizer, seed, variants))
+                    active[jr] = asyncio.create_task(run_job_run(ctx, jr, provider, normalizer, seed, variants, reuse=reuse))
             if not active:
                 if ctx.interrupted:
                     break
