@@ -19,7 +19,7 @@ from spectragram_bench.core.registry import PROVIDERS
 from spectragram_bench.providers.openai_whisper import OpenAICompatibleProvider
 from spectragram_bench.reporting.html import render_report
 from spectragram_bench.reporting.leaderboard import print_leaderboard
-from spectragram_bench.worker.harness_health import HarnessHealth
+from spectragram_bench.worker.harness_health import MIN_ATTEMPTS, HarnessHealth
 from spectragram_bench.worker.job_runs import run_benchmark
 
 LATENCY_S = 0.2
@@ -97,7 +97,8 @@ def test_harness_bound_rules():
     h.lags_ms.extend([30.0] * 5)  # p99 30 ms > 10% of 200 ms and > the 20 ms floor
     assert h.harness_bound and "event-loop lag p99 30 ms" in h.bound_reasons()[0]
     fast = HarnessHealth()
-    fast.add_attempt(5.0, 0.0)
+    for _ in range(MIN_ATTEMPTS):
+        fast.add_attempt(5.0, 0.0)
     fast.lags_ms.extend([15.0] * 10)  # 3x a 5 ms local call, but under the floor
     assert not fast.harness_bound
     q = HarnessHealth()
@@ -105,6 +106,18 @@ def test_harness_bound_rules():
         q.add_attempt(200.0, 40.0)  # queued 20% of the vendor's time
     assert q.bound_reasons() == ["requests queued in the harness for 20% of the vendor's time"]
     slow = HarnessHealth()
-    slow.add_attempt(3000.0, 0.0)
+    for _ in range(MIN_ATTEMPTS):
+        slow.add_attempt(3000.0, 0.0)
     slow.lags_ms.extend([30.0] * 10)  # 30 ms next to 3 s is noise
     assert not slow.harness_bound
+
+
+def test_too_few_attempts_give_no_verdict():
+    """A job run stopped by its first reply (a 401 in 0 ms) has no latency figures to judge."""
+    one = HarnessHealth()
+    one.add_attempt(0.0, 0.0)
+    one.lags_ms.extend([30.0] * 10)
+    assert not one.harness_bound
+    for _ in range(MIN_ATTEMPTS):
+        one.add_attempt(0.0, 0.0)
+    assert one.harness_bound  # enough attempts: the same lag is a verdict

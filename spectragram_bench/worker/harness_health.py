@@ -11,7 +11,8 @@ Two signals, both measured during every run:
 
 A job run is harness-bound when the loop lag's p99 exceeds `LAG_SHARE` of the median vendor
 time (and at least `LAG_FLOOR_MS`, a tenth of a typical 200 ms API call: below it, lag is noise),
-or queueing exceeds `QUEUE_SHARE` of the vendor's time.
+or queueing exceeds `QUEUE_SHARE` of the vendor's time. Fewer than `MIN_ATTEMPTS` timed attempts
+(a job run stopped by its first reply, say) give no verdict: there are no latency figures to judge.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ LAG_INTERVAL_S = 0.05
 LAG_FLOOR_MS = 20.0
 LAG_SHARE = 0.10
 QUEUE_SHARE = 0.10
+MIN_ATTEMPTS = 10
 
 
 @dataclass
@@ -54,7 +56,9 @@ class HarnessHealth:
 
     def bound_reasons(self) -> list[str]:
         """Why the run's latency figures are the harness's as much as the vendor's (empty: they are not)."""
-        reasons = []
+        reasons: list[str] = []
+        if len(self.vendor_ms) < MIN_ATTEMPTS:
+            return reasons
         lag = self.lag_p99_ms
         median = float(np.median(self.vendor_ms)) if len(self.vendor_ms) else 0.0
         if lag is not None and lag > max(LAG_FLOOR_MS, LAG_SHARE * median):
