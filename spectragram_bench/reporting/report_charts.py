@@ -47,13 +47,16 @@ def wer_vs_latency(points: Sequence[PlotPoint]) -> str | None:
     per_series: dict[str, set[str]] = {}
     for p in usable:
         per_series.setdefault(p.series.name, set()).add(p.where)
+    def label(p: PlotPoint) -> str:  # only what tells the points apart: the system, its variant, or both
+        parts = ([p.series.name] if len(per_series) > 1 else []) + ([p.variant] if len(per_series[p.series.name]) > 1 and p.variant else [])
+        return plots.clip_label(" \u00b7 ".join(parts) or p.series.name, 40)
+
     for p in usable:
-        several = len(per_series[p.series.name]) > 1
         chart.point(
             p.series, p.p95_ms, p.wer,
             f"{p.series.name} - {p.where}: WER {100 * p.wer:.2f}%{_ci_text(p)}, p95 {p.p95_ms:,.0f} ms",
             y_low=p.wer_low, y_high=p.wer_high,
-            label=plots.clip_label(f"{p.series.name} \u00b7 {p.variant}" if several and p.variant else p.series.name, 40),
+            label=label(p),
         )
     return chart.render()
 
