@@ -96,3 +96,13 @@ def test_interrupt_prints_a_partial_leaderboard_and_stores_no_metrics(tmp_path, 
         assert s.execute(select(m.JobRun.eval_version)).scalar_one() is None
         assert s.execute(select(func.count()).select_from(m.MetricSummary)).scalar_one() == 0
     db.dispose()
+
+
+def test_the_report_gives_a_partial_run_its_reasons(tmp_path, sqlite_url):
+    job = mock_job(tmp_path, error_rate=0.3, error_kind="utterance", seed=3)
+    report = tmp_path / "r.html"
+    proc = run_cli("run", "--config", str(job), "--db", sqlite_url, "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    page = report.read_text()
+    found = re.search(r"(\d+) of 40 items failed \u2014 utterance (\d+) \(e\.g\. [\w-]+: HTTP 503: mock failure", page)
+    assert found and found.group(1) == found.group(2), page[page.find("Run error"):][:2000]

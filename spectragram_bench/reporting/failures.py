@@ -72,6 +72,12 @@ def failure_summary(session: Session, benchmark_id: int) -> list[JobRunFailures]
     return out
 
 
+def reasons_text(r: JobRunFailures | None, error_text: str | None) -> str:
+    """A job run's error with its failures by kind (the report's "Run error" cell)."""
+    kinds = "; ".join(f"{k.kind} {k.count} (e.g. {k.example_utt}: {k.example})" for k in (r.kinds if r else []))
+    return " — ".join(t for t in (error_text, kinds) if t)
+
+
 def failure_lines(summary: list[JobRunFailures]) -> list[str]:
     lines = []
     for r in summary:

@@ -34,6 +34,7 @@ from spectragram_bench.reporting.alignment import ErrorFrequencies
 from spectragram_bench.reporting.breakdown_html import breakdowns_html
 from spectragram_bench.reporting.browser_data import browser_data
 from spectragram_bench.reporting.display import DISPLAY_WORD_CHARS, clip
+from spectragram_bench.reporting.failures import JobRunFailures, failure_summary, reasons_text
 from spectragram_bench.reporting.html_leaderboard import e, leaderboards_html
 from spectragram_bench.reporting.leaderboard import LeaderboardRow, leaderboard_rows
 from spectragram_bench.reporting.plots_section import plots_html
@@ -138,7 +139,8 @@ def params_text(params: dict[str, Any]) -> str:
     return "\n".join(f"{k}: {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in sorted(params.items()))
 
 
-def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[LeaderboardRow]) -> str:
+def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[LeaderboardRow],
+               failures: dict[int, JobRunFailures] | None = None) -> str:
     out = ['<div class="scroll"><table class="kv"><thead><tr>']
     cols = ("System", "Provider SDK", "Model", "Model revision", "Mode", "Params", "Status", "Started", "Ended",
             "Eval version", "Normaliser", "Run error")
@@ -158,7 +160,7 @@ def repro_html(bench: Benchmark, systems: list[SystemInfo], rows: list[Leaderboa
             f"<td>{e(jr.model_revision or '-')}</td><td>{e(params.get('mode', 'batch'))}</td>"
             f'<td class="params"><code>{e(params_text(params))}</code></td>'
             f"<td>{e(shown_status(jr.status, jr.heartbeat_at, jr.started_at))}</td><td>{_when(jr.started_at)}</td><td>{_when(jr.ended_at)}</td>"
-            f"<td>{e(jr.eval_version or '-')}</td><td>{e(norm_text)}</td><td>{e(clip(jr.error_text) or '')}</td></tr>"
+            f"<td>{e(jr.eval_version or '-')}</td><td>{e(norm_text)}</td><td>{e(clip(reasons_text((failures or {}).get(s.id), jr.error_text)) or '')}</td></tr>"
         )
     out.append("</tbody></table></div>")
 
@@ -247,7 +249,7 @@ def render_report(
                                                      {s.id: s.series.index for s in systems}, eval_version)),
         ("errors", "Error analysis", errors_note + errors_html(systems, preds)),
         ("utterances", "Utterances", utterances),
-        ("repro", "Reproducibility", repro_html(bench, systems, rows)),
+        ("repro", "Reproducibility", repro_html(bench, systems, rows, {f.job_run_id: f for f in failure_summary(session, benchmark_id)})),
     ]
     sections = arrange(built_in, ReportContext(session, benchmark_id, eval_version, systems, rows, preds))
     nav = "".join(f'<a href="#s-{e(sid)}">{e(title)}</a>' for sid, title, _ in sections)
