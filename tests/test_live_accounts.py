@@ -46,7 +46,10 @@ def test_two_models_of_one_account_share_its_session_limit_and_rate(server, tmp_
     assert models == {"universal-streaming-english", "universal-streaming-multilingual"}  # both runs streamed
     starts = sorted(server.session_starts)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert len(starts) == 2 * UTTERANCES and min(gaps) > 0.2, gaps  # one schedule: 0.25 s a session
+    # one schedule, 0.25 s a session: the pacer's starts are exact, their arrival at the fake
+    # jitters with the handshake (a late one shortens the next gap), so the mean gap is the test
+    assert len(starts) == 2 * UTTERANCES, starts
+    assert (starts[-1] - starts[0]) / len(gaps) > 0.23 and min(gaps) > 0.1, gaps
 
 
 @pytest.mark.slow
