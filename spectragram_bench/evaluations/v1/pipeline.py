@@ -27,6 +27,7 @@ utterances and, where speakers are known, speakers. utterance_value holds each u
 from __future__ import annotations
 
 import functools
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,7 @@ def load_groups(
         .execution_options(yield_per=2000)  # streamed into the groups' columns, not held as rows too
     )
     groups: dict[tuple[int, int], GroupRows] = defaultdict(GroupRows)
+    shared: dict[str, dict[str, Any]] = {}  # equal metas kept once (a chapter's or speaker's utterances share theirs)
     for (utt_id, ds, var, ext_id, ref, dur, speaker, umeta, status, hyp, words,
          api_ms, total_ms, rtf, meta) in rows:
         g = groups[(ds, var)]
@@ -150,7 +152,7 @@ def load_groups(
         g.refs.append(ref)
         g.hyps.append(hyp or "")
         g.speakers.append(speaker)
-        g.meta.append(umeta or {})
+        g.meta.append(shared.setdefault(json.dumps(umeta, sort_keys=True, default=str), umeta) if umeta else {})
         g.hyp_words.append(words if isinstance(words, list) else None)
         audio_s = meta.get("audio_s", dur) or 0.0  # a variant (speed) may change the duration
         g.durations.append(float(audio_s))
