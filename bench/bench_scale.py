@@ -143,17 +143,24 @@ def cell(ours: dict[str, float], base: dict[str, float] | None, key: str, fmt: s
     return text if base is None else f"{text} ({fmt.format(base[key])})"
 
 
-def readme_row(results: dict[int, dict[str, float]]) -> str:
-    """The README Performance table's row for this bench."""
+def readme_row(results: dict[int, dict[str, float]], bases: dict[int, dict[str, float]], baseline: str | None) -> str:
+    """The README Performance table's row for this bench (the baseline's figures in brackets)."""
     parts = []
     for n, r in sorted(results.items()):
+        b = bases.get(n)
+
+        def c(key: str, fmt: str, r=r, b=b) -> str:
+            return cell(r, b, key, fmt)
+
         parts.append(
-            f"{n:,}: **{r['wall_s']:.1f} s** (plan {r['plan_s']:.1f}, execute {r['exec_s']:.1f}, tail {r['tail_s']:.1f}), "
-            f"peak RSS {r['rss_mb']:.0f} MB, DB {r['db_mb']:.1f} MB, 2nd dry run {r['dry_run_s']:.1f} s, "
-            f"`report` {r['report_s']:.1f} s, HTML {r['html_mb']:.1f} MB, page load {r['load_s']:.2f} s (load avg {r['loadavg']:.1f})"
+            f"{n:,}: **{c('wall_s', '{:.1f}')} s** (plan {c('plan_s', '{:.1f}')}, execute {c('exec_s', '{:.1f}')}, "
+            f"tail {c('tail_s', '{:.1f}')}), peak RSS {c('rss_mb', '{:.0f}')} MB, DB {c('db_mb', '{:.1f}')} MB, "
+            f"2nd dry run {c('dry_run_s', '{:.1f}')} s, `report` {c('report_s', '{:.1f}')} s, HTML {c('html_mb', '{:.1f}')} MB, "
+            f"page load {c('load_s', '{:.2f}')} s (load avg {c('loadavg', '{:.1f}')})"
         )
+    brackets = f"; in brackets {baseline}, the code before" if bases else ""
     return ("| scale, 0 ms mock provider through the CLI into SQLite, 1k / 10k / 100k utterances "
-            "(`python bench/bench_scale.py --readme`) | " + "; ".join(parts) +
+            f"(`python bench/bench_scale.py --readme`{brackets}) | " + "; ".join(parts) +
             " | 100k: < 60 s end to end, peak RSS < 1.5x of 1k, 2nd dry run < 2 s, HTML < 10 MB, page load < 3 s |")
 
 
@@ -185,6 +192,7 @@ def main() -> int:
     print("| utterances | " + " | ".join(h for _k, h, _f in COLUMNS) + " |")
     print("|---|" + "---|" * len(COLUMNS))
     results: dict[int, dict[str, float]] = {}
+    bases: dict[int, dict[str, float]] = {}
     try:
         for n in sizes:
             corpus = make_corpus(n, Path(tempfile.gettempdir()) / f"spectragram-scale-corpus-{n}", seconds=0.25)
@@ -201,6 +209,8 @@ def main() -> int:
                 except RuntimeError as exc:
                     print(f"| {n:,} | baseline failed: {str(exc).splitlines()[0]} |")
             results[n] = ours
+            if base is not None:
+                bases[n] = base
             print(f"| {n:,} | " + " | ".join(cell(ours, base, k, f) for k, _h, f in COLUMNS) + " |", flush=True)
     finally:
         if base_code is not None:
@@ -208,7 +218,7 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.readme and results:
         print()
-        print(readme_row(results))
+        print(readme_row(results, bases, args.baseline))
     return 0
 
 
