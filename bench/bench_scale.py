@@ -159,9 +159,11 @@ def readme_row(results: dict[int, dict[str, float]], bases: dict[int, dict[str, 
             f"page load {c('load_s', '{:.2f}')} s (load avg {c('loadavg', '{:.1f}')})"
         )
     brackets = f"; in brackets {baseline}, the code before" if bases else ""
-    return ("| scale, 0 ms mock provider through the CLI into SQLite, 1k / 10k / 100k utterances "
-            f"(`python bench/bench_scale.py --readme`{brackets}) | " + "; ".join(parts) +
-            " | 100k: < 60 s end to end, peak RSS < 1.5x of 1k, 2nd dry run < 2 s, HTML < 10 MB, page load < 3 s |")
+    today = datetime.now().strftime("%Y-%m-%d")
+    return ("| scale: the 0 ms mock through the CLI at 1k, 10k, 100k utterances (wall, phases, peak RSS, database size, "
+            f"report size and page load) | `python bench/bench_scale.py --readme`{brackets} | " + "; ".join(parts) +
+            " | 100k: < 60 s end to end, peak RSS < 1.5x of 1k, 2nd dry run < 2 s, HTML < 10 MB, page load < 3 s"
+            f" | {today} |")
 
 
 def median_run(code: Path, corpus: Path, n: int, workdir: Path, repeat: int) -> dict[str, float]:
