@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from spectragram_bench.core.config import JobConfig, load_config, parse_config, redact
+from spectragram_bench.core.config import JobConfig, load_config, parse_config
 from spectragram_bench.core.errors import ConfigError
+from spectragram_bench.core.redaction import redact
 from tests.conftest import REPO, run_cli
 
 JOB_FILES = sorted((REPO / "jobs").glob("*.json"))

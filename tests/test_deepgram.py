@@ -15,9 +15,10 @@ from fakes.cases import FAULT_CASES
 from fakes.harness import files_containing, reference_transcripts, rows, write_job
 
 from spectragram_bench.core.audio import AudioClip, load_audio
-from spectragram_bench.core.config import ProviderConfig, redact
+from spectragram_bench.core.config import ProviderConfig
 from spectragram_bench.core.errors import ConfigError
 from spectragram_bench.core.records import WorkItem
+from spectragram_bench.core.redaction import redact
 from spectragram_bench.core.speech_spans import remember
 from spectragram_bench.providers.base import ErrorKind, ProviderError
 from spectragram_bench.providers.deepgram import DeepgramProvider, query_string

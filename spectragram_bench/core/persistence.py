@@ -23,11 +23,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from spectragram_bench.core.config import DB_URL_ENV, DEFAULT_DB_DIR, DEFAULT_DB_FILE, redact_url
+from spectragram_bench.core.config import DB_URL_ENV, DEFAULT_DB_DIR, DEFAULT_DB_FILE
 from spectragram_bench.core.db_retry import DEFAULT_DB_RETRY_S, retrying
 from spectragram_bench.core.errors import DatabaseError
 from spectragram_bench.core.models import LatencySample, Prediction
 from spectragram_bench.core.records import PredictionResult
+from spectragram_bench.core.redaction import redact_url
 from spectragram_bench.core.statuses import PredictionStatus
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, select
 from sqlalchemy.orm import Session
 
 from spectragram_bench import __version__
-from spectragram_bench.core.config import redact
 from spectragram_bench.core.defaults import EXPORT_FORMATS as FORMATS  # noqa: E402  format -> file extension
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.models import (
@@ -45,6 +44,7 @@ from spectragram_bench.core.models import (
     UtteranceValue,
 )
 from spectragram_bench.core.persistence import Database
+from spectragram_bench.core.redaction import redact
 from spectragram_bench.datasets.variants import variant_sort_key
 from spectragram_bench.reporting.predictions import scored_predictions
 

@@ -23,12 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spectragram_bench import __version__
-from spectragram_bench.core.config import redact
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.liveness import shown_status
 from spectragram_bench.core.models import Benchmark, JobRun, Model
 from spectragram_bench.core.models import Provider as ProviderRow
 from spectragram_bench.core.persistence import Database
+from spectragram_bench.core.redaction import redact
 from spectragram_bench.reporting import plots, streaming_report
 from spectragram_bench.reporting.alignment import ErrorFrequencies
 from spectragram_bench.reporting.breakdown_html import breakdowns_html

@@ -33,6 +33,7 @@ from spectragram_bench.core.models import (
 )
 from spectragram_bench.core.normalize import NONE, Normalizer
 from spectragram_bench.core.registry import NORMALIZERS
+from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.reporting.alignment import HIT, Column, align_words
 
 
@@ -122,7 +123,7 @@ class ScoredPrediction:
 
     @property
     def ok(self) -> bool:
-        return self.prediction.status == "ok"
+        return self.prediction.status == PredictionStatus.OK
 
     @property
     def ttft_ms(self) -> float | None:

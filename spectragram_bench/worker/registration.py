@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core.audio_source import META_KEY
-from spectragram_bench.core.config import JobConfig, ProviderConfig, redact
+from spectragram_bench.core.config import JobConfig, ProviderConfig
 from spectragram_bench.core.environment import env_json, host_info_json
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.models import Benchmark, JobRun, Model, Utterance
@@ -26,6 +26,7 @@ from spectragram_bench.core.normalize import Normalizer
 from spectragram_bench.core.normalize import resolve as resolve_normalizer
 from spectragram_bench.core.persistence import Database, insert_for, upsert
 from spectragram_bench.core.records import UtteranceRecord
+from spectragram_bench.core.redaction import redact
 from spectragram_bench.core.registry import DATASETS, provider_class
 from spectragram_bench.core.statuses import JobRunStatus
 from spectragram_bench.datasets.base import Dataset

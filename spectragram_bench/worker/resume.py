@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spectragram_bench.core.config import REDACTED, JobConfig, ProviderConfig, parse_config, redact
+from spectragram_bench.core.config import JobConfig, ProviderConfig, parse_config
 from spectragram_bench.core.errors import BenchError, ConfigError
 from spectragram_bench.core.liveness import shown_status, stale_age
 from spectragram_bench.core.models import Benchmark, JobRun
 from spectragram_bench.core.persistence import Database
+from spectragram_bench.core.redaction import REDACTED, redact
 from spectragram_bench.core.statuses import FINAL_STATUSES, JobRunStatus, WorkItemState
 from spectragram_bench.worker import job_run_status, leases
 from spectragram_bench.worker.job_runs import DEFAULT_GRACE_S, BenchmarkOutcome, closer, execute
