@@ -350,7 +350,7 @@ def test_cli_missing_key_fails_before_any_work(fake_deepgram, tmp_path):
     result = run_cli("--config", str(job), "--db", f"sqlite:///{db}", env={"DEEPGRAM_API_KEY": ""})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: provider 'deepgram/nova-3': the API key variable DEEPGRAM_API_KEY is not set; "
+        "error: $.providers[0]: provider 'deepgram/nova-3': the API key variable DEEPGRAM_API_KEY is not set; "
         "export DEEPGRAM_API_KEY=... (or name another variable in api_key_env)"
     ]
     assert fake_deepgram.requests == []

@@ -62,7 +62,7 @@ def test_cli_says_so_before_any_work(tmp_path):
     result = run_cli("--config", str(job), "--db", f"sqlite:///{tmp_path / 'b.db'}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: provider 'faster_whisper/small': the optional package faster-whisper is not installed; "
+        "error: $.providers[0]: provider 'faster_whisper/small': the optional package faster-whisper is not installed; "
         "pip install -e '.[faster-whisper]'"
     ]
 
