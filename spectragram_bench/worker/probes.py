@@ -15,7 +15,6 @@ the file probes its rows again.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -95,8 +94,8 @@ def fingerprint(source: AudioSource) -> Fingerprint | None:
         st = os.stat(source.path)
     except OSError:
         return None  # probed (it says what is wrong) and not stored: the file may appear later
-    ident = [source.type, source.path, source.row, source.column, source.offset_s, source.segment_s]
-    key = hashlib.sha256(json.dumps(ident).encode("utf-8", "surrogatepass")).hexdigest()
+    ident = (source.type, source.path, source.row, source.column, source.offset_s, source.segment_s)
+    key = hashlib.sha256(repr(ident).encode("utf-8", "surrogatepass")).hexdigest()
     return Fingerprint(key, source.path, st.st_size, st.st_mtime_ns)
 
 
