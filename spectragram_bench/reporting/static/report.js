@@ -82,10 +82,7 @@
   }
   root.setAttribute("data-state", "loading");
   unpack(indexNode.textContent).then(function (utts) {
-    utts.forEach(function (u, i) {
-      u.pos = i;
-      if (u.a) u.a = data.dirs[u.a[0]] ? data.dirs[u.a[0]] + "/" + u.a[1] : u.a[1];
-    });
+    utts.forEach(function (u, i) { u.pos = i; });
     data.utts = utts;
     start();
   }).catch(function (err) {
@@ -121,9 +118,9 @@
       return state.sys === "all" ? data.systems : data.systems.filter(function (s) { return s.id === state.sys; });
     }
 
-    function tally(u) {  // errors and reference words over the visible systems' scored hypotheses
+    function tally(u, systems) {  // errors and reference words over the visible systems' scored hypotheses
       var e = 0, n = 0, failed = 0, scored = 0;
-      visibleSystems().forEach(function (s) {
+      systems.forEach(function (s) {
         var h = u.h[s.id];
         if (!h) return;
         if (h.ok) { e += h.e; n += h.n; scored += 1; } else { failed += 1; }
@@ -133,9 +130,8 @@
 
     function matches(u) {
       if (state.ds !== "all" && String(u.g) !== state.ds) return false;
-      var present = visibleSystems().some(function (s) { return !!u.h[s.id]; });
-      if (!present) return false;
       var t = u._t;
+      if (!(t.scored + t.failed)) return false;  // no visible system has this utterance
       if (state.status === "errors" && !(t.e > 0)) return false;
       if (state.status === "failed" && !(t.failed > 0)) return false;
       if (state.status === "perfect" && !(t.e === 0 && t.failed === 0)) return false;
@@ -230,7 +226,7 @@
       if (u.spk) head.appendChild(el("span", "spk", "speaker " + u.spk));
       if (u.a) {
         var a = el("a", "play", u.src ? "\u25B6 source audio" : "\u25B6 audio");
-        a.href = u.a;
+        a.href = data.dirs[u.a[0]] ? data.dirs[u.a[0]] + "/" + u.a[1] : u.a[1];  // [folder index, file]
         if (u.src) a.title = "the file on disk, before the variant was applied" + (u.va ? "" : " (report --variant-audio writes what the model heard)");
         a.addEventListener("click", play);
         head.appendChild(a);
@@ -339,8 +335,13 @@
       return bar;
     }
 
+    var tallied = null;  // the system filter the tallies were made for: typing a search does not redo them
     function render(scroll, fromUser) {
-      data.utts.forEach(function (u) { u._t = tally(u); });
+      if (tallied !== state.sys) {
+        var systems = visibleSystems();
+        data.utts.forEach(function (u) { u._t = tally(u, systems); });
+        tallied = state.sys;
+      }
       var list = data.utts.filter(matches);
       list.sort(sorters[state.sort] || sorters["errors-desc"]);
       var pages = Math.max(1, Math.ceil(list.length / PAGE));
