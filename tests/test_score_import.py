@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -121,3 +122,31 @@ def test_score_offers_exactly_the_aligners_tie_rules():
     from spectragram_bench.core import align
 
     assert RULES == align.RULES
+
+
+def test_a_chunked_leaderboard_manifest_is_merged_per_parent(tmp_path: Path, caplog):
+    """Rows with parent_id/chunk_index (the Open ASR Leaderboard's long-form manifests) become one
+    transcript per recording, as its merge_chunked_manifest does: predictions joined in chunk
+    order (a null prediction skipped), the reference of chunk 0."""
+    rows = [
+        {"audio_filepath": "a_1.wav", "parent_id": "a", "chunk_index": 1, "text": "one two three four", "pred_text": "three for"},
+        {"audio_filepath": "a_0.wav", "parent_id": "a", "chunk_index": 0, "text": "one two three four", "pred_text": " one  two "},
+        {"audio_filepath": "b_0.wav", "parent_id": "b", "chunk_index": 0, "text": "five six", "pred_text": None},
+        {"audio_filepath": "b_2.wav", "parent_id": "b", "chunk_index": 2, "text": "five six", "pred_text": "six"},
+        {"audio_filepath": "c.wav", "text": "seven", "pred_text": "seven"},
+    ]
+    manifest = tmp_path / "MODEL_x_DATASET_y.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with caplog.at_level("WARNING"):
+        hyp = read_transcripts(manifest)
+    assert {k: t.text for k, t in hyp.items()} == {"c": "seven", "a": "one two three for", "b": "six"}
+    assert "chunk indices of b are not 0..1 (0, 2)" in caplog.text
+    ref = read_transcripts(manifest, hypothesis=False)
+    assert {k: t.text for k, t in ref.items()} == {"c": "seven", "a": "one two three four", "b": "five six"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"parent_id": "a", "chunk_index": "0", "pred_text": "x"}) + "\n")
+    with pytest.raises(TranscriptError, match=r"bad.jsonl:1: a chunk row needs an integer chunk_index"):
+        read_transcripts(bad)
+    result = run_cli("score", "--ref", str(manifest), "--hyp", str(manifest))
+    assert result.returncode == 0, result.stderr
+    assert "28.57%" in result.stdout and "7 reference, 2 errors = 1 substitutions + 1 deletions" in result.stdout

@@ -6,13 +6,17 @@
 - JSON lines (`.jsonl`, `.json`): one object a line with an id (`id`, `utt_id`, `key`, else the
   stem of `audio_filepath`) and a text. The Open ASR Leaderboard's manifests carry the reference
   in `text` and the prediction in `pred_text`; `field` picks which (`pred_text` first for a
-  hypothesis, `text` for a reference).
+  hypothesis, `text` for a reference). A chunked long-form manifest (rows with `parent_id` and
+  `chunk_index`) is merged as the leaderboard's own `merge_chunked_manifest` does: one
+  transcript per parent, the chunks' predictions joined in index order, the reference of chunk
+  0; chunk indices that are not 0..n-1 are warned about (a missing chunk counts as deletions).
 Every bad line is a TranscriptError naming the file and line; a repeated id is one too.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,10 @@ TRN_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()]*)\)\s*$")
 ID_KEYS = ("id", "utt_id", "key", "utterance_id")
 HYP_KEYS = ("pred_text", "prediction", "hyp", "text")
 REF_KEYS = ("text", "reference", "ref", "sentence")
+
+
+log = logging.getLogger(__name__)
+CHUNK_PARENT_KEY, CHUNK_INDEX_KEY = "parent_id", "chunk_index"
 
 
 class TranscriptError(BenchError):
@@ -60,15 +68,51 @@ def read_transcripts(path: str | Path, fmt: str | None = None, *, hypothesis: bo
     except UnicodeDecodeError as exc:
         raise TranscriptError(f"{p}: not UTF-8 text (byte {exc.start})") from None
     out: dict[str, Transcript] = {}
+    chunks: dict[str, list[tuple[int, str, str]]] = {}  # parent -> (chunk index, text, where)
     for lineno, line in enumerate(lines, 1):
         if not line.strip() or (fmt == "kaldi" and line.lstrip().startswith("#")):
             continue
         where = f"{p}:{lineno}"
+        if fmt == "jsonl" and f'"{CHUNK_PARENT_KEY}"' in line:
+            parent, index, text = _chunk(line, where, hypothesis)
+            chunks.setdefault(parent, []).append((index, text, where))
+            continue
         t = _parse(line, fmt, where, hypothesis)
         if t.utt_id in out:
             raise TranscriptError(f"{where}: utterance id {t.utt_id!r} appears twice")
         out[t.utt_id] = t
+    for parent, parts in chunks.items():
+        if parent in out:
+            raise TranscriptError(f"{parts[0][2]}: utterance id {parent!r} appears as a parent and as a row")
+        out[parent] = _merged(parent, sorted(parts), hypothesis, p)
     return out
+
+
+def _chunk(line: str, where: str, hypothesis: bool) -> tuple[str, int, str]:
+    """(parent id, chunk index, text) of one row of a chunked manifest."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(row, dict) or row.get(CHUNK_PARENT_KEY) in (None, ""):
+        raise TranscriptError(f"{where}: expected a JSON object with a {CHUNK_PARENT_KEY}")
+    index = row.get(CHUNK_INDEX_KEY)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise TranscriptError(f"{where}: a chunk row needs an integer {CHUNK_INDEX_KEY}")
+    text = row.get("pred_text") if hypothesis else row.get("text")
+    if text is not None and not isinstance(text, str):
+        raise TranscriptError(f"{where}: {'pred_text' if hypothesis else 'text'} must be a string")
+    return str(row[CHUNK_PARENT_KEY]), index, text or ""
+
+
+def _merged(parent: str, parts: list[tuple[int, str, str]], hypothesis: bool, path: Path) -> Transcript:
+    indices = [i for i, _, _ in parts]
+    if indices != list(range(len(indices))):
+        log.warning("%s: chunk indices of %s are not 0..%d (%s): a missing chunk counts as deletions",
+                    path, parent, len(indices) - 1, ", ".join(map(str, indices)))
+    if not hypothesis:  # every chunk row carries the whole recording's reference
+        return Transcript(parent, " ".join(parts[0][1].split()))
+    return Transcript(parent, " ".join(" ".join(t.split()) for _, t, _ in parts if t.strip()))
 
 
 def _parse(line: str, fmt: str, where: str, hypothesis: bool) -> Transcript:
