@@ -202,6 +202,8 @@ class Executor:
         generation = await self.slots.acquire()
         outcome: Transcript | ProviderError | None = None
         try:
+            if self.stop.is_set():  # the run stopped while this attempt waited for its slot
+                raise Interrupted
             with attempt_clock() as wire:
                 _, outcome, t0, t1, waited = await self.timed_call(
                     lambda: self.engine.attempt(clip, item), clip.duration_s, token=token
@@ -326,7 +328,10 @@ class Executor:
         settled or, after `stop`, when the in-flight ones are."""
         # items wait here with their audio already loading (prefetch depth = concurrency)
         queue: asyncio.Queue[tuple[WorkItem, asyncio.Future] | None] = asyncio.Queue(maxsize=self.concurrency)
-        n_workers = self.concurrency
+        # twice as many item tasks as slots: an item sleeping through a retry's backoff holds no
+        # slot, and another item takes it (with one task per slot, a burst of 429s emptied every
+        # slot for the length of the backoff); the slots (AIMD) still bound what is in flight
+        n_workers = 2 * self.concurrency
 
         async def feed() -> None:
             try:

@@ -167,6 +167,10 @@ async def run_job_item(ex: Executor, item: WorkItem, clip: AudioClip, variant_fa
     """One utterance through a job-based provider, its result (or failure) handed to `ex.submit`."""
     await ex.gate.enter(token_of(item), ex.stop)  # before the slot, as for one request
     generation = await ex.slots.acquire()
+    if ex.stop.is_set():  # the run stopped while this job waited for its slot: not submitted
+        ex.slots.release()
+        ex.stats.abandoned += 1
+        return
     ex.stats.in_flight += 1
     run = JobRun(ex, item, clip, generation)
     timeout_s = ex.provider.config.job_timeout_s
