@@ -328,10 +328,7 @@ class Executor:
         settled or, after `stop`, when the in-flight ones are."""
         # items wait here with their audio already loading (prefetch depth = concurrency)
         queue: asyncio.Queue[tuple[WorkItem, asyncio.Future] | None] = asyncio.Queue(maxsize=self.concurrency)
-        # twice as many item tasks as slots: an item sleeping through a retry's backoff holds no
-        # slot, and another item takes it (with one task per slot, a burst of 429s emptied every
-        # slot for the length of the backoff); the slots (AIMD) still bound what is in flight
-        n_workers = 2 * self.concurrency
+        n_workers = self.concurrency
 
         async def feed() -> None:
             try:
