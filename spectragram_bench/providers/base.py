@@ -42,6 +42,12 @@ class ProviderError(Exception):
         #: no connection was made (refused, DNS, TLS): the server may not be there at all
         self.unreachable = unreachable
 
+    def reworded(self, message: str, kind: ErrorKind | None = None) -> ProviderError:
+        """The same reply's error in the vendor's fuller words (or another kind): status, retry
+        hint, request id and reachability kept."""
+        return ProviderError(kind or self.kind, message, status=self.status, retry_after_s=self.retry_after_s,
+                             request_id=self.request_id, unreachable=self.unreachable)
+
     def __str__(self) -> str:
         code = f"HTTP {self.status}: " if self.status is not None else ""
         return f"{code}{self.message}"

@@ -57,8 +57,7 @@ def validation_detail(response: Reply, error: ProviderError) -> ProviderError:
     parts = [d if isinstance(d, str) else f"{'.'.join(map(str, d.get('loc') or []))}: {d.get('msg')}"
              for d in details if isinstance(d, (str, dict))]
     message = f"{error.message}; {'; '.join(parts)}"[:MAX_MESSAGE_CHARS]
-    return ProviderError(error.kind, message, status=error.status, retry_after_s=error.retry_after_s,
-                         request_id=error.request_id)
+    return error.reworded(message)
 
 
 class GladiaProvider(JobProvider):

@@ -52,8 +52,7 @@ def problem_message(response: Reply, error: ProviderError) -> ProviderError:
     if not isinstance(body, dict) or not (body.get("title") or body.get("detail")):
         return error
     message = ": ".join(str(body[k]) for k in ("title", "detail") if body.get(k))[:MAX_MESSAGE_CHARS]
-    return ProviderError(error.kind, message, status=error.status, retry_after_s=error.retry_after_s,
-                         request_id=error.request_id)
+    return error.reworded(message)
 
 
 class RevAIProvider(JobProvider):

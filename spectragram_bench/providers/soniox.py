@@ -57,8 +57,7 @@ def error_type(response: Reply, error: ProviderError) -> ProviderError:
         body = None
     kind = body.get("error_type") if isinstance(body, dict) else None
     message = f"{kind}: {error.message}" if isinstance(kind, str) and kind not in error.message else error.message
-    return ProviderError(ErrorKind.UTTERANCE if error.status == 404 else error.kind, message[:MAX_MESSAGE_CHARS],
-                         status=error.status, retry_after_s=error.retry_after_s, request_id=error.request_id)
+    return error.reworded(message[:MAX_MESSAGE_CHARS], ErrorKind.UTTERANCE if error.status == 404 else None)
 
 
 class SonioxProvider(JobProvider):

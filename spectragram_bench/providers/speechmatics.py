@@ -94,8 +94,7 @@ class SpeechmaticsProvider(JobProvider):
         message = error_text(response, self.secrets)
         if not message:
             return error
-        return ProviderError(error.kind, message, status=error.status, retry_after_s=error.retry_after_s,
-                             request_id=error.request_id)
+        return error.reworded(message)
 
     async def submit(self, audio: AudioClip, item: WorkItem, job: Job) -> None:
         body, mime, name = audio.file_bytes()
