@@ -146,15 +146,25 @@ class LatencyKey(NamedTuple):
 
 
 def slim(sp: ScoredPrediction) -> ScoredPrediction:
-    """A copy without the texts (no utterance row, no hypothesis, only the alignment's edits):
-    what the plots and the error analysis read, a small fraction of the whole."""
+    """A copy without the texts (no utterance row, no hypothesis, only the alignment's edits) and
+    only the numbers of the latency meta: what the plots and the error analysis read, a small
+    fraction of the whole."""
     p, lat = sp.prediction, sp.latency
     edits = [c for c in sp.columns if c[0] != HIT] if sp.columns is not None else None
     return ScoredPrediction(
         PredictionKey(p.prediction_id, p.job_run_id, p.status), None, sp.dataset, sp.split, sp.variant_json,
-        LatencyKey(lat.api_time_ms, lat.meta_json) if lat is not None else None, sp.eval_version, sp.normalizer,
+        LatencyKey(lat.api_time_ms, _numbers(lat.meta_json)) if lat is not None else None, sp.eval_version, sp.normalizer,
         sp.words, sp.chars, edits, sp.stored,
     )
+
+
+def _numbers(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...): its attempt
+    log, wire clocks and streaming timeline stay in the database (the browser has used them),
+    or 100k slim copies would hold them all."""
+    if not meta:
+        return meta
+    return {k: v for k, v in meta.items() if isinstance(v, int | float)}
 
 
 def slimmed(stream: Iterable[ScoredPrediction], into: list[ScoredPrediction]) -> Iterator[ScoredPrediction]:

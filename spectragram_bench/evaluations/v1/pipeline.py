@@ -27,7 +27,6 @@ utterances and, where speakers are known, speakers. utterance_value holds each u
 from __future__ import annotations
 
 import functools
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,55 +45,21 @@ from spectragram_bench.core.models import (
     CostSummary,
     Evaluation,
     JobRun,
-    LatencySample,
     MetricSummary,
-    Prediction,
-    Utterance,
     UtteranceValue,
 )
 from spectragram_bench.core.normalize import Normalizer
-from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.evaluations import inputs
 from spectragram_bench.evaluations.plan import EvaluationPlan, plan_evaluation
 from spectragram_bench.evaluations.registry import (
-    VALUE_SETS,
     UtteranceBatch,
     compute_values,
     figure,
     scope_mask,
     scope_of,
 )
-from spectragram_bench.evaluations.v1.streaming_metrics import StreamSamples, store_speech_spans
-
-TTFT_KEY = "time_to_first_token_ms"
-
-
-@dataclass
-class GroupRows:
-    """The scored utterances of one (dataset, variant), in utt_id order."""
-
-    utt_ids: list[int] = field(default_factory=list)
-    external_ids: list[str] = field(default_factory=list)
-    refs: list[str] = field(default_factory=list)  # as stored (raw)
-    hyps: list[str] = field(default_factory=list)
-    speakers: list[str | None] = field(default_factory=list)
-    durations: list[float] = field(default_factory=list)
-    meta: list[dict[str, Any]] = field(default_factory=list)
-    hyp_words: list[list[dict[str, Any]] | None] = field(default_factory=list)
-    api_ms: list[float] = field(default_factory=list)
-    total_ms: list[float] = field(default_factory=list)
-    ttft_ms: list[float] = field(default_factory=list)
-    rtf: list[float] = field(default_factory=list)
-    stream: StreamSamples = field(default_factory=StreamSamples)
-    audio_s: float = 0.0
-    timed_audio_s: float = 0.0
-    n_failed: int = 0
-    language: str | None = None  # the dataset's (ISO 639-1), from the utterances' meta
-    normalizer: Normalizer | None = None  # the one its texts were normalised with (core/language.py)
-
-    @property
-    def nonspeech(self) -> np.ndarray:
-        return np.array([inputs.is_nonspeech(m) for m in self.meta], dtype=bool)
+from spectragram_bench.evaluations.v1.group_rows import GroupRows, load_groups
+from spectragram_bench.evaluations.v1.streaming_metrics import store_speech_spans
 
 
 def eval_version_tag(normalizer: Normalizer, evaluation: EvaluationConfig | None = None) -> str:
@@ -113,68 +78,26 @@ def evaluation_config(session: Session, job_run_id: int) -> EvaluationConfig:
         return EvaluationConfig()
 
 
-def load_groups(
-    session: Session, job_run_id: int, failures_as_empty: bool = False,
-    normalizer: Normalizer | None = None, by_language: dict[str, str] | None = None,
-) -> dict[tuple[int, int], GroupRows]:
-    rows = session.execute(
-        select(
-            Prediction.utt_id, Utterance.dataset_id, Utterance.variant_id, Utterance.external_id,
-            Utterance.ref_text, Utterance.duration_s, Utterance.speaker, Utterance.meta_json,
-            Prediction.status, Prediction.hyp_text, Prediction.words_json,
-            LatencySample.api_time_ms, LatencySample.total_time_ms, LatencySample.rtf, LatencySample.meta_json,
-        )
-        .join(Utterance, Utterance.utt_id == Prediction.utt_id)
-        .outerjoin(
-            LatencySample,
-            (LatencySample.job_run_id == Prediction.job_run_id) & (LatencySample.utt_id == Prediction.utt_id),
-        )
-        .where(Prediction.job_run_id == job_run_id)
-        .order_by(Prediction.utt_id)
-        .execution_options(yield_per=2000)  # streamed into the groups' columns, not held as rows too
-    )
-    groups: dict[tuple[int, int], GroupRows] = defaultdict(GroupRows)
-    shared: dict[str, dict[str, Any]] = {}  # equal metas kept once (a chapter's or speaker's utterances share theirs)
-    for (utt_id, ds, var, ext_id, ref, dur, speaker, umeta, status, hyp, words,
-         api_ms, total_ms, rtf, meta) in rows:
-        g = groups[(ds, var)]
-        if g.normalizer is None and normalizer is not None:  # a dataset's utterances share its language
-            g.language = (umeta or {}).get("language")
-            g.normalizer = normalizer_for(normalizer, g.language, by_language)
-        if status != PredictionStatus.OK:
-            g.n_failed += 1
-            if not failures_as_empty:
-                continue
-            hyp, words, api_ms, total_ms, rtf, meta = "", None, None, None, None, None
-        meta = meta or {}
-        g.utt_ids.append(utt_id)
-        g.external_ids.append(ext_id)
-        g.refs.append(ref)
-        g.hyps.append(hyp or "")
-        g.speakers.append(speaker)
-        g.meta.append(shared.setdefault(json.dumps(umeta, sort_keys=True, default=str), umeta) if umeta else {})
-        g.hyp_words.append(words if isinstance(words, list) else None)
-        audio_s = meta.get("audio_s", dur) or 0.0  # a variant (speed) may change the duration
-        g.durations.append(float(audio_s))
-        g.audio_s += audio_s
-        if api_ms is not None:
-            g.api_ms.append(api_ms)
-            g.timed_audio_s += audio_s
-        if total_ms is not None:
-            g.total_ms.append(total_ms)
-        if rtf is not None:
-            g.rtf.append(rtf)
-        if meta.get(TTFT_KEY) is not None:
-            g.ttft_ms.append(float(meta[TTFT_KEY]))
-        g.stream.add(meta)
-    return groups
-
-
 @dataclass
 class GroupScore:
     values: dict[str, float | None]
     intervals: list[tuple[str, bootstrap.Interval]]
     per_utterance: list[tuple[str, np.ndarray, np.ndarray]]  # (value name, utt_ids, values): columns, not a tuple per value
+
+
+ValueKey = tuple[str, str, str]  # (normaliser tag, value suffix, scope)
+
+
+@dataclass
+class GroupValues:
+    """One (dataset, variant)'s per-utterance values over the chunks scored so far: numpy
+    columns (and the speakers, for the speaker-level bootstrap), never the texts."""
+
+    utt_ids: list[np.ndarray] = field(default_factory=list)
+    nonspeech: list[np.ndarray] = field(default_factory=list)
+    speakers: list[str | None] = field(default_factory=list)
+    columns: dict[ValueKey, dict[str, list[np.ndarray]]] = field(default_factory=dict)
+    chunks: int = 0
 
 
 def _batch(g: GroupRows, normalizer: Normalizer, mask: np.ndarray, extras: inputs.JobInputs) -> UtteranceBatch:
@@ -190,12 +113,48 @@ def _batch(g: GroupRows, normalizer: Normalizer, mask: np.ndarray, extras: input
     )
 
 
-def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig,
-                extras: inputs.JobInputs | None = None) -> GroupScore:
-    extras = extras or inputs.JobInputs()
+def _keyed(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig):
+    """Each planned metric with the key of the values it is figured from."""
+    for pm in plan.metrics:
+        scope = scope_of(pm.metric)
+        used = normalizer_for(pm.normalizer, g.language, evaluation.normalizer_by_language)  # core/language.py
+        yield pm, used, (used.tag, pm.value_suffix, scope)
+
+
+def score_chunk(g: GroupRows, acc: GroupValues, plan: EvaluationPlan, evaluation: EvaluationConfig,
+                extras: inputs.JobInputs) -> None:
+    """Compute every value set the plan needs over the chunk `g` holds, into `acc`; clear the chunk.
+    Value sets are per utterance (evaluations/registry.py), so chunks add up to the whole."""
     nonspeech = g.nonspeech
+    acc.utt_ids.append(np.asarray(g.utt_ids, dtype=np.int64))
+    acc.nonspeech.append(nonspeech)
+    acc.speakers.extend(g.speakers)
+    acc.chunks += 1
+    done: dict[ValueKey, set[str]] = {}
+    for pm, used, key in _keyed(g, plan, evaluation):
+        have = done.setdefault(key, set())
+        missing = [n for n in pm.metric.needs if n not in have]
+        if missing:
+            new = compute_values(_batch(g, used, scope_mask(key[2], nonspeech), extras), missing)
+            have.update(missing)
+            columns = acc.columns.setdefault(key, {})
+            for name, column in new.items():
+                columns.setdefault(name, []).append(np.asarray(column, dtype=np.float64))
+    g.clear_chunk()
+
+
+def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig,
+                extras: inputs.JobInputs | None = None, acc: GroupValues | None = None) -> GroupScore:
+    """The group's figures, intervals and per-utterance values: from the chunks already scored
+    into `acc` and the one `g` still holds."""
+    extras = extras or inputs.JobInputs()
+    acc = acc or GroupValues()
+    if g.utt_ids or acc.chunks == 0:
+        score_chunk(g, acc, plan, evaluation, extras)
+    nonspeech = np.concatenate(acc.nonspeech)
+    utt_ids = np.concatenate(acc.utt_ids)
     speech = ~nonspeech
-    known = {s for s, sp in zip(g.speakers, speech, strict=True) if s is not None and sp}
+    known = {s for s, sp in zip(acc.speakers, speech, strict=True) if s is not None and sp}
     values: dict[str, float | None] = {
         "n_utterances": int(speech.sum()), "n_nonspeech": int(nonspeech.sum()), "n_failed": g.n_failed,
         "n_speakers": len(known), "audio_seconds": g.audio_s,
@@ -204,35 +163,27 @@ def score_group(g: GroupRows, plan: EvaluationPlan, evaluation: EvaluationConfig
     }
     per_utterance: list[tuple[str, np.ndarray, np.ndarray]] = []
     intervals: list[tuple[str, bootstrap.Interval]] = []
-    computed: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (normaliser, suffix, scope) -> values
+    computed: dict[ValueKey, dict[str, np.ndarray]] = {}
     iterations, seed = evaluation.bootstrap_iterations, evaluation.bootstrap_seed
-    def in_language(n: Normalizer) -> Normalizer:  # a dataset in another language: core/language.py
-        return normalizer_for(n, g.language, evaluation.normalizer_by_language)
-
-    for pm in plan.metrics:
-        scope = scope_of(pm.metric)
-        mask = scope_mask(scope, nonspeech)
-        used = in_language(pm.normalizer)
-        key = (used.tag, pm.value_suffix, scope)
-        have = computed.setdefault(key, {})
-        missing = [n for n in pm.metric.needs if VALUE_SETS[n].columns[0] not in have]
-        if missing:
-            new = compute_values(_batch(g, used, mask, extras), missing)
-            have.update(new)
-            ids = np.asarray(g.utt_ids, dtype=np.int64)[mask]
-            for name, column in new.items():
+    for pm, _used, key in _keyed(g, plan, evaluation):
+        mask = scope_mask(key[2], nonspeech)
+        if key not in computed:
+            computed[key] = {name: np.concatenate(parts) for name, parts in acc.columns.get(key, {}).items()}
+            ids = utt_ids[mask]
+            for name, column in computed[key].items():
                 stored = name + pm.value_suffix
                 values[stored] = float(column.sum())
-                per_utterance.append((stored, ids, np.asarray(column, dtype=np.float64)))
-        fig = figure(pm.metric, have)
+                per_utterance.append((stored, ids, column))
+        fig = figure(pm.metric, computed[key])
         values[pm.stored_name] = fig.value
         if pm.metric.bootstrap and iterations > 0 and len(fig.numerator):
             num, den = fig.numerator.astype(np.int64), fig.denominator.astype(np.int64)
             intervals.append((pm.stored_name, bootstrap.rate_interval(num, den, iterations, seed)))
-            speakers = [g.speakers[i] for i in np.flatnonzero(mask)]
+            speakers = [acc.speakers[i] for i in np.flatnonzero(mask)]
             if any(s is not None for s in speakers):
                 intervals.append((pm.stored_name, bootstrap.rate_interval(num, den, iterations, seed, blocks=speakers)))
-    words = computed.get((in_language(plan.normalizer).tag, "", "speech"), {})
+    main_key = (normalizer_for(plan.normalizer, g.language, evaluation.normalizer_by_language).tag, "", "speech")
+    words = computed.get(main_key, {})
     if "hits" in words:
         ref_len = words["hits"] + words["substitutions"] + words["deletions"]
         values["n_empty_refs"] = int((ref_len == 0).sum())
@@ -282,14 +233,17 @@ def evaluate_job_run(
     plan = plan_evaluation(normalizer, evaluation, failures_as_empty=failures_as_empty)
     version = plan.version
     extras = inputs.JobInputs.from_config(evaluation)
-    groups = load_groups(session, job_run_id, plan.failures_as_empty, normalizer, evaluation.normalizer_by_language)
+    spans: dict[int, dict] = {}
+    acc: dict[tuple[int, int], GroupValues] = defaultdict(GroupValues)
+    groups = load_groups(session, job_run_id, plan.failures_as_empty, normalizer, evaluation.normalizer_by_language, spans,
+                         on_chunk=lambda key, g: score_chunk(g, acc[key], plan, evaluation, extras))
     others = sorted({g.normalizer.tag for g in groups.values() if g.normalizer and g.normalizer.tag != normalizer.tag})
     version = "+".join([version, *others])  # e.g. ...+whisper_multilingual@1 where a dataset is in another language
     for table in (MetricSummary, BootstrapResult, UtteranceValue, Evaluation):
         session.execute(delete(table).where(table.job_run_id == job_run_id, table.eval_version == version))
     session.add(Evaluation(job_run_id=job_run_id, eval_version=version, label=plan.label, spec_json=plan.spec))
 
-    scores = {key: score_group(g, plan, evaluation, extras) for key, g in groups.items()}
+    scores = {key: score_group(g, plan, evaluation, extras, acc[key]) for key, g in groups.items()}
     cost = cost_values(session, job_run_id, sum(g.audio_s for g in groups.values()))
     for (ds, var), score in scores.items():
         g = groups[(ds, var)]
@@ -312,7 +266,7 @@ def evaluate_job_run(
             for name, iv in score.intervals
         )
         write_utterance_values(session, job_run_id, version, score.per_utterance)
-    store_speech_spans(session, job_run_id)
+    store_speech_spans(session, job_run_id, spans)
     session.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(eval_version=version))
     return version
 

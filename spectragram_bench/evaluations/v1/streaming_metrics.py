@@ -56,20 +56,37 @@ class StreamSamples:
         return out
 
 
-def store_speech_spans(session: Session, job_run_id: int) -> int:
+def span_of(lat_meta: dict | None, utt_id: int, into: dict[int, dict]) -> None:
+    """Note a latency sample's speech span (streamed utterances have one) in `into`."""
+    span = (lat_meta or {}).get("speech_span")
+    if isinstance(span, dict):
+        into[utt_id] = span
+
+
+def store_speech_spans(session: Session, job_run_id: int, spans: dict[int, dict] | None = None) -> int:
     """Keep each streamed utterance's speech span (with the detector's name and version) in its
     utterance row's meta_json, once per utterance and variant (an utterance row is one variant);
-    a span already stored is left as it is. Returns how many were added."""
-    rows = session.execute(
-        select(LatencySample.utt_id, LatencySample.meta_json, Utterance.meta_json)
-        .join(Utterance, Utterance.utt_id == LatencySample.utt_id)
-        .where(LatencySample.job_run_id == job_run_id)
-    ).all()
+    a span already stored is left as it is. Returns how many were added.
+
+    `spans` (utt_id -> span) when the caller has read the latency samples already; else they are
+    streamed a chunk at a time (a job run's latency metas all at once was the evaluation's peak
+    memory at 100k utterances)."""
+    if spans is None:
+        spans = {}
+        for utt_id, lat_meta in session.execute(
+            select(LatencySample.utt_id, LatencySample.meta_json).where(LatencySample.job_run_id == job_run_id)
+            .execution_options(yield_per=2000)
+        ):
+            span_of(lat_meta, utt_id, spans)
     added = 0
-    for utt_id, lat_meta, utt_meta in rows:
-        span = (lat_meta or {}).get("speech_span")
-        if isinstance(span, dict) and "speech_span" not in (utt_meta or {}):
-            session.execute(update(Utterance).where(Utterance.utt_id == utt_id)
-                            .values(meta_json={**(utt_meta or {}), "speech_span": span}))
-            added += 1
+    ids = sorted(spans)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for utt_id, utt_meta in session.execute(
+            select(Utterance.utt_id, Utterance.meta_json).where(Utterance.utt_id.in_(chunk))
+        ).all():
+            if "speech_span" not in (utt_meta or {}):
+                session.execute(update(Utterance).where(Utterance.utt_id == utt_id)
+                                .values(meta_json={**(utt_meta or {}), "speech_span": spans[utt_id]}))
+                added += 1
     return added
