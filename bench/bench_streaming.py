@@ -14,6 +14,14 @@ Two more columns say where a miss comes from. The fake's own D is what it really
 session id of AssemblyAI's Begin): what the clock adds, i.e. loopback transport and scheduling
 both ways. CPU seconds of the client and the fake, and the load average, say how busy the
 machine was.
+
+The clip streams on for TAIL_MS past the latest final (speech end + max D + TAIL_MS), as a live
+microphone does after the speaker stops. With less audio than that, a final D ms after the speech
+end could only come after the client's end-of-stream messages (ForceEndpoint, Terminate), which
+make the vendor (and the fake, as AssemblyAI documents) end the turn at once: the figure would be
+the trailing audio, not D. (Before the fake honoured ForceEndpoint it held that final back past
+Terminate and sent it with Termination and the close, in the same few hundred milliseconds as
+every other session's teardown on both event loops; D=600 with a 1.5 s clip missed by that.)
 """
 
 from __future__ import annotations
@@ -36,8 +44,13 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 from common import machine, parser  # noqa: E402
 
-CLIP_S = 1.5
 SPEECH_END_MS = 1000.0
+#: audio streamed after the latest final is due (see the module docstring)
+TAIL_MS = 500.0
+
+
+def clip_seconds(delays: list[float]) -> float:
+    return (SPEECH_END_MS + max(delays) + TAIL_MS) / 1000.0
 
 
 def serve(delay_ms: float, port_queue, stop_event) -> None:
@@ -58,7 +71,7 @@ def serve(delay_ms: float, port_queue, stop_event) -> None:
         port_queue.put((own, usage.ru_utime + usage.ru_stime - started.ru_utime - started.ru_stime))
 
 
-def run_sessions(base_url: str, key: str, n: int, wav: str, frame_ms: int) -> tuple[list[dict], float]:
+def run_sessions(base_url: str, key: str, n: int, wav: str, frame_ms: int, clip_s: float) -> tuple[list[dict], float]:
     """The metas of the sessions that succeeded, and the client's CPU seconds over the run."""
     from spectragram_bench.core.config import ProviderConfig
     from spectragram_bench.core.records import WorkItem
@@ -72,7 +85,7 @@ def run_sessions(base_url: str, key: str, n: int, wav: str, frame_ms: int) -> tu
     provider._api_key, provider._key_checked = key, True
     items = []
     for i in range(n):
-        item = WorkItem(1, i + 1, f"b{i}", wav, CLIP_S, variant={"bench": i})
+        item = WorkItem(1, i + 1, f"b{i}", wav, clip_s, variant={"bench": i})
         remember(item, {"start_ms": 0.0, "end_ms": SPEECH_END_MS, "source": "bench"})
         items.append(item)
     results = []
@@ -102,12 +115,13 @@ def main() -> None:
     args = p.parse_args()
     n = 10 if args.smoke else args.sessions
     delays = [150.0] if args.smoke else [float(d) for d in args.delays.split(",")]
+    clip_s = clip_seconds(delays)
     wav = str(Path(tempfile.gettempdir()) / "bench-streaming-clip.wav")
-    t = np.arange(int(CLIP_S * 16000)) / 16000
+    t = np.arange(int(clip_s * 16000)) / 16000
     sf.write(wav, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
 
     print(f"streaming clock vs a fake final D ms after the speech end; {n} concurrent sessions at 1x, "
-          f"{CLIP_S} s clips, {args.frame_ms} ms frames, speech end at {SPEECH_END_MS:.0f} ms; {machine()}")
+          f"{clip_s:g} s clips, {args.frame_ms} ms frames, speech end at {SPEECH_END_MS:.0f} ms; {machine()}")
     print(f"{'D ms':>6} {'n':>4} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'p50-D':>7} {'p99-D':>7}  "
           f"target (10/20 ms)  fake's own D p50/p99  paired p50/p99   CPU s client/fake  load")
     ctx = multiprocessing.get_context("spawn")
@@ -118,7 +132,7 @@ def main() -> None:
         try:
             port, key = ports.get(timeout=60)
             started = time.perf_counter()
-            metas, client_cpu = run_sessions(f"http://127.0.0.1:{port}", key, n, wav, args.frame_ms)
+            metas, client_cpu = run_sessions(f"http://127.0.0.1:{port}", key, n, wav, args.frame_ms, clip_s)
             measured = [m["finalization_ms"] for m in metas if m.get("finalization_ms") is not None]
             lags = [m["max_send_lag_ms"] for m in metas if m.get("max_send_lag_ms") is not None]
             wall = time.perf_counter() - started

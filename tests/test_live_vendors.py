@@ -215,3 +215,20 @@ def test_frames_keep_real_time_without_drift():
     print(f"\nmedian offset of frames 1-10: {early:+.1f} ms, of the last 10: {late:+.1f} ms")
     assert abs(late - early) < 50
     assert min(offsets) > -15  # never ahead of the clock
+
+
+def test_force_endpoint_ends_the_turn_at_once():
+    """AssemblyAI's ForceEndpoint ("immediately end the current turn"), sent with Terminate after
+    the last audio: a final the fake would still hold back (2 s after a 1 s speech end in a 1.6 s
+    clip) comes at the end of the audio, not after Terminate. The bench's clips therefore stream on
+    past the latest final it programs (bench/bench_streaming.py)."""
+    v = VENDORS[0]
+    with v.fake() as server:
+        server.script = StreamScript(speech_end_ms=SPEECH_END_MS, final_delay_ms=2000.0, partial_every_ms=200)
+        t = transcribe(make_provider(v, server), clip(), item())
+        session = server.sessions[-1]
+    trailing_ms = CLIP_S * 1000 - SPEECH_END_MS
+    assert t.text == server.script.text
+    assert trailing_ms - 5 <= t.meta["finalization_ms"] <= trailing_ms + SLACK_MS
+    assert session.forced_at is not None and session.final_sent_at - session.forced_at < 0.05
+    assert session.rec.control[-2:] == ["ForceEndpoint", "end"]

@@ -345,7 +345,10 @@ def resolve_paths(config: JobConfig, base_dir: Path) -> JobConfig:
             v.model_copy(update={"noise_dir": _resolve(v.noise_dir, base_dir)}) if getattr(v, "noise_dir", None) else v
             for v in ds.variants
         ]
-        datasets.append(ds.model_copy(update={"root": str(root), "variants": variants}))
+        options = ds.options
+        if isinstance(options.get("alignments"), str) and options["alignments"]:  # a CTM or TextGrid folder
+            options = {**options, "alignments": _resolve(options["alignments"], base_dir)}
+        datasets.append(ds.model_copy(update={"root": str(root), "variants": variants, "options": options}))
     ev = config.evaluation
     files = {k: _resolve(getattr(ev, k), base_dir) for k in ("keywords_file", "formatted_references") if getattr(ev, k)}
     return config.model_copy(update={"datasets": datasets, "evaluation": ev.model_copy(update=files)})

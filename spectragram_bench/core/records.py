@@ -63,6 +63,8 @@ class WorkItem:
     #: (first word start, last word end) in seconds from the dataset's word alignment (meta `words`),
     #: the speech span a streaming adapter may be told to measure latency against
     word_span: tuple[float, float] | None = None
+    #: why the utterance has no word_span although the dataset names alignments (meta `alignment_error`)
+    alignment_note: str | None = None
 
     @property
     def audio(self) -> AudioSource:

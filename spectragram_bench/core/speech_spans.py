@@ -10,7 +10,9 @@ seconds from the start of the utterance's audio, as the word-timing metrics read
 adapter given `"speech_span": "alignment"` measures from the first word's start and the last
 word's end instead: the aligner saw the clean audio, so noise does not move the span, and a speed
 variant scales it. An utterance without a usable alignment falls back to the VAD, and the span
-says which it is (`source`), so a report never mixes the two unseen.
+says which it is (`source`, and `fallback` with the reason: the alignment file's line when the
+dataset's `options.alignments` had none for it, datasets/alignments.py), so a report never mixes
+the two unseen.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def speech_span(clip: AudioClip, item: WorkItem, reference: str = "vad") -> dict
         aligned = from_alignment(item)
         if aligned is not None:
             return aligned
-        return {**_vad_span(clip, item), "fallback": "no usable word alignment"}
+        reason = "no usable word alignment" + (f": {item.alignment_note}" if item.alignment_note else "")
+        return {**_vad_span(clip, item), "fallback": reason}
     return _vad_span(clip, item)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,11 +31,16 @@ def checksum_files(root: Path, files: Iterable[Path]) -> str:
 
 class LoaderOptions(BaseModel):
     """Base of a loader's typed `options` (unknown keys rejected). `language` is the ISO 639-1
-    code of the speech when the release does not say it (an option overrides the release)."""
+    code of the speech when the release does not say it (an option overrides the release);
+    `alignments` a CTM file or a folder of TextGrids whose word timings every loader's utterances
+    get (datasets/alignments.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     language: str | None = Field(None, pattern=r"^[a-z]{2}$", description="ISO 639-1 code of the speech, e.g. 'fr'")
     license: str | None = None
+    alignments: str | None = Field(
+        None, min_length=1, description="word alignments: a CTM file, or a folder of <utt id>.TextGrid (MFA's layout)",
+    )
 
 
 OptionsT = TypeVar("OptionsT", bound=LoaderOptions)
@@ -50,8 +56,25 @@ def parse_options(loader: str, model: type[OptionsT], options: dict[str, Any]) -
         raise DatasetError(f"dataset {loader!r}: options.{loc}: {first['msg']}") from None
 
 
+def _with_alignments(utterances):
+    """A loader's utterances() with `options.alignments` attached, whichever loader it is."""
+
+    @functools.wraps(utterances)
+    def wrapped(self: Dataset) -> Iterator[UtteranceRecord]:
+        records = utterances(self)
+        found = getattr(self, "word_alignments", None)
+        return found.attach(records) if found is not None else records
+
+    wrapped.attaches_alignments = True
+    return wrapped
+
+
 class Dataset(ABC):
-    """A corpus on local disk. Construction checks the root; iteration is lazy and rerunnable."""
+    """A corpus on local disk. Construction checks the root; iteration is lazy and rerunnable.
+
+    Every loader's `utterances()` is wrapped (on subclassing) so that the word alignments of
+    `options.alignments` reach its records without the loader doing anything.
+    """
 
     name: ClassVar[str]
     #: the loader's options (unknown keys rejected, here for every loader): `self.opts`
@@ -66,6 +89,17 @@ class Dataset(ABC):
         self.opts = parse_options(self.name, self.options_model, self.options)
         if not self.root.exists():
             raise DatasetError(f"dataset {self.name!r}: root {str(self.root)!r} does not exist")
+        self.word_alignments = None
+        if self.opts.alignments:
+            from spectragram_bench.datasets.alignments import Alignments
+
+            self.word_alignments = Alignments(self.opts.alignments, self.name)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("utterances")
+        if own is not None and not getattr(own, "__isabstractmethod__", False) and not getattr(own, "attaches_alignments", False):
+            cls.utterances = _with_alignments(own)
 
     def select_subsets(
         self, found: Mapping[str, Path] | Sequence[str], default: Sequence[str] = ()

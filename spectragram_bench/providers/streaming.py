@@ -48,16 +48,27 @@ STREAM_SETTINGS: dict[str, Any] = {"pace": 1.0, "frame_ms": 50, "end_timeout_s":
 class ArrivalStamps(ClientConnection):
     """A websocket connection that notes when each data message's last frame was read off the
     socket. A burst of replies (a hundred sessions' finals at once) is then timed by arrival, not by
-    when the event loop gets round to each receiving task. Relies on websockets' process_event
-    (websockets 13-17); without it `arrivals` stays empty and events are stamped when handled."""
+    when the event loop gets round to each receiving task. The time is taken as the bytes come in
+    (data_received), before websockets parses them and writes its automatic replies: a final that
+    arrives with the vendor's close frame is otherwise stamped after the close reply was sent.
+    Relies on websockets' data_received/process_event (websockets 13-17); without them `arrivals`
+    stays empty and events are stamped when handled."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.arrivals: deque[float] = deque()
+        self.read_at: float | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.read_at = time.perf_counter()
+        try:
+            super().data_received(data)
+        finally:
+            self.read_at = None
 
     def process_event(self, event: Any) -> None:
         if isinstance(event, Frame) and event.fin and event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-            self.arrivals.append(time.perf_counter())
+            self.arrivals.append(self.read_at if self.read_at is not None else time.perf_counter())
         super().process_event(event)
 
 

@@ -111,6 +111,7 @@ def load_items(
                 source=AudioSource.restore(audio_path, meta) if META_KEY in meta else None,
                 language=meta.get("language"),
                 word_span=alignment_bounds(meta.get("words")),
+                alignment_note=meta.get("alignment_error"),
             )
         )
     return items, broken

@@ -1,5 +1,6 @@
 """A fake AssemblyAI Universal Streaming v3 websocket (/v3/ws): Begin on connect, Turn messages
-(end_of_turn false while partial), Termination after Terminate, close 1000. A wrong key is
+(end_of_turn false while partial), ForceEndpoint ending the current turn at once (the docs'
+"Immediately end the current turn"), Termination after Terminate, close 1000. A wrong key is
 accepted at the upgrade and then closed with 4001 Not Authorized, as the SDK's code table has it."""
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class FakeAssemblyAILive(LiveFake):
         if msg.type == WSMsgType.BINARY:
             return "audio", msg.data
         kind = json.loads(msg.data).get("type")
+        if kind == "ForceEndpoint":
+            return "finalize", kind
         return ("end", None) if kind == "Terminate" else ("other", kind)
 
     def turn(self, session: LiveSession, words, end_of_turn: bool) -> str:

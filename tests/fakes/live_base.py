@@ -5,7 +5,9 @@ A vendor fake (fake_*_live.py) subclasses `LiveFake` and maps its protocol: how 
 reads (`parse`: audio, end of stream, config or other), what it sends when the socket opens, and
 how a partial, a final and the end of the transcript look on its wire. The engine keeps the
 clock: the final goes out `final_delay_ms` after the audio up to `speech_end_ms` has arrived, so a
-client measuring finalization from the speech end it sent should read back `final_delay_ms`.
+client measuring finalization from the speech end it sent should read back `final_delay_ms`; a
+client's "end the turn now" message (`parse` -> "finalize", e.g. AssemblyAI's ForceEndpoint) sends
+a final still waiting for its delay at once, as the vendor does, so no final is held back past it.
 """
 
 from __future__ import annotations
@@ -130,6 +132,8 @@ class LiveSession:
         self.partials_sent = 0
         self.next_partial_ms = script.partial_every_ms
         self.final_task: asyncio.Task | None = None
+        self.final_forced: asyncio.Future | None = None  # resolved by the client's "finalize" message
+        self.forced_at: float | None = None
         self.final_sent_at: float | None = None
         self.speech_end_seen_at: float | None = None
         self.state: dict[str, Any] = {}
@@ -160,7 +164,7 @@ class LiveSession:
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     return
                 kind, payload = self.server.parse(self, msg)
-                self.rec.control.append(kind if kind != "other" else str(payload))
+                self.rec.control.append(str(payload) if kind in ("other", "finalize") else kind)
                 if kind == "audio":
                     if await self.add_audio(payload):
                         return
@@ -169,6 +173,8 @@ class LiveSession:
                     await self.server.configured(self, payload)
                     if self.ws.closed:
                         return
+                elif kind == "finalize":
+                    self.finalize_now()
                 elif kind == "end":
                     await self.end()
                     return
@@ -208,11 +214,31 @@ class LiveSession:
         for message in self.server.partial_messages(self, words):
             await self.ws.send_str(message)
 
+    def finalize_now(self) -> None:
+        """The client asked to end the turn now: the final goes out without waiting for its delay
+        (with the words heard so far when the scripted speech end has not been reached)."""
+        self.forced_at = time.perf_counter()
+        if self.final_task is None:
+            self.final_task = asyncio.create_task(self.send_final(self.received_ms))
+        if self.final_forced is None:
+            self.final_forced = asyncio.get_running_loop().create_future()
+        if not self.final_forced.done():
+            self.final_forced.set_result(None)
+
     async def send_final(self, speech_end_ms: float) -> None:
         # D after the speech end was received, not after this task got its first turn (in a burst
-        # of a hundred sessions' frames that turn comes late)
+        # of a hundred sessions' frames that turn comes late); sooner if the client forces it
         since = self.speech_end_seen_at or time.perf_counter()
-        await asyncio.sleep(max(0.0, since + self.script.final_delay_ms / 1000.0 - time.perf_counter()))
+        loop = asyncio.get_running_loop()
+        if self.final_forced is None:
+            self.final_forced = loop.create_future()
+        wake = self.final_forced
+        timer = loop.call_at(loop.time() + max(0.0, since + self.script.final_delay_ms / 1000.0 - time.perf_counter()),
+                             lambda: wake.done() or wake.set_result(None))
+        try:
+            await wake
+        finally:
+            timer.cancel()
         self.final_sent_at = time.perf_counter()
         for message in self.server.final_messages(self, self.timed_words(speech_end_ms)):
             await self.ws.send_str(message)
