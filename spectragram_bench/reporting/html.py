@@ -43,9 +43,9 @@ from spectragram_bench.reporting.predictions import (
     ScoredPrediction,
     iter_scored_predictions,
     scored_predictions,
-    slimmed,
 )
 from spectragram_bench.reporting.sections import ReportContext, arrange
+from spectragram_bench.reporting.slim_predictions import SlimPredictions, slimmed
 from spectragram_bench.reporting.variant_audio import variant_clips
 
 TOP_ERRORS = 10
@@ -220,7 +220,7 @@ def render_report(
     rows = leaderboard_rows(session, benchmark_id, eval_version)
     # one pass, a chunk of utterances at a time: the browser's data is packed as it comes, and the
     # plots and error analysis keep slim copies (no texts)
-    preds: list[ScoredPrediction] = []
+    preds = SlimPredictions()
     stream = iter_scored_predictions(session, benchmark_id, chars=False, eval_version=eval_version)
     data = browser_data(systems, slimmed(stream, preds), out_dir, audio_dir or out_dir / f"benchmark-{benchmark_id}-audio", variant_audio)
     norms = {sp.prediction.job_run_id: sp.normalizer for sp in preds}

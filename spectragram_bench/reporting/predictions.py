@@ -11,7 +11,7 @@ an empty transcript.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -143,35 +143,6 @@ class PredictionKey(NamedTuple):
 class LatencyKey(NamedTuple):
     api_time_ms: float | None
     meta_json: dict[str, Any] | None
-
-
-def slim(sp: ScoredPrediction) -> ScoredPrediction:
-    """A copy without the texts (no utterance row, no hypothesis, only the alignment's edits) and
-    only the numbers of the latency meta: what the plots and the error analysis read, a small
-    fraction of the whole."""
-    p, lat = sp.prediction, sp.latency
-    edits = [c for c in sp.columns if c[0] != HIT] if sp.columns is not None else None
-    return ScoredPrediction(
-        PredictionKey(p.prediction_id, p.job_run_id, p.status), None, sp.dataset, sp.split, sp.variant_json,
-        LatencyKey(lat.api_time_ms, _numbers(lat.meta_json)) if lat is not None else None, sp.eval_version, sp.normalizer,
-        sp.words, sp.chars, edits, sp.stored,
-    )
-
-
-def _numbers(meta: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...): its attempt
-    log, wire clocks and streaming timeline stay in the database (the browser has used them),
-    or 100k slim copies would hold them all."""
-    if not meta:
-        return meta
-    return {k: v for k, v in meta.items() if isinstance(v, int | float)}
-
-
-def slimmed(stream: Iterable[ScoredPrediction], into: list[ScoredPrediction]) -> Iterator[ScoredPrediction]:
-    """Pass `stream` on, keeping a slim copy of each in `into` (one pass feeds the browser and the plots)."""
-    for sp in stream:
-        into.append(slim(sp))
-        yield sp
 
 
 def _rows(session: Session, table, where) -> Any:

@@ -11,7 +11,7 @@ report's CSS (`table.lb`, `p.note`, `figure.plot`, `reporting/plots.py` charts).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ class ReportContext:
     eval_version: str | None
     systems: list[Any]
     rows: list[LeaderboardRow]
-    preds: list[ScoredPrediction]
+    preds: Sequence[ScoredPrediction]  # reporting/slim_predictions.py: read them, do not keep them
 
 
 @dataclass(frozen=True)
