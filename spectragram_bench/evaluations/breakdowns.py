@@ -24,6 +24,9 @@ from spectragram_bench.core.natural_order import natural_key
 from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.evaluations.registry import VALUE_SETS, Metric, all_metrics, figure
 
+#: a meta key with more distinct values than this is no breakdown (a table of 100k groups is no help)
+MAX_GROUPS = 50
+
 DURATION_EDGES = (2.0, 5.0, 10.0, 20.0)
 BUILT_IN_KEYS = ("speaker", "duration", "variant", "dataset")
 
@@ -130,17 +133,29 @@ def _stored_metrics(per_utt: dict[int, dict[str, float]], registered: dict[str, 
 def breakdown_keys(session: Session, job_run_ids: list[int]) -> list[str]:
     """The keys worth a breakdown here: built-ins and meta keys with 2..50 distinct values."""
     distinct: dict[str, set] = defaultdict(set)
+    full: set[str] = set()  # keys past MAX_GROUPS values: out, and not worth holding 100k values of
+
+    def note(key: str, value: Any) -> None:
+        if key not in full:
+            seen = distinct[key]
+            seen.add(value)
+            if len(seen) > MAX_GROUPS:
+                full.add(key)
+                seen.clear()
+
     q = (
         select(Utterance.speaker, Utterance.duration_s, Utterance.meta_json)
         .where(Utterance.utt_id.in_(select(UtteranceValue.utt_id).where(UtteranceValue.job_run_id.in_(job_run_ids))))
+        .execution_options(yield_per=2000)
     )
     for speaker, duration, meta in session.execute(q):
-        distinct["speaker"].add(speaker)
-        distinct["duration"].add(duration_bucket(duration))
+        note("speaker", speaker)
+        note("duration", duration_bucket(duration))
         for k, v in (meta or {}).items():
             if isinstance(v, str | int | float) and not isinstance(v, bool) and k not in ("load_error",):
-                distinct[k].add(v)
-    keys = [k for k in ("speaker", "duration") if len(distinct[k] - {None}) >= 2]
+                note(k, v)
+    keys = [k for k in ("speaker", "duration") if k in full or len(distinct[k] - {None}) >= 2]
     keys += sorted(k for k, vals in distinct.items()
-                   if k not in BUILT_IN_KEYS and 2 <= len(vals) <= 50 and not k.endswith("_id") and k != "speaker_name")
+                   if k not in BUILT_IN_KEYS and k not in full and 2 <= len(vals) and not k.endswith("_id")
+                   and k != "speaker_name")
     return keys
