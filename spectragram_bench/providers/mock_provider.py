@@ -72,6 +72,7 @@ class MockProvider(Provider):
             await asyncio.sleep(self.cfg.latency_ms / 1000.0)
         if fail_rng.random() < self.cfg.error_rate:
             raise ProviderError(self.cfg.error_kind, f"mock failure (attempt {attempt + 1})", status=503)
+        self._attempts.pop(item.utt_id, None)  # done with it: 100k counters need not outlive their items
         rng = random.Random(f"{self.cfg.seed}:{item.external_id}")
         text = self.corrupt(item.ref_text, rng)
         return Transcript(

@@ -4,6 +4,7 @@ the database a chunk of utterances at a time."""
 from __future__ import annotations
 
 import json
+from array import array
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,10 +39,10 @@ class GroupRows:
     durations: list[float] = field(default_factory=list)
     meta: list[dict[str, Any]] = field(default_factory=list)
     hyp_words: list[list[dict[str, Any]] | None] = field(default_factory=list)
-    api_ms: list[float] = field(default_factory=list)
-    total_ms: list[float] = field(default_factory=list)
-    ttft_ms: list[float] = field(default_factory=list)
-    rtf: list[float] = field(default_factory=list)
+    api_ms: array = field(default_factory=lambda: array("d"))  # every scored utterance's: 8 bytes each
+    total_ms: array = field(default_factory=lambda: array("d"))  # every scored utterance's: 8 bytes each
+    ttft_ms: array = field(default_factory=lambda: array("d"))  # every scored utterance's: 8 bytes each
+    rtf: array = field(default_factory=lambda: array("d"))  # every scored utterance's: 8 bytes each
     stream: StreamSamples = field(default_factory=StreamSamples)
     audio_s: float = 0.0
     timed_audio_s: float = 0.0
