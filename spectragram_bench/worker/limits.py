@@ -18,7 +18,10 @@ again), and each success while the limit is in full use adds one slot, up to the
 concurrency: the limit doubles per round trip, as after a TCP slow start, so a short burst of
 429s costs a few round trips, not the rest of the run (+1/limit per success would take 128
 round trips to climb from 128 back to 256). "In full use" is judged when the successful
-attempt hands its slot back, with that slot still counted (`release(succeeded=True)`).
+attempt hands its slot back, with that slot still counted (`release(succeeded=True)`), and a
+freed slot is handed to a waiter and counted in use at once: replies arrive in bunches (one
+event-loop pass), and counted only once its waiter ran, a bunch raised the limit by one slot,
+so it climbed back one slot per round trip.
 """
 
 from __future__ import annotations
@@ -135,18 +138,23 @@ class AdaptiveConcurrency:
         return max(1, int(self.limit))
 
     async def acquire(self) -> int:
-        """Take a slot; returns the generation to hand back to `on_rate_limited`."""
-        while self.in_use >= self.size:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            try:
-                await fut
-            except asyncio.CancelledError:
-                if fut in self._waiters:
-                    self._waiters.remove(fut)
-                self._wake()
-                raise
-        self.in_use += 1
+        """Take a slot; returns the generation to hand back to `on_rate_limited`. A waiter is
+        handed its slot when one frees (`_wake` counts it in use at once), so successes that
+        arrive before the woken waiters run still see the limit in full use."""
+        if self.in_use < self.size and not self._waiters:
+            self.in_use += 1
+            return self.generation
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():  # handed a slot, then cancelled: give it on
+                self.in_use -= 1
+            elif fut in self._waiters:
+                self._waiters.remove(fut)
+            self._wake()
+            raise
         return self.generation
 
     def release(self, succeeded: bool = False) -> None:
@@ -173,9 +181,9 @@ class AdaptiveConcurrency:
         self.decreases += 1
 
     def _wake(self) -> None:
-        free = self.size - self.in_use
-        while free > 0 and self._waiters:
+        """Hand free slots to the waiters, oldest first."""
+        while self.in_use < self.size and self._waiters:
             fut = self._waiters.popleft()
             if not fut.done():
                 fut.set_result(None)
-                free -= 1
+                self.in_use += 1
