@@ -205,6 +205,7 @@ class Executor:
         await self.gate.enter(token, self.stop)  # before the slot: the probe's retry needs one
         generation = await self.slots.acquire()
         outcome: Transcript | ProviderError | None = None
+        seconds: float | None = None
         try:
             if self.stop.is_set():  # the run stopped while this attempt waited for its slot
                 raise Interrupted
@@ -214,9 +215,10 @@ class Executor:
                 )
             vendor_ms = wire.vendor_ms()
             timing = Timing((t1 - t0) * 1000 if vendor_ms is None else vendor_ms, wire.queue_ms(), wire.summary())
+            seconds = t1 - t0
             return outcome, timing, generation, waited
         finally:
-            self.slots.release(succeeded=isinstance(outcome, Transcript))
+            self.slots.release(succeeded=isinstance(outcome, Transcript), seconds=seconds)
 
     def prefetch(self, item: WorkItem) -> asyncio.Future:
         """Start loading an item's audio now, so it is ready when a slot frees up."""
