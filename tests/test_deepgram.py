@@ -359,8 +359,11 @@ def test_cli_missing_key_fails_before_any_work(fake_deepgram, tmp_path):
 
 @pytest.mark.slow
 def test_cli_faults_are_retried_or_recorded(fake_deepgram, tmp_path):
-    """One slot, three utterances: 429 -> 503 -> reset exhausts 3 attempts; then a 400; then success."""
-    fake_deepgram.inject(Fault.http(429, retry_after="0"), Fault.http(503), Fault.connection_reset(), Fault.http(400))
+    """One slot, three utterances: a 400; a success; then 429 -> 503 -> reset exhausts the last
+    one's 3 attempts. (Last, because a backoff holds up no other utterance: while it sleeps, the
+    next one is sent, and it would take the next fault.)"""
+    fake_deepgram.inject(Fault.http(400), Fault(), Fault.http(429, retry_after="0"), Fault.http(503),
+                         Fault.connection_reset())
     job = write_job(tmp_path / "job.json", [
         {"name": "deepgram", "model": "nova-3", "base_url": fake_deepgram.base_url, "concurrency": 1, "max_attempts": 3},
     ], DEMO_ROOT, max_utt=3)

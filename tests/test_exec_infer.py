@@ -159,6 +159,60 @@ def test_aimd_halves_once_per_burst_and_recovers():
     asyncio.run(go())
 
 
+def test_aimd_halves_at_most_once_per_round_trip():
+    """A limiter that answers 429 at once rejects the requests sent just after a decrease too:
+    within a round trip (successful attempts' duration) of the decrease that is the same burst;
+    a 429 after it halves again."""
+    now = [100.0]
+
+    async def go():
+        slots = AdaptiveConcurrency(16, clock=lambda: now[0])
+
+        async def rejected() -> None:
+            slots.on_rate_limited(await slots.acquire())
+            slots.release()
+
+        await slots.acquire()
+        slots.release(succeeded=True, seconds=0.2)
+        await rejected()
+        assert slots.size == 8
+        now[0] += 0.01
+        await rejected()  # sent after the decrease, but answered 10 ms after it
+        assert slots.size == 8 and slots.decreases == 1
+        now[0] += 0.2
+        await rejected()
+        assert slots.size == 4 and slots.decreases == 2
+
+    asyncio.run(go())
+
+
+def test_aimd_bunched_successes_each_add_a_slot():
+    """Replies that arrive together (one event-loop pass) each find the limit in full use: a slot
+    freed is handed to a waiter and counted in use at once, so the limit doubles per round trip
+    (counted only once the waiter ran, a bunch of replies added one slot)."""
+    async def go():
+        slots = AdaptiveConcurrency(8)
+        gens = [await slots.acquire() for _ in range(4)]
+        slots.on_rate_limited(gens[0])
+        assert slots.size == 4
+        waiters = [asyncio.ensure_future(slots.acquire()) for _ in range(10)]
+        await asyncio.sleep(0)
+        for _ in gens:  # four successes in a row, before any woken waiter runs
+            slots.release(succeeded=True)
+        assert slots.size == 8 and slots.in_use == 8
+        await asyncio.sleep(0)
+        assert sum(w.done() for w in waiters) == 8
+        # a waiter handed a slot but cancelled before it ran passes the slot on
+        slots.release()
+        handed, last = waiters[8], waiters[9]
+        handed.cancel()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert handed.cancelled() and last.done() and slots.in_use == 8
+
+    asyncio.run(go())
+
+
 def test_aimd_blocks_beyond_the_limit():
     async def go():
         slots = AdaptiveConcurrency(2)

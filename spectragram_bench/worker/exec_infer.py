@@ -6,7 +6,8 @@ provider's retry-after hint), give up on an utterance-fatal one, and stop the wh
 a run-fatal one (a bad key stops after the first reply, not after thousands of requests).
 
 Each attempt holds a concurrency slot (AIMD, worker/limits.py) and a rate-limit slot, and
-nothing else: backoff sleeps hold neither. An attempt's `api_time_ms` is the vendor's time at
+nothing else: backoff sleeps hold neither, nor do they hold up other items (while an item
+sleeps, another item task takes the next one: worker/crew.py). An attempt's `api_time_ms` is the vendor's time at
 the wire when its requests went through CloudProvider.request (providers/wire_clock.py), with
 the time they waited inside the harness apart (`queue_ms`); otherwise the attempt's duration.
 An event-loop lag monitor runs alongside (worker/harness_health.py). Blocking engines run in a
@@ -21,6 +22,7 @@ and a resume runs it again): an interruption is never recorded as a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -39,6 +41,7 @@ from spectragram_bench.providers.jobs import is_job_based
 from spectragram_bench.providers.wire_clock import attempt_clock
 from spectragram_bench.worker import chunking
 from spectragram_bench.worker.accounts import AccountStopped, FirstAttemptGate, Interrupted, token_of
+from spectragram_bench.worker.crew import Crew
 from spectragram_bench.worker.engines import make_engine
 from spectragram_bench.worker.harness_health import HarnessHealth, watch_loop_lag
 from spectragram_bench.worker.job_lifecycle import run_job_item
@@ -132,6 +135,7 @@ class Executor:
         self.model_revision: str | None = None
         self.reuse = reuse
         self.sent_hashes: dict[int, str | None] = {}  # utt_id -> sha256 of its sent audio, until recorded
+        self.crew: Crew | None = None  # the item tasks of `run`
 
     def fail(self, item: WorkItem, kind: str, text: str, attempts: int, started: float, log_: list,
              meta: dict[str, Any] | None = None) -> None:
@@ -201,6 +205,7 @@ class Executor:
         await self.gate.enter(token, self.stop)  # before the slot: the probe's retry needs one
         generation = await self.slots.acquire()
         outcome: Transcript | ProviderError | None = None
+        seconds: float | None = None
         try:
             if self.stop.is_set():  # the run stopped while this attempt waited for its slot
                 raise Interrupted
@@ -210,9 +215,10 @@ class Executor:
                 )
             vendor_ms = wire.vendor_ms()
             timing = Timing((t1 - t0) * 1000 if vendor_ms is None else vendor_ms, wire.queue_ms(), wire.summary())
+            seconds = t1 - t0
             return outcome, timing, generation, waited
         finally:
-            self.slots.release(succeeded=isinstance(outcome, Transcript))
+            self.slots.release(succeeded=isinstance(outcome, Transcript), seconds=seconds)
 
     def prefetch(self, item: WorkItem) -> asyncio.Future:
         """Start loading an item's audio now, so it is ready when a slot frees up."""
@@ -308,13 +314,20 @@ class Executor:
                 self.stats.abandoned += 1
                 return Settled(None, attempts, timing.api_ms, attempt_log)
             self.stats.retries += 1
-            delay = self.retry.delay(attempts - 1, exc.retry_after_s, self.rng)
-            try:
-                await asyncio.wait_for(self.stop.wait(), delay)
+            if await self.back_off(self.retry.delay(attempts - 1, exc.retry_after_s, self.rng)):
                 self.stats.abandoned += 1  # stop requested during the backoff
                 return Settled(None, attempts, timing.api_ms, attempt_log)
+
+    async def back_off(self, delay: float) -> bool:
+        """Sleep a retry's backoff (another item task takes an item meanwhile); True if the run
+        stopped during it."""
+        crew = self.crew
+        with crew.asleep() if crew is not None else contextlib.nullcontext():
+            try:
+                await asyncio.wait_for(self.stop.wait(), delay)
+                return True
             except TimeoutError:
-                pass
+                return False
 
     def succeed_settled(self, item: WorkItem, clip: AudioClip, variant_facts: dict, settled: Settled, started: float) -> None:
         """Record a settled clip's transcript (single request or stitched chunks)."""
@@ -328,7 +341,6 @@ class Executor:
         settled or, after `stop`, when the in-flight ones are."""
         # items wait here with their audio already loading (prefetch depth = concurrency)
         queue: asyncio.Queue[tuple[WorkItem, asyncio.Future] | None] = asyncio.Queue(maxsize=self.concurrency)
-        n_workers = self.concurrency
 
         async def feed() -> None:
             try:
@@ -343,28 +355,34 @@ class Executor:
                             break
                         await queue.put((item, self.prefetch(item)))
             finally:
-                for _ in range(n_workers):
-                    await queue.put(None)
+                await queue.put(None)  # the end: each item task puts it back for the next
 
-        async def worker() -> None:
+        async def worker(crew: Crew) -> None:
             while True:
                 entry = await queue.get()
                 if entry is None:
+                    crew.closed = True
+                    queue.put_nowait(None)
                     return
                 item, audio = entry
                 if self.stop.is_set():
+                    crew.closed = True
                     audio.cancel()
                     self.stats.abandoned += 1
                     continue
                 await self.run_item(item, audio)
+                if crew.surplus():  # started for an item in backoff, which is awake again
+                    return
 
-        tasks = [asyncio.create_task(feed()), *(asyncio.create_task(worker()) for _ in range(n_workers))]
+        self.crew = crew = Crew(self.concurrency, worker)
+        crew.watch(asyncio.create_task(feed()))
+        crew.start(self.concurrency)
         lag_monitor = asyncio.create_task(watch_loop_lag(self.stats.health))
         try:
-            await asyncio.gather(*tasks)
+            await crew.join()
         finally:
-            for t in (*tasks, lag_monitor):
-                t.cancel()
+            crew.cancel()
+            lag_monitor.cancel()
         return self.stats
 
     def close(self, wait: bool = True) -> None:

@@ -14,11 +14,16 @@ limit), and cannot share state between processes.
 
 Concurrency follows AIMD (as TCP congestion control and Netflix's concurrency-limits AIMDLimit):
 a burst of 429s halves the limit once (429s from requests sent before the decrease do not count
-again), and each success while the limit is in full use adds one slot, up to the configured
+again, nor those answered within a round trip of it, the successful attempts' smoothed duration:
+a limiter answering 429 at once would otherwise see a few requests sent after each decrease
+and halve again, 64 -> 1 within milliseconds), and each success while the limit is in full use adds one slot, up to the configured
 concurrency: the limit doubles per round trip, as after a TCP slow start, so a short burst of
 429s costs a few round trips, not the rest of the run (+1/limit per success would take 128
 round trips to climb from 128 back to 256). "In full use" is judged when the successful
-attempt hands its slot back, with that slot still counted (`release(succeeded=True)`).
+attempt hands its slot back, with that slot still counted (`release(succeeded=True)`), and a
+freed slot is handed to a waiter and counted in use at once: replies arrive in bunches (one
+event-loop pass), and counted only once its waiter ran, a bunch raised the limit by one slot,
+so it climbed back one slot per round trip.
 """
 
 from __future__ import annotations
@@ -122,12 +127,15 @@ class SharedPacer(Pacer):
 class AdaptiveConcurrency:
     """A semaphore whose size follows AIMD between 1 and `maximum`."""
 
-    def __init__(self, maximum: int) -> None:
+    def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.maximum = maximum
         self.limit = float(maximum)
         self.in_use = 0
         self.generation = 0  # bumped on each decrease; attempts remember the one they started in
         self.decreases = 0
+        self.round_trip_s: float | None = None  # successful attempts' duration (moving average)
+        self.clock = clock
+        self._decreased_at = float("-inf")
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
@@ -135,47 +143,62 @@ class AdaptiveConcurrency:
         return max(1, int(self.limit))
 
     async def acquire(self) -> int:
-        """Take a slot; returns the generation to hand back to `on_rate_limited`."""
-        while self.in_use >= self.size:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            try:
-                await fut
-            except asyncio.CancelledError:
-                if fut in self._waiters:
-                    self._waiters.remove(fut)
-                self._wake()
-                raise
-        self.in_use += 1
+        """Take a slot; returns the generation to hand back to `on_rate_limited`. A waiter is
+        handed its slot when one frees (`_wake` counts it in use at once), so successes that
+        arrive before the woken waiters run still see the limit in full use."""
+        if self.in_use < self.size and not self._waiters:
+            self.in_use += 1
+            return self.generation
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():  # handed a slot, then cancelled: give it on
+                self.in_use -= 1
+            elif fut in self._waiters:
+                self._waiters.remove(fut)
+            self._wake()
+            raise
         return self.generation
 
-    def release(self, succeeded: bool = False) -> None:
-        """Hand a slot back; a successful attempt first counts towards the additive increase,
-        while its own slot is still in use (after the decrement the limit never looks full)."""
+    def release(self, succeeded: bool = False, seconds: float | None = None) -> None:
+        """Hand a slot back; a successful attempt (that took `seconds`) first counts towards the
+        additive increase, while its own slot is still in use (after the decrement the limit
+        never looks full)."""
         if succeeded:
-            self.on_success()
+            self.on_success(seconds)
         self.in_use -= 1
         self._wake()
 
-    def on_success(self) -> None:
+    def on_success(self, seconds: float | None = None) -> None:
         """Additive increase, only while the current limit is what holds requests back (call it
-        before releasing the successful attempt's slot)."""
+        before releasing the successful attempt's slot); `seconds` updates the round trip."""
+        if seconds is not None:
+            rtt = self.round_trip_s
+            self.round_trip_s = seconds if rtt is None else 0.875 * rtt + 0.125 * seconds  # as TCP's SRTT
         if self.limit < self.maximum and self.in_use >= self.size:
             self.limit = min(float(self.maximum), self.limit + 1.0)
 
     def on_rate_limited(self, generation: int) -> None:
         """Multiplicative decrease, once per burst: a 429 to a request sent before the last
-        decrease was already accounted for."""
+        decrease was already accounted for, and so is one within a round trip of it (a limiter
+        answering 429 at once would otherwise halve the limit again for every few requests sent
+        after a decrease, down to 1 within milliseconds; TCP cannot see a loss sooner)."""
         if generation != self.generation:
             return
+        now = self.clock()
+        if self.round_trip_s is not None and now - self._decreased_at < self.round_trip_s:
+            return
+        self._decreased_at = now
         self.limit = max(1.0, self.limit / 2.0)
         self.generation += 1
         self.decreases += 1
 
     def _wake(self) -> None:
-        free = self.size - self.in_use
-        while free > 0 and self._waiters:
+        """Hand free slots to the waiters, oldest first."""
+        while self.in_use < self.size and self._waiters:
             fut = self._waiters.popleft()
             if not fut.done():
                 fut.set_result(None)
-                free -= 1
+                self.in_use += 1

@@ -17,6 +17,7 @@ import hashlib
 import io
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,7 @@ class RecordedRequest:
     status: int | None = None  # what the fake answered (101 for an accepted websocket)
     in_flight: int = 0  # most requests handled at once at its arrival or reply, itself included
     fault: Fault | None = None
+    at: float = field(default_factory=time.monotonic)  # when the fake handled it (after `latency_s`)
     # websocket streams only
     frames: int = 0
     audio_bytes: int = 0
@@ -144,6 +146,7 @@ class FakeServer:
         self.latency_s = 0.0  # added to every request before it is handled
         self.in_flight = 0
         self._route_faults: dict[str, deque[Fault]] = {}
+        self._later: tuple[list[int], deque[Fault]] | None = None  # (requests still to let by, faults)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -163,17 +166,30 @@ class FakeServer:
         with self._lock:
             self._route_faults.setdefault(route, deque()).extend(faults)
 
+    def inject_after(self, n: int, *faults: Fault) -> None:
+        """Queue faults for the requests after the next `n`, whatever they are (a burst of 429s in
+        the middle of a run); taken before the shared queue's."""
+        with self._lock:
+            self._later = ([n], deque(faults))
+
     def next_fault(self, route: str | None = None) -> Fault | None:
         with self._lock:
             queue = self._route_faults.get(route) if route is not None else None
             if queue:
                 return queue.popleft()
+            if self._later is not None:
+                left, later = self._later
+                if left[0] > 0:
+                    left[0] -= 1
+                elif later:
+                    return later.popleft()
             return self._faults.popleft() if self._faults else None
 
     @property
     def pending_faults(self) -> int:
         with self._lock:
-            return len(self._faults) + sum(len(q) for q in self._route_faults.values())
+            later = len(self._later[1]) if self._later is not None else 0
+            return len(self._faults) + sum(len(q) for q in self._route_faults.values()) + later
 
     def transcript_for(self, audio: bytes) -> str:
         return self.transcripts.get(audio_key(audio), self.default_text)
