@@ -106,3 +106,20 @@ def test_a_dry_run_reads_the_probes_and_writes_no_database(tmp_path):
     assert dry.returncode == 0, dry.stderr
     assert "known from earlier probes, 0 probed now" in dry.stderr + dry.stdout
     assert (db_file.stat().st_size, db_file.stat().st_mtime_ns) == (size, mtime)
+
+
+def test_a_large_lookup_scans_the_table_once_and_finds_what_an_in_list_finds(tmp_path: Path):
+    """Most of the stored probes wanted (a rerun of a large dataset): one scan of the table, the
+    same answer as the IN lists a small lookup uses, and only the keys asked for."""
+    db = open_database(f"sqlite:///{tmp_path / 'p.db'}")
+    store = ProbeStore(db)
+    n = 5 * probes.LOOKUP_CHUNK
+    prints = [probes.Fingerprint(f"k{i:05d}", f"/a/{i}.flac", 1000 + i, 7 * i) for i in range(n)]
+    found = [probes.Probe(0.5 + i / 1000, 16000, "bad" if i % 97 == 0 else None) for i in range(n)]
+    store.store(list(zip(prints, found, strict=True)))
+    asked = prints[: n - 10] + [probes.Fingerprint("missing", "/b.flac", 1, 1)]
+    whole = store.lookup(asked)  # n - 9 keys of n stored: scanned
+    assert len(whole) == n - 10 and "missing" not in whole and "k02499" not in whole
+    assert whole["k00097"] == (1097, 679, found[97]) and whole["k00001"] == (1001, 7, found[1])
+    small = store.lookup(prints[:50])  # a few: IN lists
+    assert small == {k: whole[k] for k in small} and len(small) == 50
