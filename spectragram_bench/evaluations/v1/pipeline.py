@@ -266,7 +266,7 @@ def evaluate_job_run(
             for name, iv in score.intervals
         )
         write_utterance_values(session, job_run_id, version, score.per_utterance)
-    store_speech_spans(session, job_run_id, spans)
+    store_speech_spans(session, spans)
     session.execute(update(JobRun).where(JobRun.job_run_id == job_run_id).values(eval_version=version))
     return version
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core import metrics
-from spectragram_bench.core.models import LatencySample, Utterance
+from spectragram_bench.core.models import Utterance
 
 LATENCY_KEYS = ("finalization_ms", "connect_ms", "ttfp_ms")
 
@@ -63,21 +63,13 @@ def span_of(lat_meta: dict | None, utt_id: int, into: dict[int, dict]) -> None:
         into[utt_id] = span
 
 
-def store_speech_spans(session: Session, job_run_id: int, spans: dict[int, dict] | None = None) -> int:
+def store_speech_spans(session: Session, spans: dict[int, dict]) -> int:
     """Keep each streamed utterance's speech span (with the detector's name and version) in its
     utterance row's meta_json, once per utterance and variant (an utterance row is one variant);
     a span already stored is left as it is. Returns how many were added.
 
-    `spans` (utt_id -> span) when the caller has read the latency samples already; else they are
-    streamed a chunk at a time (a job run's latency metas all at once was the evaluation's peak
-    memory at 100k utterances)."""
-    if spans is None:
-        spans = {}
-        for utt_id, lat_meta in session.execute(
-            select(LatencySample.utt_id, LatencySample.meta_json).where(LatencySample.job_run_id == job_run_id)
-            .execution_options(yield_per=2000)
-        ):
-            span_of(lat_meta, utt_id, spans)
+    `spans` (utt_id -> span) are collected while the evaluation reads the latency samples
+    (span_of): reading every latency meta again, at once, was its peak memory at 100k."""
     added = 0
     ids = sorted(spans)
     for start in range(0, len(ids), 500):
