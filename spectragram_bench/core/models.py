@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -287,3 +288,18 @@ class AudioProbe(Base):
     silent: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)  # the utterance's input failure, when there is one
     probed_at: Mapped[float] = mapped_column(Float)  # unix time
+
+
+class PlanScan(Base):
+    """The columns planning reads from a loader's rows (worker/scan_cache.py), valid while the
+    files the loader reads its rows from keep their sizes and mtimes: planning an unchanged
+    dataset again reads this instead of parsing its transcripts or manifests."""
+
+    __tablename__ = "plan_scan"
+    scan_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # loader, root, subsets, options, input files' states
+    ident: Mapped[str] = mapped_column(String(64), index=True)  # the same without the files' states: one row kept per ident
+    loader: Mapped[str] = mapped_column(String(100))
+    root: Mapped[str] = mapped_column(Text)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # an Arrow IPC stream (zstd), worker/scan_cache.SCHEMA
+    created_at: Mapped[float] = mapped_column(Float)  # unix time

@@ -131,6 +131,13 @@ class Dataset(ABC):
     def info(self) -> DatasetInfo:
         """Name, source, license and a checksum of the transcripts for the dataset table."""
 
+    def scan_inputs(self) -> list[Path] | None:
+        """Every file (or folder) whose contents decide what utterances() yields, apart from the
+        audio itself: transcripts, manifests, a folder whose listing picks a suffix. Planning keeps
+        its scan of the rows while these keep their sizes and mtimes (worker/scan_cache.py); None
+        (the default) reads the loader on every plan."""
+        return None
+
     @abstractmethod
     def utterances(self) -> Iterator[UtteranceRecord]:
         """Every utterance of the selected subsets, in a stable order."""

@@ -60,6 +60,10 @@ class CommonVoice(Dataset):
         split_files = [self.root / f"{split}.tsv" for split in self.available]
         return self.describe(checksum_files(self.root, split_files), LICENSE)
 
+    def scan_inputs(self) -> list[Path]:
+        """The selected split files and clip_durations.tsv."""
+        return [*(self.root / f"{split}.tsv" for split in self.selected), self.root / "clip_durations.tsv"]
+
     def _durations(self) -> dict[str, float]:
         """clip_durations.tsv (`clip<TAB>duration[ms]`), when the release has it."""
         path = self.root / "clip_durations.tsv"

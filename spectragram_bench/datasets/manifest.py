@@ -91,6 +91,10 @@ class ManifestDataset(Dataset):
         files = [self.files[subset] for subset in sorted(self.files)]
         return self.describe(checksum_files(files[0].parent, files), self.options.get("license"))
 
+    def scan_inputs(self) -> list[Path]:
+        """The selected manifests (audio paths in them are not checked while reading)."""
+        return [self.files[subset] for subset in self.selected]
+
     @abstractmethod
     def rows(self, path: Path) -> Iterator[tuple[str, dict[str, Any], str | None]]:
         """(`file:line`, fields, decoding error or None) for each entry of one manifest."""

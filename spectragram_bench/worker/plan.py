@@ -32,6 +32,7 @@ from spectragram_bench.reporting.summary import wide_console
 from spectragram_bench.worker import plan_rows
 from spectragram_bench.worker.plan_rows import DatasetRows
 from spectragram_bench.worker.probes import Prober, ProbeStore
+from spectragram_bench.worker.scan_cache import ScanCache
 
 
 @dataclass(frozen=True)
@@ -156,15 +157,19 @@ def min_duration(pc: ProviderConfig, n_items: int, audio_s: float) -> float | No
 def build_plan(
     config: JobConfig, max_utt: int | None = None, max_per_subset: int | None = None, probes: ProbeStore | None = None
 ) -> Plan:
-    """`probes`: where earlier probes of the audio are kept (worker/probes.py); without it every
-    selected file is decoded."""
+    """`probes`: where earlier probes of the audio are kept (worker/probes.py), and with them the
+    loaders' earlier scans (worker/scan_cache.py); without it every selected file is decoded and
+    every loader read."""
     max_utt = max_utt if max_utt is not None else config.max_utt
     max_per_subset = max_per_subset if max_per_subset is not None else config.max_per_subset
     datasets = [(dc, DATASETS.get(dc.name)(dc.root, dc.subsets, dc.options)) for dc in config.datasets]
-    rows = [plan_rows.scan(index, dc, ds, config.selection_seed) for index, (dc, ds) in enumerate(datasets)]
+    scans = ScanCache(probes.db, writable=probes.writable) if probes is not None else None  # the same database
+    rows = [plan_rows.scan(index, dc, ds, config.selection_seed, scans) for index, (dc, ds) in enumerate(datasets)]
     plan_rows.select(rows, max_per_subset=max_per_subset, max_utt=max_utt)
     threshold = long_form_threshold(config)
     prober = Prober(probes)
+    if probes is not None:
+        probes.preload(sum(r.n_selected for r in rows))
     try:
         for r in rows:
             plan_rows.inspect(r, prober, threshold)

@@ -30,7 +30,9 @@ from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.core.storable import storable_record
 from spectragram_bench.datasets.base import Dataset
 from spectragram_bench.datasets.selection import rank as selection_rank
-from spectragram_bench.worker.probes import Probe
+from spectragram_bench.worker import scan_cache
+from spectragram_bench.worker.probes import Prober
+from spectragram_bench.worker.scan_cache import ScanCache
 
 INSPECT_BATCH = 2048
 
@@ -54,6 +56,7 @@ class DatasetRows:
     problems: dict[int, str] = field(default_factory=dict)  # selected position -> the audio check's error
     threshold: float | None = None  # long-form: recordings longer than this go to <subset>-longform
     variants: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (spec, runtime)
+    scan: bytes | None = None  # the rows' planning columns (worker/scan_cache.py), when the loader allows it
 
     @property
     def key(self) -> str:
@@ -86,18 +89,36 @@ class DatasetRows:
             yield mark_long_form(rec, self.threshold)
 
 
-def scan(index: int, dc: DatasetConfig, ds: Dataset, seed: int) -> DatasetRows:
-    """Pass 1 over a dataset: each row's rank and subset, duplicates refused."""
+def scan(index: int, dc: DatasetConfig, ds: Dataset, seed: int, cache: ScanCache | None = None) -> DatasetRows:
+    """Pass 1 over a dataset: each row's rank and subset, duplicates refused. With `cache`, an
+    unchanged dataset's stored scan is read instead of the loader, and a fresh one is kept."""
     key = f"{index}:{dc.name}"
+    keys = scan_cache.scan_keys(ds) if cache is not None else None
+    stored = cache.load(keys[0]) if keys is not None else None
     ranks: list[int] = []
     codes: list[int] = []
     names: dict[str, int] = {}
-    for raw in ds.utterances():
-        rec = storable_record(raw, dc.name)
-        ranks.append(rank64(seed, f"{key}/{rec.external_id}"))
-        codes.append(names.setdefault(rec.subset, len(names)))
+    prefix = f"{seed}\x00{key}"
+    if stored is not None:
+        same_draw = scan_cache.rank_of(stored) == prefix
+        for drawn, ids, subsets in scan_cache.selection_columns(stored, with_ranks=same_draw):
+            ranks.extend(drawn.tolist() if drawn is not None else (rank64(seed, f"{key}/{i}") for i in ids))
+            codes.extend(names.setdefault(subset, len(names)) for subset in subsets)
+    else:
+        writer = scan_cache.ScanWriter(prefix) if keys is not None else None
+        for raw in ds.utterances():
+            rec = storable_record(raw, dc.name)
+            ranks.append(rank64(seed, f"{key}/{rec.external_id}"))
+            codes.append(names.setdefault(rec.subset, len(names)))
+            if writer is not None:
+                writer.add(rec, ranks[-1])
     rows = DatasetRows(index, dc, ds, np.array(ranks, dtype=np.uint64), np.array(codes, dtype=np.int32), list(names))
     _refuse_duplicates(rows)
+    if stored is None and keys is not None:
+        stored = writer.finish()
+        if stored is not None:
+            cache.store(keys, ds, writer.n_rows, stored)
+    rows.scan = stored
     return rows
 
 
@@ -128,9 +149,14 @@ def select(all_rows: list[DatasetRows], *, max_per_subset: int | None, max_utt: 
     owner = np.concatenate([np.full(len(r.ranks), k, dtype=np.int32) for k, r in enumerate(all_rows)])
     local = np.concatenate([np.arange(len(r.ranks)) for r in all_rows])
     subset = np.concatenate([r.subsets.astype(np.int64) + (k << 32) for k, r in enumerate(all_rows)])
+    order = np.argsort(ranks, kind="stable")
+    if max_per_subset is None:  # the lowest max_utt ranks overall
+        for i in order[:max_utt].tolist():
+            all_rows[int(owner[i])].selected[int(local[i])] = True
+        return
     counts: dict[int, int] = {}
     kept = 0
-    for i in np.argsort(ranks, kind="stable").tolist():
+    for i in order.tolist():
         s = int(subset[i])
         if max_per_subset is not None and counts.get(s, 0) >= max_per_subset:
             continue
@@ -141,28 +167,78 @@ def select(all_rows: list[DatasetRows], *, max_per_subset: int | None, max_utt: 
             break
 
 
-def inspect(rows: DatasetRows, prober: Callable[[Sequence[AudioSource]], Sequence[Probe]], threshold: float | None) -> None:
+def inspect(rows: DatasetRows, prober: Prober, threshold: float | None) -> None:
     """Pass 2: probe each selected row's audio (worker/probes.py: stored probes of unchanged
     files, the rest decoded), keeping its duration and any problem found."""
-    n = rows.n_selected
-    rows.durations = np.full(n, np.nan)
+    rows.durations = np.full(rows.n_selected, np.nan)
     rows.threshold = threshold
-    records = rows.selected_records()
     pos = 0
-    while batch := list(islice(records, INSPECT_BATCH)):
-        wanted = [i for i, rec in enumerate(batch) if "load_error" not in rec.meta]
-        probes = dict(zip(wanted, prober([batch[i].audio for i in wanted]), strict=True))
-        for i, rec in enumerate(batch):
-            if "load_error" in rec.meta:  # the loader's own finding (a bad manifest row): never sent either
-                rows.problems[pos + i] = str(rec.meta["load_error"])
-                continue
-            duration = rec.duration_s
-            found = probes.get(i)
-            if found is not None and found.error is not None:
-                rows.problems[pos + i] = found.error
-                continue
-            if found is not None and duration is None:
-                duration = rec.segment_s if rec.segment_s is not None else found.duration_s
-            if duration is not None:
-                rows.durations[pos + i] = duration
-        pos += len(batch)
+    for batch in _inspect_batches(rows, prober):
+        _check(rows, pos, batch, prober)
+        pos += len(batch.errors)
+
+
+@dataclass
+class InspectBatch:
+    """Selected rows to check: what the loader said (nan: not given) and what stored probes of
+    unchanged files already answer (`known`; their rows need no source)."""
+
+    source: Callable[[int], AudioSource]
+    durations: np.ndarray
+    segments: np.ndarray
+    errors: list[str | None]  # the loader's own finding (a bad manifest row): never sent either
+    known: np.ndarray  # bool
+    known_durations: np.ndarray
+    known_errors: dict[int, str]
+
+
+def _check(rows: DatasetRows, pos: int, batch: InspectBatch, prober: Prober) -> None:
+    """The batch's durations and problems into `rows`: the loader's duration, else the segment's,
+    else the probe's; a probe's error is the utterance's problem."""
+    todo = [i for i, e in enumerate(batch.errors) if e is None and not batch.known[i]]
+    found = batch.known_durations.copy()
+    failed = dict(batch.known_errors)
+    for i, p in zip(todo, prober([batch.source(i) for i in todo]), strict=True):
+        found[i] = np.nan if p.duration_s is None else p.duration_s
+        if p.error is not None:
+            failed[i] = p.error
+    for i, e in enumerate(batch.errors):
+        if e is not None:
+            rows.problems[pos + i] = e
+    for i, e in failed.items():
+        rows.problems[pos + i] = e
+    duration = np.where(np.isnan(batch.durations), np.where(np.isnan(batch.segments), found, batch.segments), batch.durations)
+    ok = np.array([e is None and i not in failed for i, e in enumerate(batch.errors)], dtype=bool)
+    at = np.flatnonzero(ok)
+    rows.durations[pos + at] = duration[at]
+
+
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _inspect_batches(rows: DatasetRows, prober: Prober) -> Iterator[InspectBatch]:
+    """The selected rows in batches: from the scan's columns when it has them (with the stored
+    probes of unchanged files), else from the loader."""
+    if rows.scan is None:
+        records = rows.selected_records()
+        while batch := list(islice(records, INSPECT_BATCH)):
+            n = len(batch)
+            yield InspectBatch(
+                lambda i, batch=batch: batch[i].audio, _floats([r.duration_s for r in batch]),
+                _floats([r.segment_s for r in batch]), [_load_error(r) for r in batch],
+                np.zeros(n, dtype=bool), np.full(n, np.nan), {},
+            )
+        return
+    for cols in scan_cache.selected_rows(rows.scan, rows.selected):
+        errors = cols["load_error"]
+        keys = [k if e is None else None for k, e in zip(cols["probe_key"], errors, strict=True)]
+        known, known_durations, known_errors = prober.unchanged(keys, cols["path"])
+        yield InspectBatch(
+            lambda i, cols=cols: scan_cache.source_of(cols, i), _floats(cols["duration_s"]), _floats(cols["segment_s"]),
+            errors, known, known_durations, known_errors,
+        )
+
+
+def _load_error(rec: UtteranceRecord) -> str | None:
+    return str(rec.meta["load_error"]) if "load_error" in rec.meta else None

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,6 +43,8 @@ POOL_CHUNK = 64
 MAX_WORKERS = 8
 #: keys per lookup statement (SQLite binds at most 32766 parameters, old builds 999)
 LOOKUP_CHUNK = 500
+#: a ProbeIndex row: size, mtime_ns, duration (nan: none), sample rate (-1: none), silent
+INDEX_ROW = np.dtype([("size", "i8"), ("mtime_ns", "i8"), ("duration", "f8"), ("rate", "i8"), ("silent", "?")])
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +89,99 @@ def probe_many(sources: Sequence[AudioSource]) -> list[Probe]:
     return [probe(s) for s in sources]
 
 
+def probe_key(source: AudioSource) -> str | None:
+    """The key a source's probe is stored under; None when it cannot be kept (memory, no file)."""
+    if source.type == "memory" or not source.path:
+        return None
+    ident = (source.type, source.path, source.row, source.column, source.offset_s, source.segment_s)
+    return hashlib.sha256(repr(ident).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def fingerprint(source: AudioSource) -> Fingerprint | None:
     """The source's identity and its file's state; None when it cannot be kept (memory, no file)."""
-    if source.type == "memory" or not source.path:
+    key = probe_key(source)
+    if key is None:
         return None
     try:
         st = os.stat(source.path)
     except OSError:
         return None  # probed (it says what is wrong) and not stored: the file may appear later
-    ident = (source.type, source.path, source.row, source.column, source.offset_s, source.segment_s)
-    key = hashlib.sha256(repr(ident).encode("utf-8", "surrogatepass")).hexdigest()
     return Fingerprint(key, source.path, st.st_size, st.st_mtime_ns)
+
+
+def _prefixes(keys: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each S64 key as big-endian integers (they sort as the keys do)."""
+    return np.frombuffer(np.ascontiguousarray(keys).tobytes(), dtype=">u8").reshape(-1, 8)[:, 0].astype(np.uint64) \
+        if len(keys) else np.zeros(0, np.uint64)
+
+
+class ProbeIndex:
+    """Every stored probe in sorted arrays, about 100 bytes a row: looked up a batch at a time
+    with one searchsorted, instead of an IN-list statement per 500 keys (at 10^5 stored probes,
+    one streamed scan takes a third of the time of the IN lists)."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray, errors: dict[int, str]) -> None:
+        order = np.argsort(keys)
+        self.prefixes = _prefixes(keys[order])  # the keys' first 8 bytes: searched as integers, then the whole key compared
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))  # where each read row ends up once sorted
+        self.keys = keys[order]
+        self.values = values[order]
+        self.errors = {int(position[i]): e for i, e in errors.items()}
+
+    @classmethod
+    def read(cls, conn) -> ProbeIndex:
+        """The whole table through the driver's own cursor (SQLAlchemy's row objects cost more
+        than the read itself at this size); plain SQL, the same on SQLite and PostgreSQL."""
+        cursor = conn.connection.dbapi_connection.cursor()
+        keys: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        errors: dict[int, str] = {}
+        n = 0
+        try:
+            cursor.execute("SELECT probe_key, size, mtime_ns, duration_s, sample_rate, error, silent FROM audio_probe")
+            while part := cursor.fetchmany(10_000):
+                keys.append(np.array([r[0] for r in part], dtype="S64"))
+                values.append(np.array(
+                    [(r[1], r[2], np.nan if r[3] is None else r[3], -1 if r[4] is None else r[4], bool(r[6])) for r in part],
+                    dtype=INDEX_ROW,
+                ))
+                errors.update((n + i, r[5]) for i, r in enumerate(part) if r[5] is not None)
+                n += len(part)
+        finally:
+            cursor.close()
+        if not keys:
+            return cls(np.zeros(0, "S64"), np.zeros(0, INDEX_ROW), {})
+        return cls(np.concatenate(keys), np.concatenate(values), errors)
+
+    def positions(self, keys: Sequence[str]) -> np.ndarray:
+        """Each key's row in the index, -1 where it is not stored."""
+        if not len(self.keys) or not len(keys):
+            return np.full(len(keys), -1)
+        wanted = np.array(keys, dtype="S64")
+        at = np.minimum(np.searchsorted(self.prefixes, _prefixes(wanted)), len(self.keys) - 1)
+        return np.where(self.keys[at] == wanted, at, -1)
+
+    def probes(self, at: np.ndarray) -> list[Probe]:
+        """The probes at rows `at` (all stored)."""
+        rows = self.values[at]
+        errors = self.errors
+        return [
+            Probe(None if duration != duration else duration, None if rate < 0 else rate, errors.get(i), silent)
+            for i, duration, rate, silent in zip(at.tolist(), rows["duration"].tolist(), rows["rate"].tolist(),
+                                                 rows["silent"].tolist(), strict=True)
+        ]
+
+    def lookup(self, keys: Sequence[str]) -> dict[str, tuple[int, int, Probe]]:
+        at = self.positions(keys)
+        found = at >= 0
+        at = at[found]
+        rows = self.values[at]
+        return {
+            key: (size, mtime_ns, probe)
+            for key, size, mtime_ns, probe in zip(np.asarray(keys, dtype=object)[found].tolist(), rows["size"].tolist(),
+                                                  rows["mtime_ns"].tolist(), self.probes(at), strict=True)
+        }
 
 
 class ProbeStore:
@@ -106,36 +191,48 @@ class ProbeStore:
         self.db = db
         self.writable = writable
         self.usable = True  # False once the table turned out missing (a dry run on an old database)
+        self.index: ProbeIndex | None = None  # the whole table, once most of it is wanted (preload)
 
     def lookup(self, prints: Iterable[Fingerprint]) -> dict[str, tuple[int, int, Probe]]:
         """Stored probes by key: (size, mtime_ns, probe)."""
         keys = sorted({fp.key for fp in prints})
-        out: dict[str, tuple[int, int, Probe]] = {}
         if not self.usable or not keys:
-            return out
+            return {}
+        if self.index is None and len(keys) > 4 * LOOKUP_CHUNK:
+            self.preload(len(keys))
+        if self.index is not None:
+            return self.index.lookup(keys)
         t = AudioProbe.__table__.c
         columns = select(t.probe_key, t.size, t.mtime_ns, t.duration_s, t.sample_rate, t.error, t.silent)
+        out: dict[str, tuple[int, int, Probe]] = {}
         try:
             with self.db.engine.connect() as conn:
-                # most of the table wanted (a rerun of a large dataset): one scan beats 200 IN lists
-                stored = conn.execute(select(func.count()).select_from(AudioProbe)).scalar_one() \
-                    if len(keys) > 4 * LOOKUP_CHUNK else None
-                if stored is not None and stored <= 2 * len(keys):
-                    wanted = set(keys)
-                    batches = [conn.execute(columns)]
-                else:
-                    wanted = None
-                    batches = (conn.execute(columns.where(t.probe_key.in_(keys[start:start + LOOKUP_CHUNK])))
-                               for start in range(0, len(keys), LOOKUP_CHUNK))
-                for rows in batches:
-                    for key, size, mtime_ns, duration, rate, error, silent in rows:
-                        if wanted is None or key in wanted:
-                            out[key] = (size, mtime_ns, Probe(duration, rate, error, bool(silent)))
+                for start in range(0, len(keys), LOOKUP_CHUNK):
+                    for key, size, mtime_ns, duration, rate, error, silent in conn.execute(
+                        columns.where(t.probe_key.in_(keys[start:start + LOOKUP_CHUNK]))
+                    ).all():
+                        out[key] = (size, mtime_ns, Probe(duration, rate, error, bool(silent)))
         except SQLAlchemyError as exc:
-            self.usable = False
-            log.debug("audio probes not read (%s): probing every file", exc)
+            self._unusable(exc)
             out.clear()
         return out
+
+    def preload(self, expected: int) -> None:
+        """About to look up `expected` keys: when that is most of the table (a rerun of a large
+        dataset), read the whole table once into a ProbeIndex instead of an IN list per batch."""
+        if not self.usable or self.index is not None or expected <= 4 * LOOKUP_CHUNK:
+            return
+        try:
+            with self.db.engine.connect() as conn:
+                stored = conn.execute(select(func.count()).select_from(AudioProbe)).scalar_one()
+                if stored <= 2 * expected:
+                    self.index = ProbeIndex.read(conn)
+        except SQLAlchemyError as exc:
+            self._unusable(exc)
+
+    def _unusable(self, exc: SQLAlchemyError) -> None:
+        self.usable = False
+        log.debug("audio probes not read (%s): probing every file", exc)
 
     def store(self, found: Sequence[tuple[Fingerprint, Probe]]) -> None:
         if not self.writable or not self.usable or not found:
@@ -190,6 +287,30 @@ class Prober:
         if self.store is not None:
             self.store.store([(prints[i], out[i]) for i in todo if prints[i] is not None])
         return out  # type: ignore[return-value]
+
+    def unchanged(self, keys: Sequence[str | None], paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+        """What the stored probes say of sources whose keys are already known (a plan scan's),
+        where their files are unchanged, without building the sources: (answered, durations (nan:
+        none), errors by position). The rest go through __call__ (it probes them and names the
+        changed ones). Only with a preloaded index; otherwise nothing is answered."""
+        n = len(keys)
+        index = self.store.index if self.store is not None else None
+        if index is None or not len(index.keys):
+            return np.zeros(n, dtype=bool), np.full(n, np.nan), {}
+        at = index.positions([k or "" for k in keys])
+        state = np.full((n, 2), -1, dtype=np.int64)
+        for i in np.flatnonzero(at >= 0).tolist():
+            try:
+                st = os.stat(paths[i])
+            except OSError:
+                continue
+            state[i] = (st.st_size, st.st_mtime_ns)
+        stored = index.values[np.maximum(at, 0)]
+        hit = (at >= 0) & (stored["size"] == state[:, 0]) & (stored["mtime_ns"] == state[:, 1])
+        durations = np.where(hit, stored["duration"], np.nan)
+        errors = {i: index.errors[j] for i, j in zip(np.flatnonzero(hit).tolist(), at[hit].tolist(), strict=True) if j in index.errors}
+        self.reused += int(hit.sum())
+        return hit, durations, errors
 
     def _probe(self, sources: list[AudioSource]) -> list[Probe]:
         if len(sources) < POOL_MIN or self.workers == 1:

@@ -1,0 +1,192 @@
+"""A loader's rows as planning reads them, kept in the database between plans (`plan_scan`).
+
+Planning reads a dataset twice: every row's id and subset for the seeded selection, then the
+selected rows' audio sources to probe them (worker/plan_rows.py). Parsing the loader's
+transcripts or manifests is most of a second plan's time at 10^5 rows, and it gives the same
+rows while those files are unchanged. So for a loader that names the files its rows come from
+(`Dataset.scan_inputs`), the first scan also writes the columns both passes need (SCHEMA) as
+one zstd-compressed Arrow stream, keyed by the loader, its root, subsets and options and each
+input file's size and mtime; the next plan of the unchanged dataset (a rerun, a resume, a dry
+run) reads those columns instead. An edited transcript changes the key: the loader is read
+again and the new scan replaces the old one. Records themselves (texts, meta) are still read
+from the loader when they are registered, so nothing here decides what is stored about an
+utterance. The audio files are not covered: their probes are (worker/probes.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from spectragram_bench.core.audio_source import AudioSource
+from spectragram_bench.core.models import PlanScan
+from spectragram_bench.core.persistence import Database
+from spectragram_bench.core.records import UtteranceRecord
+from spectragram_bench.datasets.base import Dataset
+from spectragram_bench.worker.probes import probe_key
+
+log = logging.getLogger(__name__)
+
+#: bump when SCHEMA or what a column means changes: older scans then never match
+VERSION = 1
+SCHEMA = pa.schema([
+    ("external_id", pa.string()), ("subset", pa.string()), ("rank", pa.uint64()), ("probe_key", pa.string()),
+    ("source_type", pa.string()), ("path", pa.string()), ("offset_s", pa.float64()), ("segment_s", pa.float64()),
+    ("row", pa.int64()), ("column", pa.string()),
+    ("duration_s", pa.float64()), ("load_error", pa.string()),
+])
+BATCH = 8192
+
+
+def _ident(ds: Dataset) -> dict[str, Any]:
+    cls = type(ds)
+    return {
+        "version": VERSION, "loader": f"{cls.__module__}.{cls.__qualname__}", "name": ds.name,
+        "root": str(ds.root.resolve()), "subsets": list(ds.selected), "options": ds.options,
+    }
+
+
+def scan_keys(ds: Dataset) -> tuple[str, str] | None:
+    """(scan key, ident) for the loader's rows now, or None when the loader does not name its
+    inputs (it is then read every time). A missing input file is part of the key too."""
+    inputs = ds.scan_inputs()
+    if inputs is None:
+        return None
+    ident = _ident(ds)
+    states = []
+    for path in inputs:
+        try:
+            st = os.stat(path)
+            states.append((str(path), st.st_size, st.st_mtime_ns))
+        except OSError:
+            states.append((str(path), None, None))
+    as_json = lambda v: json.dumps(v, sort_keys=True, default=str).encode()  # noqa: E731
+    return hashlib.sha256(as_json([ident, states])).hexdigest(), hashlib.sha256(as_json(ident)).hexdigest()
+
+
+class ScanWriter:
+    """Collects the SCHEMA columns of a loader's records, in batches, into one compressed stream."""
+
+    def __init__(self, rank_of: str) -> None:
+        self.sink = pa.BufferOutputStream()
+        schema = SCHEMA.with_metadata({"rank_of": rank_of})  # the seed and dataset key the ranks were drawn with
+        self.writer = ipc.new_stream(self.sink, schema, options=ipc.IpcWriteOptions(compression="zstd"))
+        self.columns: dict[str, list] = {name: [] for name in SCHEMA.names}
+        self.n_rows = 0
+        self.ok = True  # False once a row cannot be kept (audio held in memory)
+
+    def add(self, rec: UtteranceRecord, rank: int) -> None:
+        if not self.ok:
+            return
+        src = rec.audio
+        if src.type == "memory":
+            self.ok = False
+            return
+        c = self.columns
+        c["external_id"].append(rec.external_id)
+        c["subset"].append(rec.subset)
+        c["rank"].append(rank)
+        c["probe_key"].append(probe_key(src))
+        c["source_type"].append(src.type)
+        c["path"].append(src.path)
+        c["offset_s"].append(src.offset_s)
+        c["segment_s"].append(src.segment_s)
+        c["row"].append(src.row)
+        c["column"].append(src.column)
+        c["duration_s"].append(rec.duration_s)
+        c["load_error"].append(str(rec.meta["load_error"]) if "load_error" in rec.meta else None)
+        self.n_rows += 1
+        if len(c["external_id"]) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.columns["external_id"]:
+            self.writer.write_batch(pa.record_batch(list(self.columns.values()), schema=SCHEMA))
+            self.columns = {name: [] for name in SCHEMA.names}
+
+    def finish(self) -> bytes | None:
+        """The stream, or None when a row could not be kept."""
+        self._flush()
+        self.writer.close()
+        return self.sink.getvalue().to_pybytes() if self.ok else None
+
+
+def batches(data: bytes) -> Iterator[pa.RecordBatch]:
+    """The stored columns, one batch of up to BATCH rows at a time (decompressed as read)."""
+    yield from ipc.open_stream(pa.BufferReader(data))
+
+
+def rank_of(data: bytes) -> str | None:
+    """The seed and dataset key the stored ranks were drawn with."""
+    meta = ipc.open_stream(pa.BufferReader(data)).schema.metadata or {}
+    value = meta.get(b"rank_of")
+    return value.decode() if value is not None else None
+
+
+def selection_columns(data: bytes, with_ranks: bool) -> Iterator[tuple[np.ndarray | None, list[str] | None, list[str]]]:
+    """(ranks or None, external ids or None, subsets) per batch: all the selection needs (the ids
+    only when the stored ranks were drawn with another seed or key)."""
+    for b in batches(data):
+        subsets = b.column("subset").to_pylist()
+        if with_ranks:
+            yield b.column("rank").to_numpy(), None, subsets
+        else:
+            yield None, b.column("external_id").to_pylist(), subsets
+
+
+def selected_rows(data: bytes, selected: np.ndarray) -> Iterator[dict[str, list]]:
+    """The selected rows' columns for planning's audio check, a batch at a time."""
+    offset = 0
+    for b in batches(data):
+        take = np.flatnonzero(selected[offset:offset + b.num_rows])
+        offset += b.num_rows
+        if len(take):
+            yield b.take(pa.array(take)).to_pydict()
+
+
+def source_of(cols: dict[str, list], i: int) -> AudioSource:
+    """Row `i` of selected_rows' columns as its audio source."""
+    return AudioSource(cols["source_type"][i], cols["path"][i], cols["offset_s"][i], cols["segment_s"][i],
+                       cols["row"][i], cols["column"][i])
+
+
+class ScanCache:
+    """The `plan_scan` rows of one database; `writable` False (a dry run) only reads them."""
+
+    def __init__(self, db: Database, *, writable: bool = True) -> None:
+        self.db = db
+        self.writable = writable
+
+    def load(self, key: str) -> bytes | None:
+        try:
+            with self.db.engine.connect() as conn:
+                return conn.execute(select(PlanScan.data).where(PlanScan.scan_key == key)).scalar_one_or_none()
+        except SQLAlchemyError as exc:  # an old database without the table (a dry run does not migrate)
+            log.debug("plan scans not read (%s): reading the loader", exc)
+            return None
+
+    def store(self, keys: tuple[str, str], ds: Dataset, n_rows: int, data: bytes) -> None:
+        """Keep this scan, replacing any earlier one of the same loader, root, subsets and options."""
+        if not self.writable:
+            return
+        key, ident = keys
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(delete(PlanScan).where((PlanScan.ident == ident) | (PlanScan.scan_key == key)))
+                conn.execute(PlanScan.__table__.insert().values(
+                    scan_key=key, ident=ident, loader=ds.name, root=str(ds.root), n_rows=n_rows, data=data,
+                    created_at=time.time(),
+                ))
+        except SQLAlchemyError as exc:  # a cache: losing it costs the next plan a loader read, nothing else
+            log.warning("plan scan of dataset %r not kept: %s", ds.name, str(exc).splitlines()[0])
