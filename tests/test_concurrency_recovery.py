@@ -84,6 +84,8 @@ def test_other_items_use_the_slots_while_a_burst_of_429s_backs_off(fake_openai):
     # the rate-limited items retry 1.5 s after their 429 at the earliest; until then, the others
     during = [r for r in seen if last_429 < r.at < last_429 + 1.4]
     assert all(r.status == 200 for r in during)
-    assert len(during) >= 3 * CONCURRENCY, f"{len(during)} requests answered while the burst backed off"
+    # items holding their workers through the backoff would leave none answered in this window; a
+    # halved limit on an idle machine answers about 4 x 7; a machine at load 5 was seen at 20
+    assert len(during) >= 2 * CONCURRENCY, f"{len(during)} requests answered while the burst backed off"
     assert max(r.in_flight for r in during) == CONCURRENCY, [r.in_flight for r in during]
     assert ex.slots.size == CONCURRENCY

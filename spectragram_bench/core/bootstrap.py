@@ -41,7 +41,7 @@ PAIRED = "paired_utterance_percentile"
 
 CHUNK = 500  # resamples per independent random stream; fixed, so results do not depend on the machine
 POOL_MAX = 7  # categories with at most this many rows are drawn by index (cheaper than a Poisson draw)
-_MAX_CELLS = 2_000_000  # index draws held in memory at once
+GATHER = 250_000  # index draws gathered at once (16 bytes each): the transient stays a few MB
 
 
 def resample_totals(values: np.ndarray, iterations: int, seed: int) -> np.ndarray:
@@ -76,7 +76,7 @@ def resample_totals(values: np.ndarray, iterations: int, seed: int) -> np.ndarra
     plan = _Plan(
         n=n,
         lam=counts[frequent] * scale,
-        frequent_values=distinct[frequent].astype(np.float64),
+        frequent_values=distinct[frequent].astype(np.int64),
         m=m,
         pool=_pack(values[~frequent[inverse]].T),
         pool_lam=float(np.count_nonzero(~frequent[inverse])) * scale,
@@ -97,7 +97,7 @@ def resample_totals(values: np.ndarray, iterations: int, seed: int) -> np.ndarra
 class _Plan:
     n: int
     lam: np.ndarray  # Poisson means of the frequent categories
-    frequent_values: np.ndarray  # (categories, m)
+    frequent_values: np.ndarray  # (categories, m) int64
     m: int
     pool: list[np.ndarray]  # rows of the small categories, packed by _pack
     pool_lam: float
@@ -114,7 +114,7 @@ class _Plan:
             pooled[over] = rng.poisson(self.pool_lam, size=over.size)
             taken[over] = counts[over].sum(axis=1) + pooled[over]
             over = over[taken[over] > self.n]
-        totals = counts.astype(np.float64) @ self.frequent_values
+        totals = _counts_times(counts, self.frequent_values)
         totals += _index_draw_sums(rng, self.pool, self.m, pooled)
         totals += _index_draw_sums(rng, self.everything, self.m, self.n - taken)
         return totals
@@ -129,8 +129,15 @@ def _pack(columns: np.ndarray) -> list[np.ndarray]:
     ]
 
 
+def _counts_times(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """counts @ values in integers (exact, and numpy's own loop: a float product would call BLAS,
+    whose first call allocates a 32 MB work buffer), then as float64 (exact below 2**53)."""
+    return (counts @ values).astype(np.float64)
+
+
 def _index_draw_sums(rng: np.random.Generator, packed: list[np.ndarray], m: int, draws: np.ndarray) -> np.ndarray:
-    """Row i: column sums of draws[i] rows picked uniformly (with replacement) from `packed`."""
+    """Row i: column sums of draws[i] rows picked uniformly (with replacement) from `packed`.
+    The picks are drawn at once (one stream order) and gathered GATHER at a time, whole rows each."""
     out = np.zeros((len(draws), m))
     rows = len(packed[0]) if packed else 0
     total = int(draws.sum())
@@ -138,13 +145,18 @@ def _index_draw_sums(rng: np.random.Generator, packed: list[np.ndarray], m: int,
         return out
     picked = rng.integers(0, rows, size=total, dtype=np.uint32)
     starts = np.concatenate([[0], np.cumsum(draws)[:-1]])
-    nonempty = draws > 0
-    for k, pair in enumerate(packed):
-        # reduceat sums each row's slice; rows with no draws are left at 0
-        sums = np.add.reduceat(pair[picked], starts[nonempty])
-        out[nonempty, 2 * k] = sums.real
-        if 2 * k + 1 < m:
-            out[nonempty, 2 * k + 1] = sums.imag
+    nonempty = np.flatnonzero(draws > 0)
+    ends = np.cumsum(draws[nonempty])
+    edges = np.unique(np.concatenate([[0], np.searchsorted(ends, np.arange(GATHER, total, GATHER)), [len(nonempty)]]))
+    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        block = nonempty[lo:hi]
+        first, last = int(starts[block[0]]), int(starts[block[-1]] + draws[block[-1]])
+        for k, pair in enumerate(packed):
+            # reduceat sums each row's slice (exact: integer parts); rows with no draws stay 0
+            sums = np.add.reduceat(pair[picked[first:last]], starts[block] - first)
+            out[block, 2 * k] = sums.real
+            if 2 * k + 1 < m:
+                out[block, 2 * k + 1] = sums.imag
     return out
 
 
