@@ -64,3 +64,11 @@ def test_broken_files_keep_their_outcome_and_message(tmp_path):
         assert outcome(audio.open_audio, str(path)) == outcome(through_soundfile, str(path)), name
     missing = str(tmp_path / "missing.flac")
     assert outcome(audio.open_audio, missing) == ("error", f"audio file not found: {missing}")
+
+
+def test_a_small_file_read_whole_is_what_file_bytes_returns(tmp_path):
+    path = write_flac(tmp_path / "s.flac", 16000, 1, "PCM_16", 4000)
+    clip = audio.open_audio(str(path))
+    assert clip.file_bytes() == (path.read_bytes(), "audio/flac", "s.flac")
+    assert clip.source_size() == path.stat().st_size
+    assert audio.open_audio(str(path), 0.1).file_bytes()[1] == "audio/wav"  # a segment is not the file

@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 
 from spectragram_bench.core.errors import AudioError
-from spectragram_bench.core.flac_header import flac_stream, read_head
+from spectragram_bench.core.flac_header import HEAD_BYTES, flac_stream, read_head
 
 #: Peak below which a clip counts as silent (-80 dBFS: under one 16-bit LSB of dither).
 SILENT_PEAK = 1e-4
@@ -52,7 +52,7 @@ class AudioClip:
         self.sample_rate = sample_rate
         self.source_path = source_path
         self.source_bytes: tuple[bytes, str] | None = None  # (encoded file, its name)
-        self._file: tuple[bytes, str, str] | None = None  # file_bytes(), once read by preload_file
+        self._file: tuple[bytes, str, str] | None = None  # file_bytes(), once read (preload_file, a small FLAC)
 
     @classmethod
     def _lazy(
@@ -142,7 +142,10 @@ def open_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None)
         sr, total, channels = stream  # a plain FLAC header, read without libsndfile (core/flac_header.py)
         start, frames = _span(sr, total, offset_s, segment_s)
         if frames > 0:
-            return AudioClip._lazy(path, path, sr, start, frames, channels, not offset_s and segment_s is None and channels == 1)
+            clip = AudioClip._lazy(path, path, sr, start, frames, channels, not offset_s and segment_s is None and channels == 1)
+            if clip.source_path is not None and len(head) < HEAD_BYTES:  # the whole file was read: kept for file_bytes
+                clip._file = (head, MIME_BY_SUFFIX[".flac"], os.path.basename(path))
+            return clip
     if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
     return _open(path, path, offset_s, segment_s, decode=False)
