@@ -15,6 +15,7 @@ import soundfile as sf
 import soxr
 
 from spectragram_bench.core.errors import AudioError
+from spectragram_bench.core.flac_header import HEAD_BYTES, flac_stream, read_head
 
 #: Peak below which a clip counts as silent (-80 dBFS: under one 16-bit LSB of dither).
 SILENT_PEAK = 1e-4
@@ -51,7 +52,7 @@ class AudioClip:
         self.sample_rate = sample_rate
         self.source_path = source_path
         self.source_bytes: tuple[bytes, str] | None = None  # (encoded file, its name)
-        self._file: tuple[bytes, str, str] | None = None  # file_bytes(), once read by preload_file
+        self._file: tuple[bytes, str, str] | None = None  # file_bytes(), once read (preload_file, a small FLAC)
 
     @classmethod
     def _lazy(
@@ -137,9 +138,24 @@ def open_audio(path: str, offset_s: float = 0.0, segment_s: float | None = None)
 
     Raises AudioError with the reason for a missing file, an unreadable header or no samples.
     """
+    if path[-5:].lower() == ".flac" and (head := read_head(path)) is not None and (stream := flac_stream(head)) is not None:
+        sr, total, channels = stream  # a plain FLAC header, read without libsndfile (core/flac_header.py)
+        start, frames = _span(sr, total, offset_s, segment_s)
+        if frames > 0:
+            clip = AudioClip._lazy(path, path, sr, start, frames, channels, not offset_s and segment_s is None and channels == 1)
+            if clip.source_path is not None and len(head) < HEAD_BYTES:  # the whole file was read: kept for file_bytes
+                clip._file = (head, MIME_BY_SUFFIX[".flac"], os.path.basename(path))
+            return clip
     if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
     return _open(path, path, offset_s, segment_s, decode=False)
+
+
+def _span(sr: int, total: int, offset_s: float, segment_s: float | None) -> tuple[int, int]:
+    """(first frame, frames) of the segment from `offset_s` lasting `segment_s` (None: to the end)."""
+    start = int(round(offset_s * sr)) if offset_s else 0
+    available = max(0, total - start)
+    return start, available if segment_s is None else min(available, int(round(segment_s * sr)))
 
 
 def open_audio_bytes(
@@ -171,9 +187,7 @@ def _open(src: str | bytes, path: str, offset_s: float, segment_s: float | None,
     try:
         with _soundfile(src) as f:
             sr, total, channels = f.samplerate, f.frames, f.channels
-            start = int(round(offset_s * sr)) if offset_s else 0
-            available = max(0, total - start)
-            frames = available if segment_s is None else min(available, int(round(segment_s * sr)))
+            start, frames = _span(sr, total, offset_s, segment_s)
             if frames <= 0:
                 raise AudioError(f"audio file has no samples: {path}")
             untouched = not offset_s and segment_s is None and channels == 1

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
@@ -48,7 +48,11 @@ class ResultWriter:
         self.on_unavailable = on_unavailable
         self.batch_size = batch_size
         self.max_delay_s = max_delay_s
-        self._queue: queue.Queue = queue.Queue()
+        # a plain deque and a wake-up per batch, not a queue.Queue: waking the writer for every
+        # result cost a GIL hand-off per result, taken from the event loop and the audio threads
+        self._inbox: deque = deque()
+        self._wake = threading.Event()
+        self._want = batch_size  # inbox length that wakes the writer (it holds a part of a batch)
         self._error: BaseException | None = None
         self.unavailable: DatabaseUnavailable | None = None  # set while a batch cannot be written
         self.backlog = 0  # results held in memory, not yet committed
@@ -60,12 +64,19 @@ class ResultWriter:
     def submit(self, result: PredictionResult) -> None:
         if self._error is not None:
             raise DatabaseError(f"database writer stopped: {self._error}")
-        self._queue.put(result)
+        self._inbox.append(result)
+        if len(self._inbox) >= self._want:
+            self._wake.set()
+
+    def _tell(self, message: object) -> None:
+        """A control message (flush, stop): the writer wakes at once."""
+        self._inbox.append(message)
+        self._wake.set()
 
     def flush(self) -> None:
         """Block until everything submitted so far is committed (or the database gave up)."""
         done = threading.Event()
-        self._queue.put(done)
+        self._tell(done)
         while not done.wait(0.1):
             if not self._thread.is_alive():
                 break
@@ -73,7 +84,7 @@ class ResultWriter:
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            self._tell(_STOP)
             self._thread.join()
         self._raise_if_failed()
 
@@ -90,9 +101,15 @@ class ResultWriter:
         deadline = time.monotonic() + self.max_delay_s
         while len(pending) < self.batch_size:
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                return False
+                item = self._inbox.popleft()
+            except IndexError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._want = self.batch_size - len(pending)
+                self._wake.wait(left)
+                self._wake.clear()  # the inbox is looked at again after this: no wake-up is lost
+                continue
             if item is _STOP:
                 return True
             if isinstance(item, threading.Event):
@@ -173,8 +190,8 @@ class ResultWriter:
         self.unsaved = len(pending)
         while True:
             try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
+                item = self._inbox.popleft()
+            except IndexError:
                 break
             if isinstance(item, threading.Event):
                 item.set()

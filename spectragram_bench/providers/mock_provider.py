@@ -67,10 +67,10 @@ class MockProvider(Provider):
     async def transcribe(self, audio: AudioClip, item: WorkItem) -> Transcript:
         attempt = self._attempts[item.utt_id]
         self._attempts[item.utt_id] += 1
-        fail_rng = random.Random(f"{self.cfg.seed}:{item.external_id}:fail:{attempt}")
         if self.cfg.latency_ms:
             await asyncio.sleep(self.cfg.latency_ms / 1000.0)
-        if fail_rng.random() < self.cfg.error_rate:
+        # no failure draw at error_rate 0 (random() < 0 never holds): seeding it costs more than the rest
+        if self.cfg.error_rate and random.Random(f"{self.cfg.seed}:{item.external_id}:fail:{attempt}").random() < self.cfg.error_rate:
             raise ProviderError(self.cfg.error_kind, f"mock failure (attempt {attempt + 1})", status=503)
         self._attempts.pop(item.utt_id, None)  # done with it: 100k counters need not outlive their items
         rng = random.Random(f"{self.cfg.seed}:{item.external_id}")

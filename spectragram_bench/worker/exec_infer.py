@@ -46,6 +46,7 @@ from spectragram_bench.worker.engines import make_engine
 from spectragram_bench.worker.harness_health import HarnessHealth, watch_loop_lag
 from spectragram_bench.worker.job_lifecycle import run_job_item
 from spectragram_bench.worker.limits import AdaptiveConcurrency, Pacer
+from spectragram_bench.worker.prefetch import Prefetcher, PrefetchQueue, chunk_size
 from spectragram_bench.worker.retry import RetryPolicy
 from spectragram_bench.worker.reuse import ReuseIndex, sent_hash
 
@@ -132,6 +133,7 @@ class Executor:
         self.stop = asyncio.Event()
         self.engine = make_engine(provider, concurrency)
         self.io_pool = ThreadPoolExecutor(max_workers=min(8, max(2, concurrency)), thread_name_prefix="audio")
+        self.prefetcher = Prefetcher(self.io_pool, self._prepare, chunk_size(concurrency))
         self.model_revision: str | None = None
         self.reuse = reuse
         self.sent_hashes: dict[int, str | None] = {}  # utt_id -> sha256 of its sent audio, until recorded
@@ -222,7 +224,7 @@ class Executor:
 
     def prefetch(self, item: WorkItem) -> asyncio.Future:
         """Start loading an item's audio now, so it is ready when a slot frees up."""
-        return asyncio.get_running_loop().run_in_executor(self.io_pool, self._prepare, item)
+        return self.prefetcher.start(item)
 
     def _prepare(self, item: WorkItem) -> tuple[AudioClip, dict]:
         clip, facts = prepare_audio(item)
@@ -339,8 +341,7 @@ class Executor:
     async def run(self, items: Iterable[WorkItem] | AsyncIterable[WorkItem]) -> ExecStats:
         """Process `items` with at most `concurrency` attempts in flight; returns when all are
         settled or, after `stop`, when the in-flight ones are."""
-        # items wait here with their audio already loading (prefetch depth = concurrency)
-        queue: asyncio.Queue[tuple[WorkItem, asyncio.Future] | None] = asyncio.Queue(maxsize=self.concurrency)
+        queue = PrefetchQueue(self.prefetcher, self.concurrency)  # prefetch depth = concurrency
 
         async def feed() -> None:
             try:
@@ -348,21 +349,21 @@ class Executor:
                     async for item in items:
                         if self.stop.is_set():
                             break
-                        await queue.put((item, self.prefetch(item)))
+                        await queue.put(item)
                 else:
                     for item in items:
                         if self.stop.is_set():
                             break
-                        await queue.put((item, self.prefetch(item)))
+                        await queue.put(item)
             finally:
-                await queue.put(None)  # the end: each item task puts it back for the next
+                queue.put_end()  # the end: each item task puts it back for the next
 
         async def worker(crew: Crew) -> None:
             while True:
                 entry = await queue.get()
                 if entry is None:
                     crew.closed = True
-                    queue.put_nowait(None)
+                    queue.put_end()
                     return
                 item, audio = entry
                 if self.stop.is_set():

@@ -67,27 +67,28 @@ def lease(db: Database, job_run_id: int, owner: str, n: int, lease_s: float) -> 
     ... SKIP LOCKED)` subquery per row and update far more than n rows.
     """
     now = time.time()
+    w, jr = WorkItemRow.__table__.c, JobRun.__table__.c  # Core: the ORM's bulk-update bookkeeping cost more than the UPDATE
     candidates = (
-        select(WorkItemRow.utt_id)
-        .join(JobRun, JobRun.job_run_id == WorkItemRow.job_run_id)
+        select(w.utt_id)
+        .join(JobRun.__table__, jr.job_run_id == w.job_run_id)
         .where(
-            WorkItemRow.job_run_id == job_run_id,
-            JobRun.status.in_(LEASABLE_STATUSES),
-            (WorkItemRow.state == WorkItemState.PENDING) | ((WorkItemRow.state == WorkItemState.LEASED) & (WorkItemRow.lease_expires_at < now)),
+            w.job_run_id == job_run_id,
+            jr.status.in_(LEASABLE_STATUSES),
+            (w.state == WorkItemState.PENDING) | ((w.state == WorkItemState.LEASED) & (w.lease_expires_at < now)),
         )
-        .order_by(WorkItemRow.utt_id)
+        .order_by(w.utt_id)
         .limit(n)
-        .with_for_update(of=WorkItemRow, skip_locked=True)
+        .with_for_update(of=WorkItemRow.__table__, skip_locked=True)
     )
     picked = candidates.cte("picked").prefix_with("MATERIALIZED")
     stmt = (
-        update(WorkItemRow)
-        .where(WorkItemRow.job_run_id == job_run_id, WorkItemRow.utt_id == picked.c.utt_id)
-        .values(state=WorkItemState.LEASED, lease_owner=owner, lease_expires_at=now + lease_s, leases=WorkItemRow.leases + 1)
-        .returning(WorkItemRow.utt_id)
+        update(WorkItemRow.__table__)
+        .where(w.job_run_id == job_run_id, w.utt_id == picked.c.utt_id)
+        .values(state=WorkItemState.LEASED, lease_owner=owner, lease_expires_at=now + lease_s, leases=w.leases + 1)
+        .returning(w.utt_id)
     )
-    with db.transaction() as s:
-        return sorted(s.execute(stmt).scalars().all())
+    with db.engine.begin() as conn:
+        return sorted(conn.execute(stmt).scalars().all())
 
 
 def renew(db: Database, owner: str, lease_s: float) -> int:

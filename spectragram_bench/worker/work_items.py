@@ -85,16 +85,23 @@ def load_items(
     rows = session.execute(  # plain columns, not ORM objects: this runs for every batch leased
         select(
             Utterance.utt_id, Utterance.dataset_id, Utterance.external_id, Utterance.audio_path,
-            Utterance.duration_s, Utterance.ref_text, Utterance.meta_json, DatasetVariant.variant_json,
+            Utterance.duration_s, Utterance.ref_text, Utterance.meta_json, Utterance.variant_id,
         )
-        .join(DatasetVariant, DatasetVariant.variant_id == Utterance.variant_id)
         .where(Utterance.utt_id.in_(utt_ids))
         .order_by(Utterance.utt_id)
     ).all()
+    # a batch has few variants: each one's spec read and resolved once, not once per item
+    specs = dict(session.execute(
+        select(DatasetVariant.variant_id, DatasetVariant.variant_json).where(DatasetVariant.variant_id.in_({r[7] for r in rows}))
+    ).all()) if rows else {}
+    resolved: dict[tuple[int, int], dict] = {}
     items = []
     broken: dict[int, str] = {}
-    for utt_id, dataset_id, external_id, audio_path, duration_s, ref_text, meta, variant in rows:
+    for utt_id, dataset_id, external_id, audio_path, duration_s, ref_text, meta, variant_id in rows:
         meta = meta or {}
+        variant = resolved.get((dataset_id, variant_id))
+        if variant is None:
+            variant = resolved[(dataset_id, variant_id)] = variants(dataset_id, specs[variant_id] or {})
         if meta.get("load_error"):
             broken[utt_id] = str(meta["load_error"])
         items.append(
@@ -107,7 +114,7 @@ def load_items(
                 ref_text=ref_text,
                 offset_s=float(meta.get("offset_s", 0.0) or 0.0),
                 segment_s=meta.get("segment_s"),
-                variant=variants(dataset_id, variant or {}),
+                variant=variant,
                 source=AudioSource.restore(audio_path, meta) if META_KEY in meta else None,
                 language=meta.get("language"),
                 word_span=alignment_bounds(meta.get("words")),
