@@ -40,7 +40,6 @@ from spectragram_bench.reporting.leaderboard import LeaderboardRow, leaderboard_
 from spectragram_bench.reporting.plots_section import plots_html
 from spectragram_bench.reporting.predictions import (
     NormalizerChoice,
-    ScoredPrediction,
     iter_scored_predictions,
     scored_predictions,
 )
@@ -98,11 +97,10 @@ def _top_table(title: str, items: Iterable[tuple[str, int]]) -> str:
     return f'<table class="top"><thead><tr><th>{e(title)}</th><th class="num">count</th></tr></thead><tbody>{rows}</tbody></table>'
 
 
-def errors_html(systems: list[SystemInfo], preds: list[ScoredPrediction]) -> str:
+def errors_html(systems: list[SystemInfo], preds: SlimPredictions) -> str:
     freq: dict[int, ErrorFrequencies] = {s.id: ErrorFrequencies() for s in systems}
-    for sp in preds:
-        if sp.columns is not None:
-            freq[sp.prediction.job_run_id].add(sp.columns)
+    for job_run_id, edits in preds.edits():
+        freq[job_run_id].add(edits)
     out = []
     for s in systems:
         f = freq[s.id]
@@ -221,9 +219,9 @@ def render_report(
     # one pass, a chunk of utterances at a time: the browser's data is packed as it comes, and the
     # plots and error analysis keep slim copies (no texts)
     preds = SlimPredictions()
-    stream = iter_scored_predictions(session, benchmark_id, chars=False, eval_version=eval_version)
+    stream = iter_scored_predictions(session, benchmark_id, chars=False, eval_version=eval_version, narrow=True)
     data = browser_data(systems, slimmed(stream, preds), out_dir, audio_dir or out_dir / f"benchmark-{benchmark_id}-audio", variant_audio)
-    norms = {sp.prediction.job_run_id: sp.normalizer for sp in preds}
+    norms = preds.normalizers()
     for s in systems:
         s.normalizer = norms.get(s.id)
     inexact = sorted({f"{s.name}: {s.normalizer.note}" for s in systems if s.normalizer and s.normalizer.note})

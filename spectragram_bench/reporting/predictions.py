@@ -145,8 +145,20 @@ class LatencyKey(NamedTuple):
     meta_json: dict[str, Any] | None
 
 
-def _rows(session: Session, table, where) -> Any:
-    return session.execute(select(table).where(where))
+def _rows(session: Session, table, where, columns: tuple[str, ...] | None = None) -> Any:
+    """Rows of `table` in key order (only `columns` when given: each JSON column read costs a
+    decode per row); a prediction's key order is its utterance's, then its job run's."""
+    q = select(*(table.c[c] for c in columns) if columns else (table,)).where(where)
+    if table.name == "prediction":
+        q = q.order_by(table.c.utt_id, table.c.job_run_id)
+    return session.execute(q)
+
+
+#: what the report reads of a prediction and of its latency sample (the export reads whole rows)
+REPORT_COLUMNS = {
+    "prediction": ("prediction_id", "job_run_id", "utt_id", "status", "hyp_text", "error_kind", "error_text", "attempts"),
+    "latency_sample": ("job_run_id", "utt_id", "api_time_ms", "meta_json"),
+}
 
 
 #: utterances scored per step of iter_scored_predictions
@@ -162,12 +174,13 @@ def scored_predictions(
 
 def iter_scored_predictions(
     session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True, eval_version: str | None = None,
-    chunk: int = CHUNK_UTTS,
+    chunk: int = CHUNK_UTTS, narrow: bool = False,
 ) -> Iterator[ScoredPrediction]:
     """scored_predictions, read and scored `chunk` utterances at a time (a range of utt_ids), so a
     caller that consumes them as they come holds one chunk, not the benchmark.
 
-    `align` adds word alignment columns, `chars` character counts (each costs an alignment pass).
+    `align` adds word alignment columns, `chars` character counts (each costs an alignment pass);
+    `narrow` reads only REPORT_COLUMNS of predictions and latency samples.
     Counts come from the stored per-utterance values where the evaluation wrote them; an
     utterance with no stored error gets its columns from its normalised reference alone.
     """
@@ -191,21 +204,24 @@ def iter_scored_predictions(
     ids = np.fromiter(session.execute(select(P.c.utt_id).where(in_runs).distinct().order_by(P.c.utt_id)).scalars(), np.int64)
     for start in range(0, len(ids), chunk):
         lo, hi = int(ids[start]), int(ids[min(len(ids), start + chunk) - 1])
-        yield from _score_range(session, runs, normalizers, variants, lo, hi, align=align, chars=chars, eval_version=eval_version)
+        yield from _score_range(session, runs, normalizers, variants, lo, hi, align=align, chars=chars,
+                                eval_version=eval_version, narrow=narrow)
 
 
 def _score_range(
     session: Session, runs: dict[int, str | None], normalizers: dict[Any, NormalizerChoice],
     variants: dict[int, tuple[str, str, dict[str, Any]]], lo: int, hi: int, *, align: bool, chars: bool,
-    eval_version: str | None,
+    eval_version: str | None, narrow: bool = False,
 ) -> list[ScoredPrediction]:
     """The predictions of utterances lo..hi (utt_ids), scored."""
     P, U, L = Prediction.__table__, Utterance.__table__, LatencySample.__table__
     in_runs = P.c.job_run_id.in_(list(runs))
     utts = {u.utt_id: u for u in _rows(session, U, U.c.utt_id.between(lo, hi))}
-    lats = {(r.job_run_id, r.utt_id): r for r in _rows(session, L, L.c.job_run_id.in_(list(runs)) & L.c.utt_id.between(lo, hi))}
+    lat_where = L.c.job_run_id.in_(list(runs)) & L.c.utt_id.between(lo, hi)
+    lats = {(r.job_run_id, r.utt_id): r for r in _rows(session, L, lat_where, REPORT_COLUMNS["latency_sample"] if narrow else None)}
     out = []
-    for p in session.execute(select(P).where(in_runs, P.c.utt_id.between(lo, hi)).order_by(P.c.utt_id, P.c.job_run_id)):
+    preds = _rows(session, P, in_runs & P.c.utt_id.between(lo, hi), REPORT_COLUMNS["prediction"] if narrow else None)
+    for p in preds:
         u = utts[p.utt_id]
         dname, split, vjson = variants[u.variant_id]
         norm = normalizers.get((p.job_run_id, u.dataset_id, u.variant_id), normalizers[p.job_run_id])
@@ -247,13 +263,15 @@ WORD_VALUES = ("hits", "substitutions", "deletions", "insertions")
 CHAR_VALUES = ("char_hits", "char_substitutions", "char_deletions", "char_insertions")
 
 
-def _counts(values: dict[str, float]) -> tuple[metrics.ErrorCounts, metrics.ErrorCounts] | None:
-    if not all(k in values for k in WORD_VALUES + CHAR_VALUES):
+def _counts(v: dict[str, float]) -> tuple[metrics.ErrorCounts, metrics.ErrorCounts] | None:
+    try:  # spelled out: called once per prediction
+        return (
+            metrics.ErrorCounts(int(v["hits"]), int(v["substitutions"]), int(v["deletions"]), int(v["insertions"])),
+            metrics.ErrorCounts(int(v["char_hits"]), int(v["char_substitutions"]), int(v["char_deletions"]),
+                                int(v["char_insertions"])),
+        )
+    except KeyError:
         return None
-    return (
-        metrics.ErrorCounts(*(int(values[k]) for k in WORD_VALUES)),
-        metrics.ErrorCounts(*(int(values[k]) for k in CHAR_VALUES)),
-    )
 
 
 def stored_values(

@@ -14,7 +14,10 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
+import numpy as np
+
 from spectragram_bench.core import metrics
+from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.reporting.alignment import HIT, Column
 from spectragram_bench.reporting.predictions import LatencyKey, PredictionKey, ScoredPrediction
 
@@ -25,6 +28,11 @@ def _numbers(meta: dict[str, Any] | None) -> dict[str, float]:
     """A latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...): its attempt
     log, wire clocks and streaming timeline stay in the database."""
     return {k: v for k, v in (meta or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def _np(column: array, dtype) -> np.ndarray:
+    """A copy (a view would stop the array from growing)."""
+    return np.frombuffer(column, dtype).copy() if len(column) else np.zeros(0, dtype)
 
 
 class _Counts:
@@ -141,6 +149,37 @@ class SlimPredictions(Sequence[ScoredPrediction]):
     def __iter__(self) -> Iterator[ScoredPrediction]:
         for i in range(len(self)):
             yield self._get(i)
+
+    # -- columns, for the built-in sections (a pass over 100k rebuilt predictions costs seconds) --
+
+    def job_runs(self) -> np.ndarray:
+        return _np(self._runs, np.int64)
+
+    def ok(self) -> np.ndarray:
+        """Which predictions succeeded (sp.ok)."""
+        return np.isin(_np(self._status, np.uint16), [i for i, s in enumerate(self._statuses) if s == PredictionStatus.OK])
+
+    def wheres(self) -> tuple[np.ndarray, list[tuple]]:
+        """Each prediction's index into the (dataset, split, variant_json, eval_version, normalizer) list."""
+        return _np(self._where, np.uint16), self._wheres
+
+    def latency(self, name: str = "api_time_ms") -> np.ndarray:
+        """`api_time_ms`, or a number of the latency meta, per prediction (NaN where it has none)."""
+        col = self._api_ms if name == "api_time_ms" else self._numbers.get(name)
+        return _np(col, np.float64) if col is not None else np.full(len(self), np.nan)
+
+    def normalizers(self) -> dict[int, Any]:
+        """Each job run's normaliser, as its last prediction has it."""
+        runs, (where, wheres) = self.job_runs(), self.wheres()
+        out = {}
+        for run in np.unique(runs):
+            out[int(run)] = wheres[where[np.flatnonzero(runs == run)[-1]]][4]
+        return out
+
+    def edits(self) -> Iterator[tuple[int, list[Column]]]:
+        """(job run, edits) of each prediction with an alignment edit, in order."""
+        for i, cols in self._edits.items():
+            yield self._runs[i], cols
 
 
 def slimmed(stream: Iterable[ScoredPrediction], into: SlimPredictions) -> Iterator[ScoredPrediction]:
