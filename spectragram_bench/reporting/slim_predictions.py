@@ -24,12 +24,6 @@ from spectragram_bench.reporting.predictions import LatencyKey, PredictionKey, S
 NAN = float("nan")
 
 
-def _numbers(meta: dict[str, Any] | None) -> dict[str, float]:
-    """A latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...): its attempt
-    log, wire clocks and streaming timeline stay in the database."""
-    return {k: v for k, v in (meta or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
-
-
 def _np(column: array, dtype) -> np.ndarray:
     """A copy (a view would stop the array from growing)."""
     return np.frombuffer(column, dtype).copy() if len(column) else np.zeros(0, dtype)
@@ -43,10 +37,12 @@ class _Counts:
         self.cols = tuple(array("q") for _ in range(4))
 
     def append(self, c: metrics.ErrorCounts | None) -> None:
+        h, s, d, i = self.cols  # spelled out: called twice per prediction
         self.present.append(c is not None)
-        for col, v in zip(self.cols, (c.hits, c.substitutions, c.deletions, c.insertions) if c else (0, 0, 0, 0),
-                          strict=True):
-            col.append(v)
+        h.append(c.hits if c else 0)
+        s.append(c.substitutions if c else 0)
+        d.append(c.deletions if c else 0)
+        i.append(c.insertions if c else 0)
 
     def get(self, i: int) -> metrics.ErrorCounts | None:
         if not self.present[i]:
@@ -94,11 +90,14 @@ class SlimPredictions(Sequence[ScoredPrediction]):
         self._timed.append(lat is not None)
         api = lat.api_time_ms if lat is not None else None
         self._api_ms.append(NAN if api is None else float(api))
-        for name, value in (_numbers(lat.meta_json) if lat is not None else {}).items():
-            column = self._numbers.get(name)
-            if column is None:
-                column = self._numbers[name] = array("d", [NAN]) * n
-            column.append(float(value))
+        for name, value in (lat.meta_json or {}).items() if lat is not None else ():
+            # a latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...; no bools): its
+            # attempt log, wire clocks and streaming timeline stay in the database
+            if value.__class__ is float or value.__class__ is int:
+                column = self._numbers.get(name)
+                if column is None:
+                    column = self._numbers[name] = array("d", [NAN]) * n
+                column.append(value)
         for column in self._numbers.values():
             if len(column) == n:
                 column.append(NAN)
