@@ -9,10 +9,12 @@ only the report's own script run (by its hash), so stray markup could not execut
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -296,6 +298,21 @@ def audio_dir_of(report: Path) -> Path:
     return report.with_name(report.stem.removesuffix("-report") + "-audio")
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off: a report allocates millions of short-lived containers
+    (rows, scored predictions, the browser's dicts) and next to no reference cycles, and the
+    collector's passes over them were a third of a 100k-utterance report's time (its peak
+    memory is the same without them: reference counting frees the rest as before)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def write_report(
     db: Database, benchmark_id: int, out: str | os.PathLike[str] | None = None, eval_version: str | None = None,
     *, variant_audio: bool = False,
@@ -306,7 +323,7 @@ def write_report(
     if path.is_dir():
         raise BenchError(f"report output {path} is a directory; give a file name such as {path / 'report.html'}")
     out_dir = path.parent if str(path.parent) else Path(".")
-    with db.session() as session:
+    with db.session() as session, collector_paused():
         bench = session.get(Benchmark, benchmark_id)
         if bench is None:
             raise BenchError(f"benchmark {benchmark_id} not found in {db.location}")
