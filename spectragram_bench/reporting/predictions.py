@@ -208,7 +208,7 @@ def iter_scored_predictions(
     }
     P = Prediction.__table__
     in_runs = P.c.job_run_id.in_(list(runs))
-    ids = np.fromiter(session.execute(select(P.c.utt_id).where(in_runs).distinct().order_by(P.c.utt_id)).scalars(), np.int64)
+    ids = np.array(session.execute(select(P.c.utt_id).where(in_runs).distinct().order_by(P.c.utt_id)).scalars().all(), np.int64)
     for start in range(0, len(ids), chunk):
         lo, hi = int(ids[start]), int(ids[min(len(ids), start + chunk) - 1])
         yield from _score_range(session, runs, normalizers, variants, lo, hi, align=align, chars=chars,
