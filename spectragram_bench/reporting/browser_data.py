@@ -29,10 +29,8 @@ from typing import Any
 from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.reporting import plots, streaming_report
 from spectragram_bench.reporting.display import clip, clip_encoded
-from spectragram_bench.reporting.predictions import CHAR_VALUES, WORD_VALUES, ScoredPrediction
+from spectragram_bench.reporting.predictions import ScoredPrediction
 from spectragram_bench.reporting.report_audio import AudioLinks
-
-_COUNTED = frozenset(WORD_VALUES + CHAR_VALUES)  # shown as s/d/i, not among the other values
 
 #: utterances per page of details
 CHUNK = 500
@@ -100,7 +98,7 @@ def _hypothesis(sp: ScoredPrediction) -> tuple[dict[str, Any], dict[str, Any]]:
         "ms": round(lat.api_time_ms, 1) if lat is not None and lat.api_time_ms is not None else None,
         "t": round(ttft, 1) if ttft is not None else None,
     }
-    extra = {k: round(v, 4) for k, v in sp.values.items() if k not in _COUNTED and v is not None}
+    extra = {k: round(v, 4) for k, v in sp.values.items() if v is not None}  # the counts are s/d/i
     if extra:
         detail["v"] = dict(sorted(extra.items()))
     if lat is not None and lat.meta_json and "timeline" in lat.meta_json:
