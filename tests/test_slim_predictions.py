@@ -47,3 +47,40 @@ def test_a_slim_prediction_reads_back_its_numbers_without_texts():
     assert b.words is None and b.columns is None and b.latency is None and not b.ok
     assert c.columns == [] and c.latency.api_time_ms is None and c.latency.meta_json == {}
     assert preds[-1].prediction.prediction_id == 4 and [p.prediction.prediction_id for p in preds[:2]] == [1, 2]
+
+
+def test_the_columns_say_what_the_rebuilt_predictions_say():
+    import gc
+
+    import numpy as np
+
+    from spectragram_bench.reporting.html import collector_paused
+
+    basic, none = resolve_normalizer("basic@1"), resolve_normalizer("none@1")
+    lat = SimpleNamespace(api_time_ms=12.5, meta_json={"ttft_ms": 3, "finalization_ms": 140.25})
+    items = [
+        scored(1, "ok", words=ErrorCounts(1, 1, 0, 0), lat=lat, norm=basic, columns=[(HIT, "a", "a"), ("s", "b", "c")]),
+        scored(2, "failed", norm=basic),
+        scored(3, "ok", words=ErrorCounts(2, 0, 0, 0), norm=none, columns=[(HIT, "a", "a")],
+               lat=SimpleNamespace(api_time_ms=None, meta_json=None)),
+    ]
+    items[2].prediction.job_run_id = 8
+    preds = SlimPredictions()
+    for sp in items:
+        preds.add(sp)
+    assert preds.job_runs().tolist() == [sp.prediction.job_run_id for sp in preds]
+    assert preds.ok().tolist() == [sp.ok for sp in preds]
+    api = preds.latency()
+    assert api[0] == 12.5 and np.isnan(api[1:]).all()
+    fin = preds.latency("finalization_ms")
+    assert fin[0] == 140.25 and np.isnan(fin[1:]).all() and np.isnan(preds.latency("absent")).all()
+    assert list(preds.edits()) == [(7, [("s", "b", "c")])]
+    assert preds.normalizers() == {7: basic, 8: none}
+    where, wheres = preds.wheres()
+    assert [wheres[i][4] for i in where] == [sp.normalizer for sp in preds]
+    preds.add(items[0])  # the columns are copies: the predictions can still grow
+    assert len(preds.job_runs()) == 4
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()

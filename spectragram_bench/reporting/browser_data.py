@@ -28,18 +28,12 @@ from typing import Any
 
 from spectragram_bench.datasets.variants import variant_label
 from spectragram_bench.reporting import plots, streaming_report
-from spectragram_bench.reporting.alignment import HIT, Column
-from spectragram_bench.reporting.display import clip, clip_columns
-from spectragram_bench.reporting.predictions import CHAR_VALUES, WORD_VALUES, ScoredPrediction
+from spectragram_bench.reporting.display import clip, clip_encoded
+from spectragram_bench.reporting.predictions import ScoredPrediction
 from spectragram_bench.reporting.report_audio import AudioLinks
 
 #: utterances per page of details
 CHUNK = 500
-
-
-def _encode_columns(columns: list[Column]) -> list[Any]:
-    """Hits as plain strings, edits as [op, ref, hyp]: compact for long benchmarks."""
-    return [ref if op == HIT else [op, ref, hyp] for op, ref, hyp in columns]
 
 
 def pack(data: Any) -> str:
@@ -58,10 +52,11 @@ class ArrayPacker:
         self.n = 0
 
     def extend(self, items: Iterable[Any]) -> None:
-        for item in items:
-            text = json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        items = list(items)
+        if items:  # one dump of the list without its brackets: the same text as one dump per item
+            text = json.dumps(items, ensure_ascii=False, separators=(",", ":"), allow_nan=False)[1:-1]
             self._parts.append(self._z.compress((("," if self.n else "") + text).encode("utf-8")))
-            self.n += 1
+            self.n += len(items)
 
     def finish(self) -> str:
         self._parts += [self._z.compress(b"]"), self._z.flush()]
@@ -96,18 +91,18 @@ def _hypothesis(sp: ScoredPrediction) -> tuple[dict[str, Any], dict[str, Any]]:
         return {"ok": 0}, {"err": clip(f"{p.error_kind or 'error'}: {p.error_text or ''}"), "att": p.attempts}
     w = sp.words
     lat = sp.latency
+    ttft = sp.ttft_ms
     detail: dict[str, Any] = {
         "s": w.substitutions, "d": w.deletions, "i": w.insertions,
-        "raw": clip(p.hyp_text or ""), "cols": _encode_columns(clip_columns(sp.columns or [])),
+        "raw": clip(p.hyp_text or ""), "cols": clip_encoded(sp.columns or []),
         "ms": round(lat.api_time_ms, 1) if lat is not None and lat.api_time_ms is not None else None,
-        "t": round(sp.ttft_ms, 1) if sp.ttft_ms is not None else None,
+        "t": round(ttft, 1) if ttft is not None else None,
     }
-    extra = {k: v for k, v in sp.values.items() if k not in WORD_VALUES + CHAR_VALUES and v is not None}
+    extra = {k: round(v, 4) for k, v in sp.values.items() if v is not None}  # the counts are s/d/i
     if extra:
-        detail["v"] = {k: round(v, 4) for k, v in sorted(extra.items())}
-    stream = streaming_report.timeline_entry((lat.meta_json or {}) if lat is not None else {})
-    if stream is not None:
-        detail["st"] = stream
+        detail["v"] = dict(sorted(extra.items()))
+    if lat is not None and lat.meta_json and "timeline" in lat.meta_json:
+        detail["st"] = streaming_report.timeline_entry(lat.meta_json)
     return {"ok": 1, "e": w.errors, "n": w.ref_len}, detail
 
 

@@ -28,10 +28,17 @@ def _word(word: str | None) -> str | None:
     return f"{word[:DISPLAY_WORD_CHARS]}\u2026[+{len(word) - DISPLAY_WORD_CHARS:,}]"
 
 
-def clip_columns(columns: list[Column]) -> list[Column]:
-    """An alignment cut to DISPLAY_COLUMNS columns (and each word to DISPLAY_WORD_CHARS)."""
-    shown = [(op, _word(ref), _word(hyp)) for op, ref, hyp in columns[:DISPLAY_COLUMNS]]
+def clip_encoded(columns: list[Column]) -> list:
+    """An alignment cut to DISPLAY_COLUMNS columns (and each word to DISPLAY_WORD_CHARS), encoded
+    for the page in the same pass (a large report has millions of words): hits as plain strings,
+    edits as [op, ref, hyp]."""
+    w = DISPLAY_WORD_CHARS
+    shown = [(ref if len(ref) <= w else _word(ref)) if op == HIT else [op, _word(ref), _word(hyp)]
+             for op, ref, hyp in columns[:DISPLAY_COLUMNS]]
     if len(columns) > DISPLAY_COLUMNS:
-        note = f"\u2026 [{len(columns) - DISPLAY_COLUMNS:,} more words; the full text is in the database]"
-        shown.append((HIT, note, note))
+        shown.append(_more(columns))
     return shown
+
+
+def _more(columns: list[Column]) -> str:
+    return f"\u2026 [{len(columns) - DISPLAY_COLUMNS:,} more words; the full text is in the database]"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from spectragram_bench.datasets.variants import variant_label, variant_sort_key
 from spectragram_bench.reporting import plots, report_charts, streaming_report
 from spectragram_bench.reporting.html_leaderboard import e
 from spectragram_bench.reporting.leaderboard import LeaderboardRow
-from spectragram_bench.reporting.predictions import ScoredPrediction
+from spectragram_bench.reporting.slim_predictions import SlimPredictions
 
 if TYPE_CHECKING:
     from spectragram_bench.reporting.html import SystemInfo
@@ -35,16 +37,25 @@ def plot_points(rows: list[LeaderboardRow], series: dict[int, plots.Series]) -> 
     return out
 
 
-def latency_rows(systems: list[SystemInfo], preds: list[ScoredPrediction]) -> list[tuple[plots.Series, str, list[float]]]:
+def latency_rows(systems: list[SystemInfo], preds: SlimPredictions) -> list[tuple[plots.Series, str, list[float]]]:
     """API latency samples per system, and per dataset variant when there are several
     (variants in numeric order: 0, 5, 10, 20 dB), each system in its own colour."""
-    samples: dict[tuple[int, str], list[float]] = defaultdict(list)
-    order: dict[str, tuple] = {}
-    for sp in preds:
-        if sp.ok and sp.latency is not None and sp.latency.api_time_ms is not None:
-            where = f"{sp.dataset}/{sp.split} \u00b7 {variant_label(sp.variant_json)}"
-            order.setdefault(where, (sp.dataset, sp.split, variant_sort_key(sp.variant_json)))
-            samples[(sp.prediction.job_run_id, where)].append(sp.latency.api_time_ms)
+    api = preds.latency()
+    keep = preds.ok() & ~np.isnan(api)
+    where_of, wheres = preds.wheres()
+    label_of = [f"{ds}/{split} \u00b7 {variant_label(vj)}" for ds, split, vj, *_ in wheres]
+    order: dict[str, tuple] = {}  # label -> sort key, in the order the predictions first have them
+    for i in dict.fromkeys(where_of[keep].tolist()):
+        ds, split, vj, *_ = wheres[i]
+        order.setdefault(label_of[i], (ds, split, variant_sort_key(vj)))
+    names = list(dict.fromkeys(label_of))  # a label can stand for several wheres (eval versions, normalisers)
+    group = np.array([names.index(w) for w in label_of], np.int64)[where_of[keep]] if wheres else where_of[keep]
+    runs, api = preds.job_runs()[keep], api[keep]
+    samples: dict[tuple[int, str], list[float]] = {}  # each in prediction order
+    for run in dict.fromkeys(runs.tolist()):
+        mine = runs == run
+        for k in dict.fromkeys(group[mine].tolist()):
+            samples[(run, names[k])] = api[mine & (group == k)].tolist()
     groups = sorted(order, key=order.__getitem__)
     variants = {w.rpartition(" \u00b7 ")[2] for w in groups}
     datasets = {w.rpartition(" \u00b7 ")[0] for w in groups}
@@ -60,7 +71,7 @@ def latency_rows(systems: list[SystemInfo], preds: list[ScoredPrediction]) -> li
     return [(s.series, label(s, w), samples[(s.id, w)]) for w in groups for s in systems if (s.id, w) in samples]
 
 
-def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: list[ScoredPrediction]) -> str:
+def plots_html(rows: list[LeaderboardRow], systems: list[SystemInfo], preds: SlimPredictions) -> str:
     """The charts that have data, and one line for each that has none (so its absence is explained)."""
     series = {s.id: s.series for s in systems}
     points = plot_points(rows, series)

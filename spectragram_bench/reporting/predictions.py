@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core import metrics
@@ -114,7 +114,7 @@ class ScoredPrediction:
     chars: metrics.ErrorCounts | None = None
     columns: list[Column] | None = None
     stored: bool = False  # counts read from utterance_value (else recomputed here)
-    values: dict[str, float] = field(default_factory=dict)  # every stored per-utterance value
+    values: dict[str, float] = field(default_factory=dict)  # the stored per-utterance values beyond the counts
 
     @property
     def exact(self) -> bool:
@@ -145,8 +145,27 @@ class LatencyKey(NamedTuple):
     meta_json: dict[str, Any] | None
 
 
-def _rows(session: Session, table, where) -> Any:
-    return session.execute(select(table).where(where))
+#: what the report reads of a prediction (the export reads whole rows)
+REPORT_COLUMNS = ("prediction_id", "job_run_id", "utt_id", "status", "hyp_text", "error_kind", "error_text", "attempts")
+
+
+def _with_latency(session: Session, runs: list[int], lo: int, hi: int, narrow: bool) -> Iterator[tuple[Any, Any]]:
+    """(prediction, its latency sample or None) of utterances lo..hi, by utterance then job run.
+    `narrow`: only REPORT_COLUMNS and the sample's api_time_ms and meta_json, in one joined
+    query (each JSON column read is a decode per row, each dict of 100k rows a second)."""
+    P, L = Prediction.__table__, LatencySample.__table__
+    where = P.c.job_run_id.in_(runs) & P.c.utt_id.between(lo, hi)
+    order = (P.c.utt_id, P.c.job_run_id)
+    if narrow:
+        q = (select(*(P.c[c] for c in REPORT_COLUMNS), L.c.lat_id, L.c.api_time_ms, L.c.meta_json)
+             .outerjoin(L, (L.c.job_run_id == P.c.job_run_id) & (L.c.utt_id == P.c.utt_id)))
+        for row in session.execute(q.where(where).order_by(*order)).all():
+            yield row, (LatencyKey(row.api_time_ms, row.meta_json) if row.lat_id is not None else None)
+        return
+    lat_where = L.c.job_run_id.in_(runs) & L.c.utt_id.between(lo, hi)
+    lats = {(r.job_run_id, r.utt_id): r for r in session.execute(select(L).where(lat_where))}
+    for p in session.execute(select(P).where(where).order_by(*order)):
+        yield p, lats.get((p.job_run_id, p.utt_id))
 
 
 #: utterances scored per step of iter_scored_predictions
@@ -162,12 +181,13 @@ def scored_predictions(
 
 def iter_scored_predictions(
     session: Session, benchmark_id: int, *, align: bool = True, chars: bool = True, eval_version: str | None = None,
-    chunk: int = CHUNK_UTTS,
+    chunk: int = CHUNK_UTTS, narrow: bool = False,
 ) -> Iterator[ScoredPrediction]:
     """scored_predictions, read and scored `chunk` utterances at a time (a range of utt_ids), so a
     caller that consumes them as they come holds one chunk, not the benchmark.
 
-    `align` adds word alignment columns, `chars` character counts (each costs an alignment pass).
+    `align` adds word alignment columns, `chars` character counts (each costs an alignment pass);
+    `narrow` reads only the columns the report shows (_with_latency).
     Counts come from the stored per-utterance values where the evaluation wrote them; an
     utterance with no stored error gets its columns from its normalised reference alone.
     """
@@ -188,37 +208,36 @@ def iter_scored_predictions(
     }
     P = Prediction.__table__
     in_runs = P.c.job_run_id.in_(list(runs))
-    ids = np.fromiter(session.execute(select(P.c.utt_id).where(in_runs).distinct().order_by(P.c.utt_id)).scalars(), np.int64)
+    ids = np.array(session.execute(select(P.c.utt_id).where(in_runs).distinct().order_by(P.c.utt_id)).scalars().all(), np.int64)
     for start in range(0, len(ids), chunk):
         lo, hi = int(ids[start]), int(ids[min(len(ids), start + chunk) - 1])
-        yield from _score_range(session, runs, normalizers, variants, lo, hi, align=align, chars=chars, eval_version=eval_version)
+        yield from _score_range(session, runs, normalizers, variants, lo, hi, align=align, chars=chars,
+                                eval_version=eval_version, narrow=narrow)
 
 
 def _score_range(
     session: Session, runs: dict[int, str | None], normalizers: dict[Any, NormalizerChoice],
     variants: dict[int, tuple[str, str, dict[str, Any]]], lo: int, hi: int, *, align: bool, chars: bool,
-    eval_version: str | None,
+    eval_version: str | None, narrow: bool = False,
 ) -> list[ScoredPrediction]:
     """The predictions of utterances lo..hi (utt_ids), scored."""
-    P, U, L = Prediction.__table__, Utterance.__table__, LatencySample.__table__
-    in_runs = P.c.job_run_id.in_(list(runs))
-    utts = {u.utt_id: u for u in _rows(session, U, U.c.utt_id.between(lo, hi))}
-    lats = {(r.job_run_id, r.utt_id): r for r in _rows(session, L, L.c.job_run_id.in_(list(runs)) & L.c.utt_id.between(lo, hi))}
+    U = Utterance.__table__
+    utts = {u.utt_id: u for u in session.execute(select(U).where(U.c.utt_id.between(lo, hi))).all()}
     out = []
-    for p in session.execute(select(P).where(in_runs, P.c.utt_id.between(lo, hi)).order_by(P.c.utt_id, P.c.job_run_id)):
+    for p, lat in _with_latency(session, list(runs), lo, hi, narrow):
         u = utts[p.utt_id]
         dname, split, vjson = variants[u.variant_id]
         norm = normalizers.get((p.job_run_id, u.dataset_id, u.variant_id), normalizers[p.job_run_id])
-        out.append(ScoredPrediction(p, u, dname, split, vjson, lats.get((p.job_run_id, p.utt_id)), runs[p.job_run_id], norm))
+        out.append(ScoredPrediction(p, u, dname, split, vjson, lat, runs[p.job_run_id], norm))
     by_run: dict[tuple[int, str | None], list[ScoredPrediction]] = defaultdict(list)
     for sp in out:
         if sp.ok:
             by_run[(sp.prediction.job_run_id, sp.normalizer.stored_tag)].append(sp)
-    stored = stored_values(session, list(runs), eval_version, UtteranceValue.utt_id.between(lo, hi))
+    counts, stored = stored_counts(session, list(runs), eval_version, UtteranceValue.utt_id.between(lo, hi))
     for sp in out:
         sp.values = stored.get((sp.prediction.job_run_id, sp.utterance.utt_id), {})
     for items in by_run.values():
-        found = [_counts(sp.values) for sp in items]
+        found = [counts.get((sp.prediction.job_run_id, sp.utterance.utt_id)) for sp in items]
         if all(f is not None for f in found):
             for sp, (w, c) in zip(items, found, strict=True):
                 sp.words, sp.chars, sp.stored = w, c, True
@@ -247,13 +266,24 @@ WORD_VALUES = ("hits", "substitutions", "deletions", "insertions")
 CHAR_VALUES = ("char_hits", "char_substitutions", "char_deletions", "char_insertions")
 
 
-def _counts(values: dict[str, float]) -> tuple[metrics.ErrorCounts, metrics.ErrorCounts] | None:
-    if not all(k in values for k in WORD_VALUES + CHAR_VALUES):
-        return None
-    return (
-        metrics.ErrorCounts(*(int(values[k]) for k in WORD_VALUES)),
-        metrics.ErrorCounts(*(int(values[k]) for k in CHAR_VALUES)),
+def stored_counts(
+    session: Session, job_run_ids: list[int], eval_version: str | None, where: Any
+) -> tuple[dict[tuple[int, int], tuple[metrics.ErrorCounts, metrics.ErrorCounts]], dict[tuple[int, int], dict[str, float]]]:
+    """(the word and character counts, the other values) of each (job run, utterance) of
+    stored_values: the counts gathered into one row per utterance in SQL (eight rows each were
+    most of a report's reads), only where all eight are stored."""
+    UV, names = UtteranceValue.__table__, WORD_VALUES + CHAR_VALUES
+    q = (
+        select(UV.c.job_run_id, UV.c.utt_id, *(func.max(case((UV.c.name == n, UV.c.value))) for n in names))
+        .join(JobRun, (JobRun.job_run_id == UV.c.job_run_id) & _of_version(UV.c.eval_version, eval_version))
+        .where(UV.c.job_run_id.in_(job_run_ids), UV.c.name.in_(names), where)
+        .group_by(UV.c.job_run_id, UV.c.utt_id)
     )
+    counts = {}
+    for jr, utt, *v in session.connection().execute(q).all():
+        if None not in v:
+            counts[(jr, utt)] = (metrics.ErrorCounts(*(int(x) for x in v[:4])), metrics.ErrorCounts(*(int(x) for x in v[4:])))
+    return counts, stored_values(session, job_run_ids, eval_version, UV.c.name.not_in(names) & where)
 
 
 def stored_values(
@@ -269,6 +299,7 @@ def stored_values(
     if where is not None:
         q = q.where(where)
     out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
-    for jr, utt, name, value in session.execute(q):
+    # Core rows fetched at once: the ORM's, or one fetch per row, cost a second each at 800k rows
+    for jr, utt, name, value in session.connection().execute(q).all():
         out[(jr, utt)][name] = value
     return out

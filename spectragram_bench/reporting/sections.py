@@ -11,7 +11,7 @@ report's CSS (`table.lb`, `p.note`, `figure.plot`, `reporting/plots.py` charts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from spectragram_bench.reporting.leaderboard import LeaderboardRow
-    from spectragram_bench.reporting.predictions import ScoredPrediction
+    from spectragram_bench.reporting.slim_predictions import SlimPredictions
 
 #: the built-in sections in page order (their element ids are `s-<id>`)
 BUILT_IN = ("leaderboard", "plots", "breakdowns", "errors", "utterances", "repro")
@@ -33,14 +33,15 @@ class ReportContext:
     `.id`, `.name`, `.job_run`, `.provider`, `.model`, `.series` for its chart colour) and every
     scored prediction as a slim copy (`.prediction` id, job run and status, `.ok`, `.words` counts,
     `.columns` edits, `.latency`, dataset and variant; no texts and no `.utterance`: read those
-    through `session`)."""
+    through `session`). `preds` also gives its numbers as columns (SlimPredictions.job_runs(),
+    .ok(), .latency(name), .edits()): a pass over 100k rebuilt predictions costs a second."""
 
     session: Session
     benchmark_id: int
     eval_version: str | None
     systems: list[Any]
     rows: list[LeaderboardRow]
-    preds: Sequence[ScoredPrediction]  # reporting/slim_predictions.py: read them, do not keep them
+    preds: SlimPredictions  # a Sequence[ScoredPrediction]: read them, do not keep them
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,19 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
+import numpy as np
+
 from spectragram_bench.core import metrics
+from spectragram_bench.core.statuses import PredictionStatus
 from spectragram_bench.reporting.alignment import HIT, Column
 from spectragram_bench.reporting.predictions import LatencyKey, PredictionKey, ScoredPrediction
 
 NAN = float("nan")
 
 
-def _numbers(meta: dict[str, Any] | None) -> dict[str, float]:
-    """A latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...): its attempt
-    log, wire clocks and streaming timeline stay in the database."""
-    return {k: v for k, v in (meta or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+def _np(column: array, dtype) -> np.ndarray:
+    """A copy (a view would stop the array from growing)."""
+    return np.frombuffer(column, dtype).copy() if len(column) else np.zeros(0, dtype)
 
 
 class _Counts:
@@ -35,10 +37,12 @@ class _Counts:
         self.cols = tuple(array("q") for _ in range(4))
 
     def append(self, c: metrics.ErrorCounts | None) -> None:
+        h, s, d, i = self.cols  # spelled out: called twice per prediction
         self.present.append(c is not None)
-        for col, v in zip(self.cols, (c.hits, c.substitutions, c.deletions, c.insertions) if c else (0, 0, 0, 0),
-                          strict=True):
-            col.append(v)
+        h.append(c.hits if c else 0)
+        s.append(c.substitutions if c else 0)
+        d.append(c.deletions if c else 0)
+        i.append(c.insertions if c else 0)
 
     def get(self, i: int) -> metrics.ErrorCounts | None:
         if not self.present[i]:
@@ -86,11 +90,14 @@ class SlimPredictions(Sequence[ScoredPrediction]):
         self._timed.append(lat is not None)
         api = lat.api_time_ms if lat is not None else None
         self._api_ms.append(NAN if api is None else float(api))
-        for name, value in (_numbers(lat.meta_json) if lat is not None else {}).items():
-            column = self._numbers.get(name)
-            if column is None:
-                column = self._numbers[name] = array("d", [NAN]) * n
-            column.append(float(value))
+        for name, value in (lat.meta_json or {}).items() if lat is not None else ():
+            # a latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...; no bools): its
+            # attempt log, wire clocks and streaming timeline stay in the database
+            if value.__class__ is float or value.__class__ is int:
+                column = self._numbers.get(name)
+                if column is None:
+                    column = self._numbers[name] = array("d", [NAN]) * n
+                column.append(value)
         for column in self._numbers.values():
             if len(column) == n:
                 column.append(NAN)
@@ -141,6 +148,37 @@ class SlimPredictions(Sequence[ScoredPrediction]):
     def __iter__(self) -> Iterator[ScoredPrediction]:
         for i in range(len(self)):
             yield self._get(i)
+
+    # -- columns, for the built-in sections (a pass over 100k rebuilt predictions costs seconds) --
+
+    def job_runs(self) -> np.ndarray:
+        return _np(self._runs, np.int64)
+
+    def ok(self) -> np.ndarray:
+        """Which predictions succeeded (sp.ok)."""
+        return np.isin(_np(self._status, np.uint16), [i for i, s in enumerate(self._statuses) if s == PredictionStatus.OK])
+
+    def wheres(self) -> tuple[np.ndarray, list[tuple]]:
+        """Each prediction's index into the (dataset, split, variant_json, eval_version, normalizer) list."""
+        return _np(self._where, np.uint16), self._wheres
+
+    def latency(self, name: str = "api_time_ms") -> np.ndarray:
+        """`api_time_ms`, or a number of the latency meta, per prediction (NaN where it has none)."""
+        col = self._api_ms if name == "api_time_ms" else self._numbers.get(name)
+        return _np(col, np.float64) if col is not None else np.full(len(self), np.nan)
+
+    def normalizers(self) -> dict[int, Any]:
+        """Each job run's normaliser, as its last prediction has it."""
+        runs, (where, wheres) = self.job_runs(), self.wheres()
+        out = {}
+        for run in np.unique(runs):
+            out[int(run)] = wheres[where[np.flatnonzero(runs == run)[-1]]][4]
+        return out
+
+    def edits(self) -> Iterator[tuple[int, list[Column]]]:
+        """(job run, edits) of each prediction with an alignment edit, in order."""
+        for i, cols in self._edits.items():
+            yield self._runs[i], cols
 
 
 def slimmed(stream: Iterable[ScoredPrediction], into: SlimPredictions) -> Iterator[ScoredPrediction]:

@@ -7,7 +7,6 @@ Only job runs whose metric_summary has stream_* rows (the live adapters) appear 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from html import escape
 
@@ -122,13 +121,11 @@ def wer_vs_finalization(rows: list[LeaderboardRow], series: dict[int, plots.Seri
 
 
 def finalization_samples(preds) -> dict[int, list[float]]:
-    """finalization_ms of every scored streamed prediction, by job run."""
-    out: dict[int, list[float]] = defaultdict(list)
-    for sp in preds:
-        meta = (sp.latency.meta_json or {}) if sp.latency is not None else {}
-        if sp.ok and isinstance(meta.get("finalization_ms"), int | float):
-            out[sp.prediction.job_run_id].append(float(meta["finalization_ms"]))
-    return out
+    """finalization_ms of every scored streamed prediction, by job run (`preds`: SlimPredictions)."""
+    fin = preds.latency("finalization_ms")
+    keep = preds.ok() & ~np.isnan(fin)
+    runs = preds.job_runs()[keep]
+    return {int(run): fin[keep][runs == run].tolist() for run in dict.fromkeys(runs.tolist())}
 
 
 def timeline_entry(meta: dict) -> dict | None:
