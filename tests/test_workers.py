@@ -146,3 +146,23 @@ def test_lease_skip_locked_hands_each_item_to_one_owner(db_url):
     assert sorted(retaken) == sorted(got["o0"])
     assert leases.release(db, "late") == len(retaken)
     db.dispose()
+
+
+def test_lease_cursor_starts_past_the_last_id_and_wraps_for_what_is_behind(db_url):
+    """A leaser's cursor (its last leased id) skips the finished items before it; items released
+    behind the cursor are still leased, once the items ahead run short."""
+    with FaultServer() as srv:
+        config = parse_config(job_dict(srv.url, concurrency=2))
+        from spectragram_bench.worker.plan import build_plan
+        from spectragram_bench.worker.registration import build_providers, materialise
+
+        db = open_database(db_url)
+        _bid, (jr,), _runtime = materialise(db, build_plan(config), build_providers(config))
+    first = leases.lease(db, jr, "a", 2, 60)
+    ahead = leases.lease(db, jr, "a", 2, 60, after=first[-1])
+    assert first[-1] < ahead[0] and len(ahead) == 2
+    assert leases.release(db, "a") == 4  # all four back to pending, two of them behind the cursor
+    got = leases.lease(db, jr, "a", N_UTT, 60, after=ahead[-1])
+    assert sorted(got) == sorted(set(got)) and len(got) == N_UTT  # the rest ahead, then the wrap
+    assert leases.lease(db, jr, "a", 5, 60, after=got[-1]) == []
+    db.dispose()

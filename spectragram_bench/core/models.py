@@ -301,5 +301,5 @@ class PlanScan(Base):
     loader: Mapped[str] = mapped_column(String(100))
     root: Mapped[str] = mapped_column(Text)
     n_rows: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)  # an Arrow IPC stream (zstd), worker/scan_cache.SCHEMA
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed column batches, worker/scan_cache.py
     created_at: Mapped[float] = mapped_column(Float)  # unix time

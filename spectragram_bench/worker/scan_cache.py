@@ -4,13 +4,18 @@ Planning reads a dataset twice: every row's id and subset for the seeded selecti
 selected rows' audio sources to probe them (worker/plan_rows.py). Parsing the loader's
 transcripts or manifests is most of a second plan's time at 10^5 rows, and it gives the same
 rows while those files are unchanged. So for a loader that names the files its rows come from
-(`Dataset.scan_inputs`), the first scan also writes the columns both passes need (SCHEMA) as
-one zstd-compressed Arrow stream, keyed by the loader, its root, subsets and options and each
+(`Dataset.scan_inputs`), the first scan also writes the columns both passes need (COLUMNS) as
+one compressed stream, keyed by the loader, its root, subsets and options and each
 input file's size and mtime; the next plan of the unchanged dataset (a rerun, a resume, a dry
 run) reads those columns instead. An edited transcript changes the key: the loader is read
 again and the new scan replaces the old one. Records themselves (texts, meta) are still read
 from the loader when they are registered, so nothing here decides what is stored about an
 utterance. The audio files are not covered: their probes are (worker/probes.py).
+
+The stream is plain bytes, not Arrow: batches of BATCH rows, each column of a batch zlib-
+compressed on its own (ranks as uint64, the rest as JSON lists, so None and any string keep
+exactly), so the selection pass decompresses only ranks and subsets. Writing it with Arrow
+cost 40 MB of peak RSS at 10^5 rows (its buffers, and the import), more than the whole scan.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ import hashlib
 import json
 import logging
 import os
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.ipc as ipc
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,19 +43,15 @@ from spectragram_bench.worker.probes import probe_key
 
 log = logging.getLogger(__name__)
 
-# Arrow's default pool (jemalloc/mimalloc) keeps what a scan used for the rest of the process:
-# +30 MB of peak RSS at 10k rows; the system allocator's freed memory serves the run after it
-pa.set_memory_pool(pa.system_memory_pool())
-
-#: bump when SCHEMA or what a column means changes: older scans then never match
-VERSION = 1
-SCHEMA = pa.schema([
-    ("external_id", pa.string()), ("subset", pa.string()), ("rank", pa.uint64()), ("probe_key", pa.string()),
-    ("source_type", pa.string()), ("path", pa.string()), ("offset_s", pa.float64()), ("segment_s", pa.float64()),
-    ("row", pa.int64()), ("column", pa.string()),
-    ("duration_s", pa.float64()), ("load_error", pa.string()),
-])
+#: bump when COLUMNS, the layout or what a column means changes: older scans then never match
+VERSION = 2
+COLUMNS = (
+    "external_id", "subset", "rank", "probe_key", "source_type", "path", "offset_s", "segment_s",
+    "row", "column", "duration_s", "load_error",
+)
 BATCH = 8192
+MAGIC = b"SGSCAN2\n"
+_LEN = struct.Struct(">I")
 
 
 def _ident(ds: Dataset) -> dict[str, Any]:
@@ -80,13 +81,13 @@ def scan_keys(ds: Dataset) -> tuple[str, str] | None:
 
 
 class ScanWriter:
-    """Collects the SCHEMA columns of a loader's records, in batches, into one compressed stream."""
+    """Collects the COLUMNS of a loader's records, in batches, into one compressed stream."""
 
     def __init__(self, rank_of: str) -> None:
-        self.sink = pa.BufferOutputStream()
-        schema = SCHEMA.with_metadata({"rank_of": rank_of})  # the seed and dataset key the ranks were drawn with
-        self.writer = ipc.new_stream(self.sink, schema, options=ipc.IpcWriteOptions(compression="zstd"))
-        self.columns: dict[str, list] = {name: [] for name in SCHEMA.names}
+        self.rank_of = rank_of  # the seed and dataset key the ranks were drawn with
+        self.batches: list[dict[str, Any]] = []  # per batch: rows and each column's compressed length
+        self.parts: list[bytes] = []
+        self.columns: dict[str, list] = {name: [] for name in COLUMNS}
         self.n_rows = 0
         self.ok = True  # False once a row cannot be kept (audio held in memory)
 
@@ -115,48 +116,89 @@ class ScanWriter:
             self._flush()
 
     def _flush(self) -> None:
-        if self.columns["external_id"]:
-            self.writer.write_batch(pa.record_batch(list(self.columns.values()), schema=SCHEMA))
-            self.columns = {name: [] for name in SCHEMA.names}
+        c = self.columns
+        if not c["external_id"]:
+            return
+        lengths = []
+        for name in COLUMNS:
+            raw = np.asarray(c[name], dtype=np.uint64).tobytes() if name == "rank" else json.dumps(c[name]).encode()
+            part = zlib.compress(raw, 1)
+            self.parts.append(part)
+            lengths.append(len(part))
+        self.batches.append({"n": len(c["external_id"]), "lengths": lengths})
+        self.columns = {name: [] for name in COLUMNS}
 
     def finish(self) -> bytes | None:
         """The stream, or None when a row could not be kept."""
         self._flush()
-        self.writer.close()
-        return self.sink.getvalue().to_pybytes() if self.ok else None
+        if not self.ok:
+            return None
+        header = json.dumps({"rank_of": self.rank_of, "columns": COLUMNS, "batches": self.batches}).encode()
+        return b"".join([MAGIC, _LEN.pack(len(header)), header, *self.parts])
 
 
-def batches(data: bytes) -> Iterator[pa.RecordBatch]:
-    """The stored columns, one batch of up to BATCH rows at a time (decompressed as read)."""
-    yield from ipc.open_stream(pa.BufferReader(data))
+class _Batch:
+    """One stored batch: its row count and columns, each decompressed when first asked for."""
+
+    def __init__(self, data: memoryview, n: int, spans: dict[str, tuple[int, int]]) -> None:
+        self.data, self.num_rows, self.spans = data, n, spans
+
+    def column(self, name: str) -> Any:
+        start, end = self.spans[name]
+        raw = zlib.decompress(self.data[start:end])
+        return np.frombuffer(raw, dtype=np.uint64) if name == "rank" else json.loads(raw)
+
+
+def _header(data: bytes) -> tuple[dict[str, Any], int]:
+    if not data.startswith(MAGIC):
+        raise ValueError("not a plan scan of this version")
+    (size,) = _LEN.unpack_from(data, len(MAGIC))
+    start = len(MAGIC) + _LEN.size
+    return json.loads(data[start:start + size]), start + size
+
+
+def batches(data: bytes) -> Iterator[_Batch]:
+    """The stored batches of up to BATCH rows, in the loader's order."""
+    header, offset = _header(data)
+    view = memoryview(data)
+    for b in header["batches"]:
+        spans = {}
+        for name, length in zip(header["columns"], b["lengths"], strict=True):
+            spans[name] = (offset, offset + length)
+            offset += length
+        yield _Batch(view, b["n"], spans)
 
 
 def rank_of(data: bytes) -> str | None:
     """The seed and dataset key the stored ranks were drawn with."""
-    meta = ipc.open_stream(pa.BufferReader(data)).schema.metadata or {}
-    value = meta.get(b"rank_of")
-    return value.decode() if value is not None else None
+    return _header(data)[0].get("rank_of")
 
 
 def selection_columns(data: bytes, with_ranks: bool) -> Iterator[tuple[np.ndarray | None, list[str] | None, list[str]]]:
     """(ranks or None, external ids or None, subsets) per batch: all the selection needs (the ids
     only when the stored ranks were drawn with another seed or key)."""
     for b in batches(data):
-        subsets = b.column("subset").to_pylist()
+        subsets = b.column("subset")
         if with_ranks:
-            yield b.column("rank").to_numpy(), None, subsets
+            yield b.column("rank"), None, subsets
         else:
-            yield None, b.column("external_id").to_pylist(), subsets
+            yield None, b.column("external_id"), subsets
 
 
 def selected_rows(data: bytes, selected: np.ndarray) -> Iterator[dict[str, list]]:
     """The selected rows' columns for planning's audio check, a batch at a time."""
     offset = 0
     for b in batches(data):
-        take = np.flatnonzero(selected[offset:offset + b.num_rows])
+        take = np.flatnonzero(selected[offset:offset + b.num_rows]).tolist()
         offset += b.num_rows
-        if len(take):
-            yield b.take(pa.array(take)).to_pydict()
+        if take:
+            yield {name: _take(b.column(name), take) for name in COLUMNS}
+
+
+def _take(values: Any, take: list[int]) -> list:
+    if len(take) == len(values):
+        return values.tolist() if isinstance(values, np.ndarray) else values
+    return [values[i] for i in take] if not isinstance(values, np.ndarray) else values[take].tolist()
 
 
 def source_of(cols: dict[str, list], i: int) -> AudioSource:

@@ -171,6 +171,7 @@ class LeaseFeeder:
         self.batch = batch
         self.lease_s = lease_s
         self.leased = 0
+        self.after = 0  # the last utt_id leased: the next lease starts past it (see leases.lease)
 
     async def __aiter__(self) -> AsyncIterator[WorkItem]:
         import asyncio
@@ -178,10 +179,12 @@ class LeaseFeeder:
         while True:
             try:
                 ids = await asyncio.to_thread(
-                    self.db.retrying, leases.lease, self.db, self.job_run_id, self.owner, self.batch, self.lease_s, what="leasing items",
+                    self.db.retrying, leases.lease, self.db, self.job_run_id, self.owner, self.batch, self.lease_s, self.after,
+                    what="leasing items",
                 )
                 if not ids:
                     return
+                self.after = ids[-1]
                 self.leased += len(ids)
                 items, broken = await asyncio.to_thread(self.db.retrying, self._load, ids, what="loading items")
             except DatabaseUnavailable as exc:
