@@ -105,7 +105,7 @@ class SlimPredictions(Sequence[ScoredPrediction]):
         self._chars.append(sp.chars)
         self._stored.append(sp.stored)
         self._aligned.append(sp.columns is not None)
-        if sp.columns is not None:
+        if sp.columns is not None and sp.words is not None and sp.words.errors:  # no errors: all hits
             edits = [c for c in sp.columns if c[0] != HIT]
             if edits:
                 self._edits[n] = edits
