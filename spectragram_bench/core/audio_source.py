@@ -24,6 +24,8 @@ SourceType = Literal["file", "parquet", "arrow", "memory"]
 ROW_TYPES = ("parquet", "arrow")
 #: The meta_json key a non-file source is stored under.
 META_KEY = "audio_source"
+#: The meta_json keys `restore` reads: without any of them the source is the whole file.
+SOURCE_KEYS = frozenset(("offset_s", "segment_s", META_KEY))
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,12 +54,13 @@ def collapse_whitespace(text: str) -> str:
 
 
 _NON_WORD = re.compile(r"[^\w\s']|_")
+_LONE_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
 
 
 def strip_punctuation(text: str) -> str:
     """Replace every symbol except apostrophes inside words with a space."""
     text = _NON_WORD.sub(" ", text)
-    return re.sub(r"(?<!\w)'|'(?!\w)", " ", text)
+    return _LONE_APOSTROPHE.sub(" ", text) if "'" in text else text  # most texts have none
 
 
 def strip_diacritics(text: str) -> str:

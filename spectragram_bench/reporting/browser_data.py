@@ -145,8 +145,9 @@ def browser_data(
                 entries[-1]["va"] = variant_audio[u.utt_id]
             page.append({})
         summary, detail = _hypothesis(sp)
-        entries[-1]["h"][str(sp.prediction.job_run_id)] = summary
-        page[-1][str(sp.prediction.job_run_id)] = detail
+        run = str(sp.prediction.job_run_id)
+        entries[-1]["h"][run] = summary
+        page[-1][run] = detail
     if page:
         pages.append(pack(page))
         index.extend(entries)

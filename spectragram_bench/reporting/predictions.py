@@ -10,13 +10,14 @@ an empty transcript.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import defaultdict, namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import Connection, Text, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from spectragram_bench.core import metrics
@@ -148,8 +149,13 @@ class LatencyKey(NamedTuple):
 #: what the report reads of a prediction (the export reads whole rows)
 REPORT_COLUMNS = ("prediction_id", "job_run_id", "utt_id", "status", "hyp_text", "error_kind", "error_text", "attempts")
 
+# The rows as named tuples: a Row's attribute lookup costs ten times a tuple's (0.4 us), and a
+# report reads a dozen attributes of each prediction and its utterance.
+UtteranceRow = namedtuple("UtteranceRow", Utterance.__table__.c.keys())
+ReportRow = namedtuple("ReportRow", (*REPORT_COLUMNS, "lat_id", "api_time_ms", "meta_json"))
 
-def _with_latency(session: Session, runs: list[int], lo: int, hi: int, narrow: bool) -> Iterator[tuple[Any, Any]]:
+
+def _with_latency(conn: Connection, runs: list[int], lo: int, hi: int, narrow: bool) -> Iterator[tuple[Any, Any]]:
     """(prediction, its latency sample or None) of utterances lo..hi, by utterance then job run.
     `narrow`: only REPORT_COLUMNS and the sample's api_time_ms and meta_json, in one joined
     query (each JSON column read is a decode per row, each dict of 100k rows a second)."""
@@ -159,12 +165,12 @@ def _with_latency(session: Session, runs: list[int], lo: int, hi: int, narrow: b
     if narrow:
         q = (select(*(P.c[c] for c in REPORT_COLUMNS), L.c.lat_id, L.c.api_time_ms, L.c.meta_json)
              .outerjoin(L, (L.c.job_run_id == P.c.job_run_id) & (L.c.utt_id == P.c.utt_id)))
-        for row in session.execute(q.where(where).order_by(*order)).all():
-            yield row, (LatencyKey(row.api_time_ms, row.meta_json) if row.lat_id is not None else None)
+        for row in map(ReportRow._make, conn.execute(q.where(where).order_by(*order)).all()):
+            yield row, (row if row.lat_id is not None else None)  # the row is its sample too (api_time_ms, meta_json)
         return
     lat_where = L.c.job_run_id.in_(runs) & L.c.utt_id.between(lo, hi)
-    lats = {(r.job_run_id, r.utt_id): r for r in session.execute(select(L).where(lat_where))}
-    for p in session.execute(select(P).where(where).order_by(*order)):
+    lats = {(r.job_run_id, r.utt_id): r for r in conn.execute(select(L).where(lat_where))}
+    for p in conn.execute(select(P).where(where).order_by(*order)).all():
         yield p, lats.get((p.job_run_id, p.utt_id))
 
 
@@ -209,33 +215,65 @@ def iter_scored_predictions(
     P = Prediction.__table__
     in_runs = P.c.job_run_id.in_(list(runs))
     ids = np.array(session.execute(select(P.c.utt_id).where(in_runs).distinct().order_by(P.c.utt_id)).scalars().all(), np.int64)
+    conn = session.connection()
     for start in range(0, len(ids), chunk):
         lo, hi = int(ids[start]), int(ids[min(len(ids), start + chunk) - 1])
-        yield from _score_range(session, runs, normalizers, variants, lo, hi, align=align, chars=chars,
-                                eval_version=eval_version, narrow=narrow)
+        fetched = _fetch_range(conn, lo, hi, list(runs), eval_version, narrow)
+        yield from _score_range(fetched, runs, normalizers, variants, align=align, chars=chars)
+
+
+class _Fetched(NamedTuple):
+    """What the database holds of one range of utterances."""
+
+    utts: dict[int, Any]
+    predictions: list[tuple[Any, Any]]  # (prediction, latency sample or None)
+    counts: dict[tuple[int, int], tuple[metrics.ErrorCounts, metrics.ErrorCounts]]
+    values: dict[tuple[int, int], dict[str, float]]
+
+
+def _fetch_range(conn: Connection, lo: int, hi: int, runs: list[int], eval_version: str | None, narrow: bool) -> _Fetched:
+    """The rows of utterances lo..hi (utt_ids)."""
+    utts = _utterances(conn, lo, hi)
+    predictions = list(_with_latency(conn, runs, lo, hi, narrow))
+    counts, values = stored_counts(conn, runs, eval_version, UtteranceValue.utt_id.between(lo, hi))
+    return _Fetched(utts, predictions, counts, values)
+
+
+_META = UtteranceRow._fields.index("meta_json")
+
+
+def _utterances(conn: Connection, lo: int, hi: int) -> dict[int, Any]:
+    """Utterances lo..hi by utt_id. Each distinct meta_json text is decoded once and its dict shared
+    (read-only): a corpus repeats a few (LibriSpeech's speaker, chapter and subset)."""
+    U = Utterance.__table__
+    cols = (cast(c, Text).label(c.name) if c.name == "meta_json" else c for c in U.c)
+    decoded: dict[str | None, Any] = {None: None}
+    out = {}
+    for row in conn.execute(select(*cols).where(U.c.utt_id.between(lo, hi))).all():
+        text = row[_META]
+        if text not in decoded:
+            decoded[text] = json.loads(text)
+        u = UtteranceRow(*row[:_META], decoded[text], *row[_META + 1:])
+        out[u.utt_id] = u
+    return out
 
 
 def _score_range(
-    session: Session, runs: dict[int, str | None], normalizers: dict[Any, NormalizerChoice],
-    variants: dict[int, tuple[str, str, dict[str, Any]]], lo: int, hi: int, *, align: bool, chars: bool,
-    eval_version: str | None, narrow: bool = False,
+    fetched: _Fetched, runs: dict[int, str | None], normalizers: dict[Any, NormalizerChoice],
+    variants: dict[int, tuple[str, str, dict[str, Any]]], *, align: bool, chars: bool,
 ) -> list[ScoredPrediction]:
-    """The predictions of utterances lo..hi (utt_ids), scored."""
-    U = Utterance.__table__
-    utts = {u.utt_id: u for u in session.execute(select(U).where(U.c.utt_id.between(lo, hi))).all()}
+    """The predictions of one range of utterances, scored."""
+    utts, counts, stored = fetched.utts, fetched.counts, fetched.values
     out = []
-    for p, lat in _with_latency(session, list(runs), lo, hi, narrow):
-        u = utts[p.utt_id]
-        dname, split, vjson = variants[u.variant_id]
-        norm = normalizers.get((p.job_run_id, u.dataset_id, u.variant_id), normalizers[p.job_run_id])
-        out.append(ScoredPrediction(p, u, dname, split, vjson, lat, runs[p.job_run_id], norm))
     by_run: dict[tuple[int, str | None], list[ScoredPrediction]] = defaultdict(list)
-    for sp in out:
+    for p, lat in fetched.predictions:
+        u, run = utts[p.utt_id], p.job_run_id
+        dname, split, vjson = variants[u.variant_id]
+        norm = normalizers.get((run, u.dataset_id, u.variant_id)) or normalizers[run]
+        sp = ScoredPrediction(p, u, dname, split, vjson, lat, runs[run], norm, values=stored.get((run, u.utt_id), {}))
+        out.append(sp)
         if sp.ok:
-            by_run[(sp.prediction.job_run_id, sp.normalizer.stored_tag)].append(sp)
-    counts, stored = stored_counts(session, list(runs), eval_version, UtteranceValue.utt_id.between(lo, hi))
-    for sp in out:
-        sp.values = stored.get((sp.prediction.job_run_id, sp.utterance.utt_id), {})
+            by_run[(run, norm.stored_tag)].append(sp)
     for items in by_run.values():
         found = [counts.get((sp.prediction.job_run_id, sp.utterance.utt_id)) for sp in items]
         if all(f is not None for f in found):
@@ -267,7 +305,7 @@ CHAR_VALUES = ("char_hits", "char_substitutions", "char_deletions", "char_insert
 
 
 def stored_counts(
-    session: Session, job_run_ids: list[int], eval_version: str | None, where: Any
+    conn: Connection, job_run_ids: list[int], eval_version: str | None, where: Any
 ) -> tuple[dict[tuple[int, int], tuple[metrics.ErrorCounts, metrics.ErrorCounts]], dict[tuple[int, int], dict[str, float]]]:
     """(the word and character counts, the other values) of each (job run, utterance) of
     stored_values: the counts gathered into one row per utterance in SQL (eight rows each were
@@ -280,14 +318,22 @@ def stored_counts(
         .group_by(UV.c.job_run_id, UV.c.utt_id)
     )
     counts = {}
-    for jr, utt, *v in session.connection().execute(q).all():
-        if None not in v:
-            counts[(jr, utt)] = (metrics.ErrorCounts(*(int(x) for x in v[:4])), metrics.ErrorCounts(*(int(x) for x in v[4:])))
-    return counts, stored_values(session, job_run_ids, eval_version, UV.c.name.not_in(names) & where)
+    made: dict[tuple, metrics.ErrorCounts] = {}  # equal counts share one (frozen) object: most utterances repeat a few
+
+    def error_counts(v: tuple) -> metrics.ErrorCounts:
+        found = made.get(v)
+        if found is None:
+            found = made[v] = metrics.ErrorCounts(*(int(x) for x in v))
+        return found
+
+    for row in conn.execute(q).all():
+        if None not in row:
+            counts[(row[0], row[1])] = (error_counts(row[2:6]), error_counts(row[6:]))
+    return counts, stored_values(conn, job_run_ids, eval_version, UV.c.name.not_in(names) & where)
 
 
 def stored_values(
-    session: Session, job_run_ids: list[int], eval_version: str | None = None, where: Any = None
+    conn: Connection, job_run_ids: list[int], eval_version: str | None = None, where: Any = None
 ) -> dict[tuple[int, int], dict[str, float]]:
     """Every per-utterance value of each job run's current eval version (or `eval_version`), by
     (job run, utterance); `where` narrows it (a range of utterances)."""
@@ -300,6 +346,6 @@ def stored_values(
         q = q.where(where)
     out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
     # Core rows fetched at once: the ORM's, or one fetch per row, cost a second each at 800k rows
-    for jr, utt, name, value in session.connection().execute(q).all():
+    for jr, utt, name, value in conn.execute(q).all():
         out[(jr, utt)][name] = value
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from spectragram_bench.core.audio_source import AudioSource
+from spectragram_bench.core.audio_source import SOURCE_KEYS, AudioSource
 from spectragram_bench.core.errors import AudioError
 
 log = logging.getLogger(__name__)
@@ -53,16 +53,16 @@ class AudioLinks:
         """The link for one utterance, or None when its audio is not on this machine."""
         if not audio_path:
             return None
-        meta = meta or {}
         folder, name = os.path.split(audio_path)
         found = self._folder(folder)
         if found is None or name not in found[1]:
             return None
-        source = AudioSource.restore(audio_path, meta)
-        if not source.is_file:
+        # no source keys: the whole file (most utterances; a source object each cost microseconds)
+        source = AudioSource.restore(audio_path, meta) if meta and not SOURCE_KEYS.isdisjoint(meta) else None
+        if source is not None and not source.is_file:
             return audio_href(utt_id, audio_path, meta, Path(self.out_dir), self.clips_dir)
         href = f"{found[0]}/{quote(name)}" if found[0] != "." else quote(name)
-        if source.offset_s or source.segment_s is not None:
+        if source is not None and (source.offset_s or source.segment_s is not None):
             end = "" if source.segment_s is None else f",{source.offset_s + source.segment_s:.3f}"
             href += f"#t={source.offset_s:.3f}{end}"
         return href

@@ -90,6 +90,7 @@ class SlimPredictions(Sequence[ScoredPrediction]):
         self._timed.append(lat is not None)
         api = lat.api_time_ms if lat is not None else None
         self._api_ms.append(NAN if api is None else float(api))
+        found = 0
         for name, value in (lat.meta_json or {}).items() if lat is not None else ():
             # a latency meta's top-level numbers (ttft_ms, finalization_ms, audio_s, ...; no bools): its
             # attempt log, wire clocks and streaming timeline stay in the database
@@ -98,14 +99,16 @@ class SlimPredictions(Sequence[ScoredPrediction]):
                 if column is None:
                     column = self._numbers[name] = array("d", [NAN]) * n
                 column.append(value)
-        for column in self._numbers.values():
-            if len(column) == n:
-                column.append(NAN)
+                found += 1
+        if found != len(self._numbers):  # the numbers this meta lacks
+            for column in self._numbers.values():
+                if len(column) == n:
+                    column.append(NAN)
         self._words.append(sp.words)
         self._chars.append(sp.chars)
         self._stored.append(sp.stored)
         self._aligned.append(sp.columns is not None)
-        if sp.columns is not None:
+        if sp.columns is not None and sp.words is not None and sp.words.errors:  # no errors: all hits
             edits = [c for c in sp.columns if c[0] != HIT]
             if edits:
                 self._edits[n] = edits
