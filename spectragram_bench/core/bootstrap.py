@@ -41,7 +41,7 @@ PAIRED = "paired_utterance_percentile"
 
 CHUNK = 500  # resamples per independent random stream; fixed, so results do not depend on the machine
 POOL_MAX = 7  # categories with at most this many rows are drawn by index (cheaper than a Poisson draw)
-GATHER = 250_000  # index draws gathered at once (16 bytes each): the transient stays a few MB
+GATHER = 100_000  # index draws gathered at once (16 bytes each): the transient stays a few MB
 
 
 def resample_totals(values: np.ndarray, iterations: int, seed: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from spectragram_bench.evaluations.v1.streaming_metrics import StreamSamples, sp
 
 TTFT_KEY = "time_to_first_token_ms"
 #: utterances of one (dataset, variant) whose texts are held and scored at a time
-CHUNK_UTTS = 5000
+CHUNK_UTTS = 2000
 
 
 @dataclass
