@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from spectragram_bench import __version__
+from spectragram_bench.core.allocator import limit_arenas
 from spectragram_bench.core.errors import BenchError
 from spectragram_bench.core.scrubbing import install_log_filter
 
@@ -78,6 +79,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
+    limit_arenas()  # before the command starts any thread (core/allocator.py)
     try:
         return int(args.handler(args) or 0)
     except BenchError as exc:
