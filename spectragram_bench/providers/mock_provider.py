@@ -73,8 +73,10 @@ class MockProvider(Provider):
         if self.cfg.error_rate and random.Random(f"{self.cfg.seed}:{item.external_id}:fail:{attempt}").random() < self.cfg.error_rate:
             raise ProviderError(self.cfg.error_kind, f"mock failure (attempt {attempt + 1})", status=503)
         self._attempts.pop(item.utt_id, None)  # done with it: 100k counters need not outlive their items
-        rng = random.Random(f"{self.cfg.seed}:{item.external_id}")
-        text = self.corrupt(item.ref_text, rng)
+        if self.cfg.deletion_rate or self.cfg.substitution_rate or self.cfg.insertion_rate:
+            text = self.corrupt(item.ref_text, random.Random(f"{self.cfg.seed}:{item.external_id}"))
+        else:  # what corrupt() gives with every rate 0, without seeding a generator per item
+            text = " ".join(item.ref_text.split())
         return Transcript(
             text=text,
             usage={"type": "duration", "seconds": round(audio.duration_s, 3)},
