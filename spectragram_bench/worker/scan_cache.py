@@ -44,9 +44,9 @@ from spectragram_bench.worker.probes import probe_key
 log = logging.getLogger(__name__)
 
 #: bump when COLUMNS, the layout or what a column means changes: older scans then never match
-VERSION = 2
+VERSION = 3
 COLUMNS = (
-    "external_id", "subset", "rank", "probe_key", "source_type", "path", "offset_s", "segment_s",
+    "external_id", "subset", "rank", "source_type", "path", "offset_s", "segment_s",
     "row", "column", "duration_s", "load_error",
 )
 BATCH = 8192
@@ -102,7 +102,6 @@ class ScanWriter:
         c["external_id"].append(rec.external_id)
         c["subset"].append(rec.subset)
         c["rank"].append(rank)
-        c["probe_key"].append(probe_key(src))
         c["source_type"].append(src.type)
         c["path"].append(src.path)
         c["offset_s"].append(src.offset_s)
@@ -134,7 +133,8 @@ class ScanWriter:
         if not self.ok:
             return None
         header = json.dumps({"rank_of": self.rank_of, "columns": COLUMNS, "batches": self.batches}).encode()
-        return b"".join([MAGIC, _LEN.pack(len(header)), header, *self.parts])
+        parts, self.parts = self.parts, []  # not held twice
+        return b"".join([MAGIC, _LEN.pack(len(header)), header, *parts])
 
 
 class _Batch:
@@ -186,13 +186,16 @@ def selection_columns(data: bytes, with_ranks: bool) -> Iterator[tuple[np.ndarra
 
 
 def selected_rows(data: bytes, selected: np.ndarray) -> Iterator[dict[str, list]]:
-    """The selected rows' columns for planning's audio check, a batch at a time."""
+    """The selected rows' columns for planning's audio check, a batch at a time, with each row's
+    probe key (figured from its source again: stored, those hashes were most of the scan)."""
     offset = 0
     for b in batches(data):
         take = np.flatnonzero(selected[offset:offset + b.num_rows]).tolist()
         offset += b.num_rows
         if take:
-            yield {name: _take(b.column(name), take) for name in COLUMNS}
+            cols = {name: _take(b.column(name), take) for name in COLUMNS}
+            cols["probe_key"] = [probe_key(source_of(cols, i)) for i in range(len(take))]
+            yield cols
 
 
 def _take(values: Any, take: list[int]) -> list:
