@@ -86,7 +86,7 @@ def load_groups(
         )
         .where(Prediction.job_run_id == job_run_id)
         .order_by(Prediction.utt_id)
-        .execution_options(yield_per=2000)  # streamed into the groups' columns, not held as rows too
+        .execution_options(yield_per=500)  # streamed into the groups' columns, not held as rows too
     )
     groups: dict[tuple[int, int], GroupRows] = defaultdict(GroupRows)
     shared: dict[str, dict[str, Any]] = {}  # equal metas kept once (a chapter's or speaker's utterances share theirs)
