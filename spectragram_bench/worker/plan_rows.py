@@ -16,6 +16,7 @@ those 8 bytes (probability about n^2 / 2^65).
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -95,14 +96,17 @@ def scan(index: int, dc: DatasetConfig, ds: Dataset, seed: int, cache: ScanCache
     key = f"{index}:{dc.name}"
     keys = scan_cache.scan_keys(ds) if cache is not None else None
     stored = cache.load(keys[0]) if keys is not None else None
-    ranks: list[int] = []
-    codes: list[int] = []
+    ranks = array("Q")  # 8 bytes a row, not an int object each
+    codes = array("i")
     names: dict[str, int] = {}
     prefix = f"{seed}\x00{key}"
     if stored is not None:
         same_draw = scan_cache.rank_of(stored) == prefix
         for drawn, ids, subsets in scan_cache.selection_columns(stored, with_ranks=same_draw):
-            ranks.extend(drawn.tolist() if drawn is not None else (rank64(seed, f"{key}/{i}") for i in ids))
+            if drawn is not None:
+                ranks.frombytes(drawn.astype(np.uint64).tobytes())
+            else:
+                ranks.extend(rank64(seed, f"{key}/{i}") for i in ids)
             codes.extend(names.setdefault(subset, len(names)) for subset in subsets)
     else:
         writer = scan_cache.ScanWriter(prefix) if keys is not None else None
@@ -112,7 +116,7 @@ def scan(index: int, dc: DatasetConfig, ds: Dataset, seed: int, cache: ScanCache
             codes.append(names.setdefault(rec.subset, len(names)))
             if writer is not None:
                 writer.add(rec, ranks[-1])
-    rows = DatasetRows(index, dc, ds, np.array(ranks, dtype=np.uint64), np.array(codes, dtype=np.int32), list(names))
+    rows = DatasetRows(index, dc, ds, np.frombuffer(ranks, dtype=np.uint64).copy(), np.frombuffer(codes, dtype=np.int32).copy(), list(names))
     _refuse_duplicates(rows)
     if stored is None and keys is not None:
         stored = writer.finish()
