@@ -93,7 +93,12 @@ def probe_key(source: AudioSource) -> str | None:
     """The key a source's probe is stored under; None when it cannot be kept (memory, no file)."""
     if source.type == "memory" or not source.path:
         return None
-    ident = (source.type, source.path, source.row, source.column, source.offset_s, source.segment_s)
+    return key_of(source.type, source.path, source.row, source.column, source.offset_s, source.segment_s)
+
+
+def key_of(kind: str, path: str, row: int | None, column: str, offset_s: float, segment_s: float | None) -> str:
+    """probe_key from a source's fields (a plan scan's columns, without building the source)."""
+    ident = (kind, path, row, column, offset_s, segment_s)
     return hashlib.sha256(repr(ident).encode("utf-8", "surrogatepass")).hexdigest()
 
 

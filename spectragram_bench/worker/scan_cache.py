@@ -39,7 +39,7 @@ from spectragram_bench.core.models import PlanScan
 from spectragram_bench.core.persistence import Database
 from spectragram_bench.core.records import UtteranceRecord
 from spectragram_bench.datasets.base import Dataset
-from spectragram_bench.worker.probes import probe_key
+from spectragram_bench.worker.probes import key_of
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,11 @@ def selected_rows(data: bytes, selected: np.ndarray) -> Iterator[dict[str, list]
         offset += b.num_rows
         if take:
             cols = {name: _take(b.column(name), take) for name in COLUMNS}
-            cols["probe_key"] = [probe_key(source_of(cols, i)) for i in range(len(take))]
+            cols["probe_key"] = [  # probes.probe_key, without building each source
+                key_of(*ident) if ident[1] else None
+                for ident in zip(cols["source_type"], cols["path"], cols["row"], cols["column"], cols["offset_s"], cols["segment_s"],
+                                 strict=True)
+            ]
             yield cols
 
 
