@@ -157,3 +157,26 @@ def test_stored_probes_answer_unchanged_files_and_a_changed_one_is_probed_again(
     assert planned(third) == planned(build_plan(config))
     assert "silent" in {u.record.external_id: u.record for u in third.iter_utterances()}["1001-100-0002"].meta["load_error"]
     db.dispose()
+
+
+def test_migration_drops_scans_of_the_older_format(sqlite_url):
+    """0010 empties plan_scan: a scan stored by an older version (an Arrow stream) is never read."""
+    from importlib.resources import files
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    db = open_database(sqlite_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "plan_scans")
+        conn.execute(text("INSERT INTO plan_scan (scan_key, ident, loader, root, n_rows, data, created_at) "
+                          "VALUES ('k', 'i', 'librispeech', '/r', 1, x'4152524f57', 0)"))
+    db.dispose()
+    db = open_database(sqlite_url)  # opening migrates to head
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM plan_scan")).scalar() == 0
+    db.dispose()
