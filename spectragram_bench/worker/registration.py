@@ -247,8 +247,12 @@ def materialise(
             planned = plan.iter_utterances(rows)
             while batch := list(islice(planned, REGISTER_BATCH)):
                 by_variant: dict[str, list] = {}
+                keys: dict[int, str] = {}  # a variant's utterances share its dict (alive in `batch`): hashed once
                 for u in batch:
-                    by_variant.setdefault(variant_key(u.variant), []).append(u)
+                    vkey = keys.get(id(u.variant))
+                    if vkey is None:
+                        vkey = keys[id(u.variant)] = variant_key(u.variant)
+                    by_variant.setdefault(vkey, []).append(u)
                 for vkey, group in by_variant.items():
                     utt_ids = register_utterances(s, drow.dataset_id, group[0].variant, [u.record for u in group])
                     runtime[(drow.dataset_id, vkey)] = group[0].runtime_variant
