@@ -180,3 +180,32 @@ def test_migration_drops_scans_of_the_older_format(sqlite_url):
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM plan_scan")).scalar() == 0
     db.dispose()
+
+
+def test_a_manifest_of_segments_with_an_unusual_name_plans_again_from_its_scan(db_url, tmp_path, caplog):
+    """Segments (offset, duration) and a file name outside ASCII survive the stored scan, and the
+    probe keys figured again from it find the stored probes: nothing is decoded twice."""
+    import logging
+
+    import soundfile as sf
+
+    name = 'clip "\u00e9t\u00e9" \u2013 1.wav'  # quotes, accents, a dash, spaces
+    sf.write(tmp_path / name, np.sin(np.arange(16000 * 3) / 5.0).astype(np.float32) * 0.3, 16000)
+    rows = [{"audio_filepath": name, "text": f"segment {i}", "offset": i * 1.0, "duration": 0.8} for i in range(3)]
+    rows.append({"audio_filepath": name, "text": "the whole file"})
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = parse_config({
+        "name": "segments", "providers": [{"name": "mock"}],
+        "datasets": [{"name": "jsonl_manifest", "root": str(manifest)}],
+        "evaluation": {"normalizer": "basic", "bootstrap_iterations": 0},
+    })
+    db = open_database(db_url)
+    first = build_plan(config, probes=ProbeStore(db))
+    assert scans(db) == 1
+    with caplog.at_level(logging.INFO):
+        second = build_plan(config, probes=ProbeStore(db))
+    assert planned(second) == planned(first) == planned(build_plan(config))
+    assert [u.record.audio for u in second.iter_utterances()] == [u.record.audio for u in first.iter_utterances()]
+    assert "audio of 4 utterance(s) known from earlier probes, 0 probed now" in caplog.text
+    db.dispose()
