@@ -54,6 +54,19 @@ def db_url(request, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+def migrate(conn, step: str, revision: str) -> None:
+    """Alembic `step` ("upgrade" or "downgrade") to `revision` on `conn`, with the package's migrations."""
+    from importlib.resources import files
+
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
+    cfg.attributes["connection"] = conn
+    getattr(command, step)(cfg, revision)
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600):
     """Run the real CLI (`python app.py ...`) in a subprocess; returns CompletedProcess."""
     full_env = {k: v for k, v in os.environ.items() if k != "SPECTRAGRAM_DB_URL"}

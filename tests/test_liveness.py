@@ -11,12 +11,9 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from importlib.resources import files
 from pathlib import Path
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
@@ -24,7 +21,7 @@ from spectragram_bench.core import models as m
 from spectragram_bench.core.defaults import STALE_AFTER_S
 from spectragram_bench.core.liveness import shown_status
 from spectragram_bench.core.persistence import open_database
-from tests.conftest import DEMO_ROOT, REPO, run_cli
+from tests.conftest import DEMO_ROOT, REPO, migrate, run_cli
 
 N_UTT = 40
 
@@ -103,11 +100,8 @@ def test_kill_9_shows_stale_and_resume_takes_it_over(tmp_path):
 
 def test_migration_heartbeat_adds_an_empty_column(sqlite_url):
     db = open_database(sqlite_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
     with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "audio_probes")
+        migrate(conn, "downgrade", "audio_probes")
     with db.engine.connect() as conn:
         assert "heartbeat_at" not in {r[1] for r in conn.execute(text("PRAGMA table_info(job_run)"))}
     db.dispose()

@@ -3,11 +3,9 @@ numbers: every count moves to utterance_value exactly and speaker_score reads th
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+from conftest import migrate
 from sqlalchemy import create_engine, text
 
 from spectragram_bench.core.persistence import open_database
@@ -21,11 +19,8 @@ OLD_ROWS = [  # utt_id, hits, S, D, I, char hits, S, D, I (as eval v1 wrote them
 
 def _at_0003(path: Path) -> None:
     engine = create_engine(f"sqlite:///{path}")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+        migrate(conn, "upgrade", "0003")
         conn.execute(text("INSERT INTO provider (provider_id, name) VALUES (1, 'mock')"))
         conn.execute(text("INSERT INTO model (model_id, provider_id, name, params_hash) VALUES (1, 1, 'm', 'h')"))
         conn.execute(text("INSERT INTO dataset (dataset_id, name, source) VALUES (1, 'd', 's')"))

@@ -3,13 +3,9 @@ columns empty, and the schema afterwards exactly what the models declare."""
 
 from __future__ import annotations
 
-from importlib.resources import files
-
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
-from conftest import DEMO_ROOT
+from conftest import DEMO_ROOT, migrate
 from sqlalchemy import select, text
 
 from spectragram_bench.core.config import parse_config
@@ -19,11 +15,8 @@ from spectragram_bench.worker.job_runs import run_benchmark
 
 
 def alembic(db, *step: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
     with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, step[0])(cfg, step[1])
+        migrate(conn, *step)
 
 
 def numbers(db) -> list[tuple]:

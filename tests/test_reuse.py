@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from conftest import DEMO_ROOT, REPO
+from conftest import DEMO_ROOT, REPO, migrate
 from fault_fake import FaultServer
 from sqlalchemy import func, select
 
@@ -165,20 +165,13 @@ def test_demo_rerun_with_reuse_makes_no_engine_call_and_prints_the_same_wer(tmp_
 
 
 def test_migration_prediction_reuse_matches_the_models(sqlite_url):
-    from importlib.resources import files
-
-    from alembic import command
     from alembic.autogenerate import compare_metadata
-    from alembic.config import Config
     from alembic.migration import MigrationContext
     from sqlalchemy import text
 
     db = open_database(sqlite_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
     with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "heartbeat")
+        migrate(conn, "downgrade", "heartbeat")
     with db.engine.connect() as conn:
         assert "sent_sha256" not in {r[1] for r in conn.execute(text("PRAGMA table_info(prediction)"))}
     db.dispose()

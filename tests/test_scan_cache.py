@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEMO_ROOT, run_cli
+from conftest import DEMO_ROOT, migrate, run_cli
 from sqlalchemy import func, select
 
 from spectragram_bench.core.config import parse_config
@@ -161,18 +161,11 @@ def test_stored_probes_answer_unchanged_files_and_a_changed_one_is_probed_again(
 
 def test_migration_drops_scans_of_the_older_format(sqlite_url):
     """0010 empties plan_scan: a scan stored by an older version (an Arrow stream) is never read."""
-    from importlib.resources import files
-
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
     db = open_database(sqlite_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(files("spectragram_bench") / "migrations"))
     with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "plan_scans")
+        migrate(conn, "downgrade", "plan_scans")
         conn.execute(text("INSERT INTO plan_scan (scan_key, ident, loader, root, n_rows, data, created_at) "
                           "VALUES ('k', 'i', 'librispeech', '/r', 1, x'4152524f57', 0)"))
     db.dispose()
