@@ -202,3 +202,27 @@ def test_a_manifest_of_segments_with_an_unusual_name_plans_again_from_its_scan(d
     assert [u.record.audio for u in second.iter_utterances()] == [u.record.audio for u in first.iter_utterances()]
     assert "audio of 4 utterance(s) known from earlier probes, 0 probed now" in caplog.text
     db.dispose()
+
+
+def test_a_damaged_stored_scan_is_a_cache_miss_with_one_warning(db_url, tmp_path, caplog):
+    """A plan_scan row that does not read back (truncated, or not a scan at all) makes the plan
+    read the loader, with one warning line; the plan is the loader's, and a good scan replaces it."""
+    import logging
+
+    root = corpus_copy(tmp_path)
+    config = parse_config(job(root))
+    db = open_database(db_url)
+    first = build_plan(config, probes=ProbeStore(db))
+    good = first.rows[0].scan
+    for damaged in (good[: len(good) // 2], b"not a scan"):
+        with db.engine.begin() as conn:
+            conn.execute(PlanScan.__table__.update().values(data=damaged))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            again = build_plan(config, probes=ProbeStore(db))
+        assert planned(again) == planned(first)
+        warned = [r.getMessage() for r in caplog.records if "plan scan" in r.getMessage()]
+        assert len(warned) == 1 and "unreadable" in warned[0] and "reading the dataset's files instead" in warned[0]
+        with db.engine.connect() as conn:
+            assert conn.execute(select(PlanScan.data)).scalar_one() == good
+    db.dispose()
