@@ -99,7 +99,7 @@ def _lease_from(db: Database, job_run_id: int, owner: str, n: int, lease_s: floa
         .values(state=WorkItemState.LEASED, lease_owner=owner, lease_expires_at=now + lease_s, leases=w.leases + 1)
         .returning(w.utt_id)
     )
-    with db.engine.begin() as conn:
+    with db.begin() as conn:
         return list(conn.execute(stmt).scalars().all())
 
 

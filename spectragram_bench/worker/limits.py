@@ -116,7 +116,7 @@ class SharedPacer(Pacer):
             .values(tat_requests=start + c_req, tat_audio=start + c_audio)
             .returning(RatePacer.tat_requests)
         )
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             new_tat = conn.execute(stmt).scalar_one()
         return (new_tat - c_req) - self.clock()
 

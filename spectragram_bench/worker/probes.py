@@ -256,7 +256,7 @@ class ProbeStore:
             index_elements=["probe_key"],
             set_={k: stmt.excluded[k] for k in rows[0] if k != "probe_key"},
         )
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(stmt, rows)
 
 

@@ -254,7 +254,7 @@ class ScanCache:
             return
         key, ident = keys
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(delete(PlanScan).where((PlanScan.ident == ident) | (PlanScan.scan_key == key)))
                 conn.execute(PlanScan.__table__.insert().values(
                     scan_key=key, ident=ident, loader=ds.name, root=str(ds.root), n_rows=n_rows, data=data,
